@@ -1,0 +1,2 @@
+export { ConfigError, loadEnv } from "./load-env.ts";
+export * as envVars from "./vars.ts";

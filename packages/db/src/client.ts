@@ -1,0 +1,32 @@
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import postgres, { type Sql } from "postgres";
+import * as schema from "./schema/index.ts";
+
+export type Database = PostgresJsDatabase<typeof schema> & { $client: Sql };
+
+export type CreateDbOptions = {
+  url: string;
+  /** Connections in this process's pool. */
+  max?: number;
+  applicationName?: string;
+};
+
+export function createDb({ url, max = 10, applicationName = "pps" }: CreateDbOptions): Database {
+  const sql = postgres(url, {
+    max,
+    idle_timeout: 30,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: applicationName },
+  });
+  return drizzle(sql, { schema }) as Database;
+}
+
+/** Readiness probe: one round trip. */
+export async function pingDb(db: Database): Promise<void> {
+  await db.$client`select 1`;
+}
+
+export async function closeDb(db: Database, timeoutSeconds = 5): Promise<void> {
+  await db.$client.end({ timeout: timeoutSeconds });
+}

@@ -1,0 +1,6 @@
+export * from "./common.ts";
+export * from "./notify.ts";
+export * from "./payment.ts";
+export * from "./recon.ts";
+export * from "./risk.ts";
+export * from "./routing.ts";

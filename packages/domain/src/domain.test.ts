@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { AppError, assertTransition, ERROR_CODES, httpStatusFor, IllegalTransitionError, newId, paymentStateMachine } from "./index.ts";
+
+describe("payment state machine", () => {
+  it("allows the happy path and refuses leaving a terminal state", () => {
+    const m = paymentStateMachine;
+    expect(m.canTransition("risk_review", "processing")).toBe(true);
+    expect(m.canTransition("processing", "succeeded")).toBe(true);
+    expect(m.canTransition("succeeded", "failed")).toBe(false);
+    expect(m.canTransition("failed", "succeeded")).toBe(false);
+    expect(() => assertTransition(m, "expired", "processing")).toThrow(IllegalTransitionError);
+    expect([...m.terminal].sort()).toEqual(["canceled", "expired", "failed", "succeeded"]);
+  });
+
+  it("lists the sources of a target state for conditional updates", () => {
+    expect(paymentStateMachine.sourcesOf("succeeded").sort()).toEqual(["processing", "requires_action"]);
+  });
+});
+
+describe("errors", () => {
+  it("maps every code to a 4xx or 5xx status", () => {
+    for (const code of ERROR_CODES) {
+      const status = httpStatusFor(code);
+      expect(status, code).toBeGreaterThanOrEqual(400);
+      expect(status, code).toBeLessThan(600);
+    }
+    expect(new AppError("payment.not_found", "no such payment").status).toBe(404);
+  });
+});
+
+describe("newId", () => {
+  it("is prefixed, fixed-length and ordered by time", () => {
+    const a = newId("pay", 1_700_000_000_000);
+    const b = newId("pay", 1_700_000_000_001);
+    expect(a).toMatch(/^pay_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(a < b).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, () => newId("x"))).size).toBe(1000);
+  });
+});

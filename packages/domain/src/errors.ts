@@ -1,0 +1,106 @@
+/**
+ * Public error codes: stable strings, prefixed by origin (request, auth, merchant, payment, risk, channel,
+ * internal). Clients switch on these; never rename one, only add.
+ */
+export const ERROR_CODES = [
+  "request.invalid_json",
+  "request.body_too_large",
+  "request.validation_failed",
+  "request.unsupported_media_type",
+  "request.not_found",
+  "request.method_not_allowed",
+  "request.idempotency_key_missing",
+  "request.idempotency_key_reused",
+  "request.idempotency_in_progress",
+  "auth.signature_missing",
+  "auth.signature_invalid",
+  "auth.timestamp_out_of_window",
+  "auth.nonce_replayed",
+  "merchant.unknown",
+  "merchant.inactive",
+  "merchant.product_not_enabled",
+  "payer.frozen",
+  "payment.not_found",
+  "payment.duplicate_order_no",
+  "payment.amount_out_of_range",
+  "payment.currency_not_supported",
+  "payment.invalid_state",
+  "payment.expired",
+  "payment.pay_link_expired",
+  "payment.verification_failed",
+  "payment.verification_locked",
+  "risk.blocked",
+  "channel.unknown",
+  "channel.signature_invalid",
+  "channel.callback_mismatch",
+  "channel.unavailable",
+  "internal.error",
+  "internal.unavailable",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function httpStatusFor(code: ErrorCode): number {
+  switch (code) {
+    case "request.invalid_json":
+    case "request.validation_failed":
+    case "request.idempotency_key_missing":
+    case "payment.amount_out_of_range":
+    case "payment.currency_not_supported":
+      return 400;
+    case "auth.signature_missing":
+    case "auth.signature_invalid":
+    case "auth.timestamp_out_of_window":
+    case "auth.nonce_replayed":
+    case "merchant.unknown":
+    case "channel.signature_invalid":
+      return 401;
+    case "merchant.inactive":
+    case "merchant.product_not_enabled":
+    case "payer.frozen":
+    case "risk.blocked":
+      return 403;
+    case "request.not_found":
+    case "payment.not_found":
+    case "channel.unknown":
+      return 404;
+    case "request.method_not_allowed":
+      return 405;
+    case "request.idempotency_in_progress":
+    case "request.idempotency_key_reused":
+    case "payment.duplicate_order_no":
+    case "payment.invalid_state":
+    case "channel.callback_mismatch":
+      return 409;
+    case "payment.expired":
+    case "payment.pay_link_expired":
+      return 410;
+    case "request.body_too_large":
+      return 413;
+    case "request.unsupported_media_type":
+      return 415;
+    case "payment.verification_failed":
+      return 422;
+    case "payment.verification_locked":
+      return 423;
+    case "internal.error":
+      return 500;
+    case "channel.unavailable":
+    case "internal.unavailable":
+      return 503;
+  }
+}
+
+/** An error meant for the client: a stable code, a safe message, optional field details. */
+export class AppError extends Error {
+  override readonly name = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+  get status(): number {
+    return httpStatusFor(this.code);
+  }
+}

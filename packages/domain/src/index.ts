@@ -1,0 +1,4 @@
+export * from "./errors.ts";
+export * from "./ids.ts";
+export * from "./payment.ts";
+export * from "./state-machine.ts";

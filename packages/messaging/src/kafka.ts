@@ -1,0 +1,117 @@
+import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Producer, type Message, type ProducerConfig } from "kafkajs";
+import type { Logger } from "@pps/logger";
+import { TOPICS, type TopicId } from "./topics.ts";
+import type { Envelope } from "./envelope.ts";
+
+export type KafkaOptions = {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  topicPrefix?: string;
+};
+
+/** kafkajs logs through our pino logger, at warn and above. */
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      const { message, ...extra } = log;
+      // kafkajs warns about any finite retry count on an idempotent producer. Ours is deliberate: a relay
+      // whose send fails rolls back and republishes the batch, and consumers dedupe by event id.
+      if (message.startsWith("Limiting retries for the idempotent producer")) return;
+      if (level === KafkaLogLevel.ERROR) logger.error({ kafka: extra }, message);
+      else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: extra }, message);
+    };
+}
+
+export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+    retry: { initialRetryTime: 200, retries: 8 },
+    connectionTimeout: 3_000,
+  });
+}
+
+/** Producer settings shared by every producer here: idempotent, ordered, murmur2 partitioning (Java-compatible). */
+export const PRODUCER_CONFIG: ProducerConfig = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  allowAutoTopicCreation: false,
+  createPartitioner: Partitioners.DefaultPartitioner,
+};
+
+export type TopicSpec = { id: TopicId; partitions: number };
+
+/** Creates the catalogue's topics that are missing; existing ones are left as they are. */
+export async function ensureTopics(kafka: Kafka, opts: { prefix?: string; partitions: number; replicationFactor?: number; only?: TopicId[] }): Promise<string[]> {
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const ids = (opts.only ?? (Object.keys(TOPICS) as TopicId[]));
+    const wanted = ids.map((id) => `${opts.prefix ?? ""}${TOPICS[id].name}`).filter((t) => !existing.has(t));
+    if (wanted.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: wanted.map((topic) => ({ topic, numPartitions: opts.partitions, replicationFactor: opts.replicationFactor ?? 1 })),
+      });
+    }
+    return wanted;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A message ready for Kafka: the envelope as JSON, keyed by its aggregate so one aggregate stays in one partition. */
+export function toKafkaMessage(envelope: Envelope): Message {
+  return {
+    key: envelope.aggregateId,
+    value: JSON.stringify(envelope),
+    headers: { "event-type": envelope.type, "event-version": String(envelope.version) },
+  };
+}
+
+/**
+ * Idempotent producer (the broker drops duplicates from producer retries) with acks from all in-sync replicas.
+ * maxInFlightRequests 1 keeps per-partition order across retries.
+ */
+export class EventPublisher {
+  private readonly producer: Producer;
+  private connected = false;
+
+  constructor(kafka: Kafka, private readonly topicPrefix = "") {
+    this.producer = kafka.producer(PRODUCER_CONFIG);
+  }
+
+  async start(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  /** Publishes envelopes to a catalogue topic (name without prefix). */
+  async publish(topic: string, envelopes: Envelope[]): Promise<void> {
+    if (envelopes.length === 0) return;
+    await this.producer.send({ topic: `${this.topicPrefix}${topic}`, acks: -1, messages: envelopes.map(toKafkaMessage) });
+  }
+
+  /** Publishes to several topics in one request. */
+  async publishBatch(batches: { topic: string; envelopes: Envelope[] }[]): Promise<void> {
+    const topicMessages = batches
+      .filter((b) => b.envelopes.length > 0)
+      .map((b) => ({ topic: `${this.topicPrefix}${b.topic}`, messages: b.envelopes.map(toKafkaMessage) }));
+    if (topicMessages.length === 0) return;
+    await this.producer.sendBatch({ acks: -1, topicMessages });
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.producer.disconnect();
+  }
+}

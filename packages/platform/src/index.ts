@@ -1,0 +1,2 @@
+export * from "./base-env.ts";
+export * from "./infra.ts";

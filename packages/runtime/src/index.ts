@@ -1,0 +1,5 @@
+export * from "./app.ts";
+export * from "./errors.ts";
+export * from "./lifecycle.ts";
+export * from "./main-guard.ts";
+export * from "./metrics.ts";
