@@ -31,7 +31,9 @@ function snapshot(paymentId: string, status: PaymentSnapshot["status"] = "risk_r
   return {
     paymentId, merchantId: "m_test", merchantOrderNo: `o-${paymentId}`, product: "online_banking", amount: 1299, currency: "CNY",
     status, previousStatus: null, version: 1, channel: null, failureCode: null, failureMessage: null,
-    payer: { id: "u_1", ip: null, deviceId: null, phone: null }, createdAt: now, updatedAt: now,
+    subject: "test order", payer: { id: "u_1", ip: null, deviceId: null, phone: null },
+    method: { bankCode: "CMB", cardType: null, wallet: null, flow: null }, returnUrl: "https://shop.example/return", metadata: {},
+    expiresAt: now, createdAt: now, updatedAt: now,
   };
 }
 

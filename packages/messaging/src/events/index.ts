@@ -1,9 +1,13 @@
 import { EventRegistry } from "../registry.ts";
+import { channelEvents } from "./channel.ts";
 import { paymentEvents } from "./payment.ts";
+import { riskEvents } from "./risk.ts";
 
+export * from "./channel.ts";
 export * from "./payment.ts";
+export * from "./risk.ts";
 
 /** Every event type this platform publishes, at every version still produced. */
-export const ALL_EVENTS = [...Object.values(paymentEvents)];
+export const ALL_EVENTS = [...Object.values(paymentEvents), ...Object.values(riskEvents), ...Object.values(channelEvents)];
 
 export const eventRegistry = new EventRegistry(ALL_EVENTS);

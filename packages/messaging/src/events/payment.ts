@@ -3,6 +3,17 @@ import { PAYMENT_STATUSES, PRODUCTS } from "@pps/domain";
 import { defineEvent } from "../registry.ts";
 import { TOPICS } from "../topics.ts";
 
+export const paymentMethodSchema = z.object({
+  /** online_banking: the payer's bank, e.g. CMB, ICBC. */
+  bankCode: z.string().nullable(),
+  cardType: z.enum(["debit", "credit"]).nullable(),
+  /** platform_pay: which wallet app. */
+  wallet: z.enum(["wechat", "alipay"]).nullable(),
+  /** platform_pay: a QR code to scan (PC) or an app deeplink (mobile). */
+  flow: z.enum(["qr_code", "deeplink"]).nullable(),
+});
+export type PaymentMethod = z.infer<typeof paymentMethodSchema>;
+
 /** The payment as downstream consumers see it after a change. `version` grows by one with every change. */
 export const paymentSnapshotSchema = z.object({
   paymentId: z.string(),
@@ -17,7 +28,14 @@ export const paymentSnapshotSchema = z.object({
   channel: z.string().nullable(),
   failureCode: z.string().nullable(),
   failureMessage: z.string().nullable(),
+  subject: z.string(),
   payer: z.object({ id: z.string(), ip: z.string().nullable(), deviceId: z.string().nullable(), phone: z.string().nullable() }),
+  /** How the payer chose to pay; the executing channel may differ (routing). */
+  method: paymentMethodSchema,
+  returnUrl: z.string(),
+  /** Merchant's own key-values, passed through to channels as an opaque "attach" field. */
+  metadata: z.record(z.string(), z.string()),
+  expiresAt: z.iso.datetime({ offset: true }),
   createdAt: z.iso.datetime({ offset: true }),
   updatedAt: z.iso.datetime({ offset: true }),
 });
