@@ -9,11 +9,13 @@ describe("payment state machine", () => {
     expect(m.canTransition("succeeded", "failed")).toBe(false);
     expect(m.canTransition("failed", "succeeded")).toBe(false);
     expect(() => assertTransition(m, "expired", "processing")).toThrow(IllegalTransitionError);
-    expect([...m.terminal].sort()).toEqual(["canceled", "expired", "failed", "succeeded"]);
+    expect([...m.terminal].sort()).toEqual(["canceled", "failed", "succeeded"]);
+    expect(m.canTransition("expired", "succeeded")).toBe(true); // a late confirmed charge is never lost
+    expect(m.canTransition("expired", "failed")).toBe(false);
   });
 
   it("lists the sources of a target state for conditional updates", () => {
-    expect(paymentStateMachine.sourcesOf("succeeded").sort()).toEqual(["processing", "requires_action"]);
+    expect(paymentStateMachine.sourcesOf("succeeded").sort()).toEqual(["expired", "processing", "requires_action"]);
   });
 });
 

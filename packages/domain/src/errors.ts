@@ -29,11 +29,13 @@ export const ERROR_CODES = [
   "payment.pay_link_expired",
   "payment.verification_failed",
   "payment.verification_locked",
+  "payment.product_not_supported",
   "risk.blocked",
   "channel.unknown",
   "channel.signature_invalid",
   "channel.callback_mismatch",
   "channel.unavailable",
+  "auth.admin_token_invalid",
   "internal.error",
   "internal.unavailable",
 ] as const;
@@ -46,6 +48,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case "request.idempotency_key_missing":
     case "payment.amount_out_of_range":
     case "payment.currency_not_supported":
+    case "payment.product_not_supported":
       return 400;
     case "auth.signature_missing":
     case "auth.signature_invalid":
@@ -53,6 +56,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case "auth.nonce_replayed":
     case "merchant.unknown":
     case "channel.signature_invalid":
+    case "auth.admin_token_invalid":
       return 401;
     case "merchant.inactive":
     case "merchant.product_not_enabled":

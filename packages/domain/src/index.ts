@@ -1,4 +1,5 @@
 export * from "./errors.ts";
 export * from "./ids.ts";
 export * from "./payment.ts";
+export * from "./product-rules.ts";
 export * from "./state-machine.ts";

@@ -22,7 +22,7 @@ export type Product = (typeof PRODUCTS)[number];
  * - requires_verification: risk asked for step-up (SMS OTP) before going on.
  * - processing: handed to the router; a channel attempt is running or its outcome is unknown.
  * - requires_action: the channel waits for the payer (bank page, QR scan, SMS confirmation).
- * - succeeded / failed / expired / canceled: terminal for the payment itself.
+ * - succeeded / failed / canceled: terminal. expired is final except for a late confirmed charge.
  */
 export const PAYMENT_STATUSES = [
   "awaiting_payment",
@@ -42,9 +42,11 @@ export const paymentStateMachine = defineStateMachine<PaymentStatus>({
   risk_review: ["requires_verification", "processing", "failed", "expired"],
   requires_verification: ["processing", "failed", "expired"],
   processing: ["requires_action", "succeeded", "failed"],
-  requires_action: ["processing", "succeeded", "failed", "expired"],
+  requires_action: ["succeeded", "failed", "expired"],
   succeeded: [],
   failed: [],
-  expired: [],
+  // A channel that confirms a charge after we expired the payment wins: the money was taken, so the
+  // payment must say so (and the merchant is told). Nothing else leaves `expired`.
+  expired: ["succeeded"],
   canceled: [],
 });

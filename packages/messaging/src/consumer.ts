@@ -25,6 +25,11 @@ export type EventConsumerOptions = {
   /** Only these event types reach the handler; others are acknowledged and skipped. */
   accept?: (type: string) => boolean;
   handler: EnvelopeHandler;
+  /**
+   * Messages of a batch with different keys are handled up to this many at a time; messages with the same
+   * key (one aggregate) always run in order. 1 = strictly sequential.
+   */
+  concurrency?: number;
   /** Called with counts after each message, for metrics. */
   onOutcome?: (outcome: "handled" | "skipped" | "dead_lettered" | "failed", topic: string) => void;
 };
@@ -56,8 +61,14 @@ export class EventConsumer {
   private running = false;
 
   constructor(private readonly opts: EventConsumerOptions) {
-    this.consumer = opts.kafka.consumer({ groupId: opts.groupId, sessionTimeout: 15_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
+    // The group id carries the topic prefix too: members of one group must subscribe to the same topics,
+    // so two environments sharing a cluster (or two test runs) must never share a group.
+    this.consumer = opts.kafka.consumer({ groupId: EventConsumer.groupIdFor(opts.groupId, opts.topicPrefix), sessionTimeout: 15_000, heartbeatInterval: 3_000, allowAutoTopicCreation: false });
     this.dlq = opts.kafka.producer(PRODUCER_CONFIG);
+  }
+
+  static groupIdFor(groupId: string, topicPrefix = ""): string {
+    return `${topicPrefix}${groupId}`;
   }
 
   private topic(name: string): string {
@@ -86,38 +97,74 @@ export class EventConsumer {
             "dlq-source-topic": ctx.topic,
             "dlq-source-partition": String(ctx.partition),
             "dlq-source-offset": ctx.offset,
-            "dlq-consumer-group": this.opts.groupId,
+            "dlq-consumer-group": EventConsumer.groupIdFor(this.opts.groupId, this.opts.topicPrefix),
           },
         },
       ],
     });
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) return;
-      const ctx: MessageContext = { topic: batch.topic, partition: batch.partition, offset: message.offset };
-      const decoded = decodeMessage(message, this.opts.registry);
-      if (!decoded.ok) {
-        await this.deadLetter(message, ctx, decoded.reason);
-        this.opts.onOutcome?.("dead_lettered", batch.topic);
-      } else if (this.opts.accept && !this.opts.accept(decoded.envelope.type)) {
-        this.opts.onOutcome?.("skipped", batch.topic);
-      } else {
-        try {
-          await this.opts.handler(decoded.envelope, ctx);
-          this.opts.onOutcome?.("handled", batch.topic);
-        } catch (err) {
-          if (!(err instanceof PermanentMessageError)) {
-            this.opts.onOutcome?.("failed", batch.topic);
-            this.opts.logger.error({ err, topic: ctx.topic, offset: ctx.offset, eventId: decoded.envelope.id }, "handler failed; message will be redelivered");
-            throw err;
-          }
-          await this.deadLetter(message, ctx, err.message);
-          this.opts.onOutcome?.("dead_lettered", batch.topic);
-        }
+  /** Validates and handles one message; dead-letters what can never succeed; rethrows transient failures. */
+  private async handleOne(message: KafkaMessage, ctx: MessageContext): Promise<void> {
+    const decoded = decodeMessage(message, this.opts.registry);
+    if (!decoded.ok) {
+      await this.deadLetter(message, ctx, decoded.reason);
+      this.opts.onOutcome?.("dead_lettered", ctx.topic);
+      return;
+    }
+    if (this.opts.accept && !this.opts.accept(decoded.envelope.type)) {
+      this.opts.onOutcome?.("skipped", ctx.topic);
+      return;
+    }
+    try {
+      await this.opts.handler(decoded.envelope, ctx);
+      this.opts.onOutcome?.("handled", ctx.topic);
+    } catch (err) {
+      if (!(err instanceof PermanentMessageError)) {
+        this.opts.onOutcome?.("failed", ctx.topic);
+        this.opts.logger.error({ err, topic: ctx.topic, offset: ctx.offset, eventId: decoded.envelope.id }, "handler failed; message will be redelivered");
+        throw err;
       }
-      resolveOffset(message.offset);
+      await this.deadLetter(message, ctx, err.message);
+      this.opts.onOutcome?.("dead_lettered", ctx.topic);
+    }
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const concurrency = this.opts.concurrency ?? 1;
+    if (concurrency <= 1) {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) return;
+        await this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset });
+        resolveOffset(message.offset);
+        await heartbeat();
+      }
+      return;
+    }
+    // Chunks keep memory bounded and let offsets advance while a large batch is being worked through.
+    const chunkSize = concurrency * 4;
+    for (let start = 0; start < batch.messages.length; start += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + chunkSize);
+      const byKey = new Map<string, KafkaMessage[]>();
+      for (const m of chunk) {
+        const key = m.key?.toString("utf8") ?? `\0${m.offset}`;
+        const list = byKey.get(key);
+        if (list) list.push(m);
+        else byKey.set(key, [m]);
+      }
+      const lanes = [...byKey.values()];
+      let next = 0;
+      const worker = async () => {
+        while (next < lanes.length) {
+          const lane = lanes[next++]!;
+          for (const m of lane) await this.handleOne(m, { topic: batch.topic, partition: batch.partition, offset: m.offset });
+        }
+      };
+      // A transient failure rejects here before any offset of this chunk is resolved: the whole chunk is
+      // redelivered, and the idempotent handlers skip what already took effect.
+      await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));
+      resolveOffset(chunk[chunk.length - 1]!.offset);
       await heartbeat();
     }
   }

@@ -32,7 +32,7 @@ function snapshot(paymentId: string, status: PaymentSnapshot["status"] = "risk_r
     paymentId, merchantId: "m_test", merchantOrderNo: `o-${paymentId}`, product: "online_banking", amount: 1299, currency: "CNY",
     status, previousStatus: null, version: 1, channel: null, failureCode: null, failureMessage: null,
     subject: "test order", payer: { id: "u_1", ip: null, deviceId: null, phone: null },
-    method: { bankCode: "CMB", cardType: null, wallet: null, flow: null }, returnUrl: "https://shop.example/return", metadata: {},
+    method: { bankCode: "CMB", cardType: null, wallet: null, flow: null }, returnUrl: "https://shop.example/return", notifyUrl: "https://shop.example/notify", metadata: {},
     expiresAt: now, createdAt: now, updatedAt: now,
   };
 }
@@ -185,5 +185,42 @@ describe("messaging through the real broker", () => {
     const again = await db.transaction((tx) => claimMessage(tx, paymentInbox, "test-consumer", id));
     const otherConsumer = await db.transaction((tx) => claimMessage(tx, paymentInbox, "another-consumer", id));
     expect([first, again, otherConsumer]).toEqual([true, false, true]);
+  });
+
+  it("handles different keys concurrently and one key's events in order", async () => {
+    const seen = new Map<string, number[]>();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const concurrent = new EventConsumer({
+      kafka: consumerKafka,
+      groupId: `messaging-concurrency-${randomUUID()}`,
+      topics: [TOPICS.paymentEvents.name],
+      registry: eventRegistry,
+      logger,
+      topicPrefix: prefix,
+      concurrency: 8,
+      handler: async (envelope) => {
+        const p = envelope.payload as PaymentSnapshot;
+        if (!p.paymentId.startsWith("pay_conc_")) return;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+        seen.set(p.paymentId, [...(seen.get(p.paymentId) ?? []), p.version]);
+        inFlight--;
+      },
+    });
+    await concurrent.start();
+    try {
+      const ids = Array.from({ length: 12 }, (_, i) => `pay_conc_${i}_${randomUUID()}`);
+      const envelopes = ids.flatMap((id) => [1, 2, 3, 4].map((v) => makeEnvelope({ type: "payment.processing", version: 1, aggregateId: id, payload: { ...snapshot(id, "processing"), version: v } })));
+      // Interleave keys in one send so a single batch holds many keys.
+      envelopes.sort((a, b) => (a.payload as PaymentSnapshot).version - (b.payload as PaymentSnapshot).version);
+      await publisher.publish(TOPICS.paymentEvents.name, envelopes);
+      await waitFor(async () => ids.every((id) => (seen.get(id)?.length ?? 0) === 4), { what: "all concurrent events" });
+      for (const id of ids) expect(seen.get(id)).toEqual([1, 2, 3, 4]);
+      expect(maxInFlight).toBeGreaterThan(1);
+    } finally {
+      await concurrent.stop();
+    }
   });
 });

@@ -21,6 +21,12 @@ export const TOPICS = {
     producers: ["router"],
     consumers: ["payment-api"],
   },
+  notificationDeadLetter: {
+    name: "pps.notification.dead-letter.v1",
+    description: "Merchant notifications that exhausted their delivery schedule (or were refused) and went dead, written by notifier through its outbox. Key: notification id.",
+    producers: ["notifier"],
+    consumers: ["operators"],
+  },
   deadLetter: {
     name: "pps.dead-letter.v1",
     description: "Messages a consumer could not accept (malformed, unknown type, rejected), with the reason in headers. Key: original key.",

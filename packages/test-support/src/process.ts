@@ -26,6 +26,8 @@ export function testAppEnv(extra: Record<string, string> = {}): Record<string, s
     KAFKA_BROKERS: TEST_KAFKA_BROKERS,
     KAFKA_TOPIC_PREFIX: TEST_TOPIC_PREFIX,
     LOG_LEVEL: "warn",
+    // Many app processes share one test Postgres (max_connections 100 by default): keep each pool small.
+    DB_POOL_MAX: "3",
     ...extra,
   };
 }
@@ -59,8 +61,10 @@ export async function waitFor(check: () => Promise<boolean>, { timeoutMs = 30_00
 
 /** Starts an app on a free port and waits until /healthz answers. */
 export async function startApp(name: AppName, extraEnv: Record<string, string> = {}, { readyTimeoutMs = 60_000 } = {}): Promise<AppProcess> {
-  const port = await freePort();
-  const { child, output, exited } = spawnApp(name, testAppEnv({ PORT: String(port), ...extraEnv }));
+  // A caller may fix the port (to tell another app where this one will be before it starts).
+  const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
+  // PUBLIC_BASE_URL: where this instance is reachable (payment-api builds pay links and callback URLs from it).
+  const { child, output, exited } = spawnApp(name, testAppEnv({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...extraEnv }));
   const url = `http://127.0.0.1:${port}`;
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));

@@ -4,3 +4,4 @@ export * from "./payment.ts";
 export * from "./recon.ts";
 export * from "./risk.ts";
 export * from "./routing.ts";
+export * from "./sim.ts";

@@ -1,13 +1,15 @@
 import { EventRegistry } from "../registry.ts";
 import { channelEvents } from "./channel.ts";
+import { notificationEvents } from "./notification.ts";
 import { paymentEvents } from "./payment.ts";
 import { riskEvents } from "./risk.ts";
 
 export * from "./channel.ts";
+export * from "./notification.ts";
 export * from "./payment.ts";
 export * from "./risk.ts";
 
 /** Every event type this platform publishes, at every version still produced. */
-export const ALL_EVENTS = [...Object.values(paymentEvents), ...Object.values(riskEvents), ...Object.values(channelEvents)];
+export const ALL_EVENTS = [...Object.values(paymentEvents), ...Object.values(riskEvents), ...Object.values(channelEvents), ...Object.values(notificationEvents)];
 
 export const eventRegistry = new EventRegistry(ALL_EVENTS);

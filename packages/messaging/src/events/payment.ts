@@ -33,6 +33,8 @@ export const paymentSnapshotSchema = z.object({
   /** How the payer chose to pay; the executing channel may differ (routing). */
   method: paymentMethodSchema,
   returnUrl: z.string(),
+  /** The merchant's endpoint for notifications about this payment. */
+  notifyUrl: z.string(),
   /** Merchant's own key-values, passed through to channels as an opaque "attach" field. */
   metadata: z.record(z.string(), z.string()),
   expiresAt: z.iso.datetime({ offset: true }),
@@ -46,6 +48,7 @@ const paymentEvent = <T extends string>(type: T, description: string) =>
 
 export const paymentEvents = {
   created: paymentEvent("payment.created", "A payment was accepted and awaits the risk decision (or, for a pre-order, payment)."),
+  submitted: paymentEvent("payment.submitted", "The payer used a pre-order's pay link; the payment awaits the risk decision."),
   requiresVerification: paymentEvent("payment.requires_verification", "Risk asked for step-up verification (SMS OTP) before the payment goes on."),
   processing: paymentEvent("payment.processing", "The payment passed risk and is handed to the router for a channel."),
   requiresAction: paymentEvent("payment.requires_action", "The channel waits for the payer: bank page, QR scan or SMS confirmation."),

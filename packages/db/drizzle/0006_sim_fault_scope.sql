@@ -1,0 +1,1 @@
+ALTER TABLE "sim"."faults" ADD COLUMN "ref_prefix" text;

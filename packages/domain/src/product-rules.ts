@@ -1,0 +1,28 @@
+import type { Product } from "./payment.ts";
+
+/**
+ * What each product accepts at the API, before routing. Amounts are minor units of the payment currency.
+ * Channels may be narrower still; the router checks their own limits.
+ */
+export type ProductRule = {
+  currencies: readonly string[];
+  minAmount: number;
+  maxAmount: number;
+  /** Fields of `payer` or `method` the product cannot work without. */
+  requires: readonly ("payer.phone" | "method.bankCode" | "method.wallet")[];
+};
+
+const FOREIGN = ["USD", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "SGD"] as const;
+
+/** Products this release accepts through POST /v1/payments and /v1/orders. The others come with their own issues. */
+export const PRODUCT_RULES: Partial<Record<Product, ProductRule>> = {
+  online_banking: { currencies: ["CNY"], minAmount: 1, maxAmount: 100_000_000, requires: ["method.bankCode"] },
+  platform_pay: { currencies: ["CNY"], minAmount: 1, maxAmount: 50_000_000, requires: ["method.wallet"] },
+  foreign_card: { currencies: FOREIGN, minAmount: 1, maxAmount: 10_000_000, requires: [] },
+  // Carrier billing is for small monthly amounts (CNY 500.00 at most) and needs the phone to bill.
+  carrier_billing: { currencies: ["CNY"], minAmount: 1, maxAmount: 50_000, requires: ["payer.phone"] },
+};
+
+export function productRule(product: Product): ProductRule | undefined {
+  return PRODUCT_RULES[product];
+}
