@@ -20,6 +20,8 @@ export type ChannelCapabilities = {
   /** online_banking: the banks the channel reaches ("*" = any bank, as a scheme does). */
   banks?: readonly string[];
   wallets?: readonly ("wechat" | "alipay")[];
+  /** Largest amount one payment may have, in minor units of the channel's currency (carrier billing caps it). */
+  maxAmount?: number;
 };
 
 export type PayRequest = {
@@ -67,12 +69,27 @@ export type CallbackResult = {
   failureCode: string | null;
   failureMessage: string | null;
   occurredAt: string;
+  /** The channel's id for this notification; a duplicate delivery carries the same id. */
+  notificationId?: string;
 };
 
-export type ParsedCallback = { ok: true; result: CallbackResult } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string };
+/**
+ * - signature_invalid / malformed: reject it (callbackAck(false)); nothing about it can be trusted.
+ * - not_final: correctly signed, but it reports a non-final state (a stale or out-of-order notice such as
+ *   "NOTPAY" or "processing"). Acknowledge it with callbackAck(true) and change nothing.
+ */
+export type ParsedCallback =
+  | { ok: true; result: CallbackResult }
+  | { ok: false; reason: "signature_invalid" | "malformed" | "not_final"; detail: string };
 
 /** The HTTP answer a channel expects from us after a callback (each has its own convention). */
 export type CallbackAck = { status: number; contentType: string; body: string };
+
+/** Per-call options. */
+export type CallOptions = {
+  /** Abort the HTTP call after this long (default 5 s); the outcome is then `unknown`. */
+  timeoutMs?: number;
+};
 
 export interface ChannelAdapter {
   readonly id: ChannelId;

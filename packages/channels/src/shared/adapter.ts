@@ -1,0 +1,93 @@
+import type { ChannelOutcome } from "../types.ts";
+import { DEFAULT_TIMEOUT_MS, type FetchLike, type HttpResult } from "./http.ts";
+import { unavailable, unknown } from "./outcomes.ts";
+
+/** Options every create<Name>Adapter takes. */
+export type AdapterOptions = {
+  /** Default per-call timeout (5 s); a call's own `timeoutMs` wins. */
+  timeoutMs?: number;
+  /** For tests; defaults to the global fetch. */
+  fetch?: FetchLike;
+  /** For tests; defaults to the clock. */
+  now?: () => Date;
+};
+
+export type ResolvedOptions = { timeoutMs: number; fetch: FetchLike; now: () => Date };
+
+export function resolveOptions(opts: AdapterOptions = {}): ResolvedOptions {
+  return { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, fetch: opts.fetch ?? ((u, i) => fetch(u, i)), now: opts.now ?? (() => new Date()) };
+}
+
+/**
+ * What a client makes of one exchange:
+ * - ok: a correctly signed, well-formed answer (any HTTP status the channel uses for business answers);
+ * - busy: the channel's signed "system busy, nothing taken" answer;
+ * - not_sent / unknown: see HttpResult; an unsigned, garbled or 5xx answer is unknown.
+ */
+export type ClientAnswer<T> =
+  | { kind: "ok"; status: number; data: T }
+  | { kind: "busy"; detail: string }
+  | { kind: "not_sent"; detail: string }
+  | { kind: "unknown"; detail: string };
+
+/** The transport part of every adapter's mapping (the ok part is the channel's own). */
+export function transportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): ChannelOutcome {
+  switch (answer.kind) {
+    case "busy":
+      return unavailable(`channel busy, nothing taken: ${answer.detail}`);
+    case "not_sent":
+      return unavailable(`request not sent: ${answer.detail}`);
+    case "unknown":
+      return unknown(answer.detail);
+  }
+}
+
+/** A query that went wrong in transport tells nothing about the payment: always unknown, never failed. */
+export function queryTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): ChannelOutcome {
+  return unknown(`query ${answer.kind}: ${answer.detail}`);
+}
+
+/** Turns a raw HTTP result into a ClientAnswer, given the channel's own parse-and-verify step. */
+export function classifyAnswer<T>(
+  res: HttpResult,
+  verify: (answer: Extract<HttpResult, { kind: "answer" }>) => { ok: true; data: T; busy: boolean } | { ok: false; detail: string },
+): ClientAnswer<T> {
+  if (res.kind === "not_sent") return { kind: "not_sent", detail: res.detail };
+  if (res.kind === "lost") return { kind: "unknown", detail: res.detail };
+  const verified = verify(res);
+  // A busy answer counts only when it is the channel's own, signed, 503 "nothing taken".
+  if (verified.ok && verified.busy && res.status === 503) return { kind: "busy", detail: `HTTP ${res.status}` };
+  if (res.status >= 500) return { kind: "unknown", detail: `HTTP ${res.status} from channel` };
+  if (!verified.ok) return { kind: "unknown", detail: `untrusted answer (HTTP ${res.status}): ${verified.detail}` };
+  return { kind: "ok", status: res.status, data: verified.data };
+}
+
+/** Our metadata in the channel's passthrough field ("attach" and friends), as sorted form pairs. */
+export function encodePassthrough(metadata: Record<string, string>): string {
+  const params = new URLSearchParams();
+  for (const k of Object.keys(metadata).sort()) params.append(k, metadata[k]!);
+  return params.toString();
+}
+
+export function decodePassthrough(value: string | null | undefined): Record<string, string> {
+  return value ? Object.fromEntries(new URLSearchParams(value)) : {};
+}
+
+export function headersToRecord(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((v, k) => {
+    out[k] = v;
+  });
+  return out;
+}
+
+/** Case-insensitive header lookup on a plain record (callbacks arrive as records). */
+export function header(headers: Record<string, string>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+export function randomNonce(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}

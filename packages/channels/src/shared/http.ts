@@ -1,0 +1,61 @@
+/**
+ * One HTTP exchange with a channel, classified by what it tells us about the money:
+ * - answer: the channel answered (any status); the caller still has to verify the signature.
+ * - not_sent: the request never left (connection refused, DNS failure): the channel cannot have acted.
+ * - lost: the request may have reached the channel (timeout, reset): the channel may have acted.
+ */
+export type HttpResult =
+  | { kind: "answer"; status: number; headers: Headers; body: string }
+  | { kind: "not_sent"; detail: string }
+  | { kind: "lost"; detail: string };
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export type HttpRequest = { url: string; method: "GET" | "POST"; headers?: Record<string, string>; body?: string };
+
+export const DEFAULT_TIMEOUT_MS = 5_000;
+
+// Errors raised before a single byte of the request could reach the channel.
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+type ErrorWithCode = { code?: unknown; errors?: unknown; cause?: unknown };
+
+function codesOf(err: unknown, depth = 0): string[] {
+  if (depth > 4 || typeof err !== "object" || err === null) return [];
+  const e = err as ErrorWithCode;
+  const own = typeof e.code === "string" ? [e.code] : [];
+  const nested = Array.isArray(e.errors) ? e.errors.flatMap((x) => codesOf(x, depth + 1)) : [];
+  return [...own, ...nested, ...codesOf(e.cause, depth + 1)];
+}
+
+/** Whether a fetch failure certainly happened before the request was sent. Exported for tests. */
+export function classifyFetchError(err: unknown): "not_sent" | "lost" {
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "lost";
+  const codes = codesOf(err);
+  return codes.length > 0 && codes.every((c) => NOT_SENT_CODES.has(c)) ? "not_sent" : "lost";
+}
+
+function describe(err: unknown): string {
+  const codes = codesOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return codes.length ? `${message} (${[...new Set(codes)].join(", ")})` : message;
+}
+
+export async function httpCall(fetchImpl: FetchLike, req: HttpRequest, timeoutMs: number): Promise<HttpResult> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  let res: Response;
+  try {
+    res = await fetchImpl(req.url, { method: req.method, headers: req.headers, body: req.body, signal, redirect: "manual" });
+  } catch (err) {
+    const kind = classifyFetchError(err);
+    if (kind === "lost" && err instanceof Error && err.name === "TimeoutError") return { kind, detail: `no answer within ${timeoutMs} ms` };
+    return { kind, detail: describe(err) };
+  }
+  try {
+    // The body can still be cut off (timeout or reset) after the headers arrived: the channel did act on it.
+    const body = await res.text();
+    return { kind: "answer", status: res.status, headers: res.headers, body };
+  } catch (err) {
+    return { kind: "lost", detail: `answer cut off: ${describe(err)}` };
+  }
+}

@@ -1,0 +1,37 @@
+import type { ChannelOutcome } from "../types.ts";
+
+/**
+ * Our failure codes for definitive failures (the channel's own code and message stay in the message).
+ * Every one of them means the channel did not take the money.
+ */
+export const FAILURE_CODES = [
+  "card_declined",
+  "insufficient_funds",
+  "payer_canceled",
+  "verification_failed",
+  "expired",
+  "channel_unavailable",
+  "amount_limit_exceeded",
+  "currency_not_supported",
+  "bank_not_supported",
+  "payer_phone_missing",
+  "channel_rejected",
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+export function failed(code: FailureCode, message: string, channelTxnId: string | null = null): ChannelOutcome {
+  return { status: "failed", channelTxnId, code, message };
+}
+
+export function unavailable(detail: string): ChannelOutcome {
+  return failed("channel_unavailable", detail);
+}
+
+export function unknown(reason: string): ChannelOutcome {
+  return { status: "unknown", reason };
+}
+
+/** Compile-time exhaustiveness: a new channel status that nobody maps fails the build here. */
+export function assertNever(value: never, what: string): never {
+  throw new Error(`unmapped ${what}: ${JSON.stringify(value)}`);
+}
