@@ -1,0 +1,333 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { closeDb, createDb, type Database } from "@pps/db";
+import { riskDecisions, riskInbox, riskPayerActivity } from "@pps/db/schema";
+import { newId } from "@pps/domain";
+import { createLogger } from "@pps/logger";
+import {
+  createKafka,
+  EventConsumer,
+  EventPublisher,
+  eventRegistry,
+  makeEnvelope,
+  paymentEvents,
+  TOPICS,
+  type Envelope,
+  type PaymentSnapshot,
+  type RiskDecision,
+} from "@pps/messaging";
+import { startApp, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_TOPIC_PREFIX, waitFor, type AppProcess } from "@pps/test-support";
+import { INBOX_CONSUMER } from "./payment-events-consumer.ts";
+
+const ADMIN_TOKEN = `test-admin-${randomUUID()}`;
+/**
+ * Another risk-stub started by another test file in this run would share the consumer group and may decide
+ * some of these payments; it applies admin changes within its refresh interval (at most 1 s), so tests wait
+ * that long after a change before publishing payments that depend on it.
+ */
+const OTHER_REPLICAS_REFRESH_MS = 1_100;
+
+const logger = createLogger({ service: "risk-stub-test", level: "silent" });
+const kafka = createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "pps-risk-stub-test", logger });
+const publisher = new EventPublisher(kafka, TEST_TOPIC_PREFIX);
+const decided = new Map<string, Envelope<RiskDecision>[]>();
+const reader = new EventConsumer({
+  kafka,
+  groupId: `risk-stub-test-reader-${randomUUID()}`,
+  topics: [TOPICS.riskDecisions.name],
+  registry: eventRegistry,
+  logger,
+  topicPrefix: TEST_TOPIC_PREFIX,
+  handler: async (envelope) => {
+    const d = envelope as Envelope<RiskDecision>;
+    decided.set(d.payload.paymentId, [...(decided.get(d.payload.paymentId) ?? []), d]);
+  },
+});
+
+let app: AppProcess;
+let db: Database;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type PaymentOverrides = Partial<Omit<PaymentSnapshot, "payer">> & { payer?: Partial<PaymentSnapshot["payer"]> };
+
+/** A payment as payment-api announces it on acceptance: status risk_review, version 1. */
+function snapshot(over: PaymentOverrides = {}): PaymentSnapshot {
+  const now = new Date();
+  const paymentId = over.paymentId ?? newId("pay");
+  const { payer, ...rest } = over;
+  return {
+    paymentId,
+    merchantId: "m_risk_test",
+    merchantOrderNo: `ord-${paymentId}`,
+    product: "quick_pay",
+    amount: 12_900,
+    currency: "CNY",
+    status: "risk_review",
+    previousStatus: null,
+    version: 1,
+    channel: null,
+    failureCode: null,
+    failureMessage: null,
+    subject: "Wireless headphones",
+    payer: { id: `u_${randomUUID()}`, ip: "198.51.100.23", deviceId: `dev_${randomUUID()}`, phone: "+8613800138000", ...payer },
+    method: { bankCode: "CMB", cardType: "debit", wallet: null, flow: null },
+    returnUrl: "https://shop.example/return",
+    notifyUrl: "https://shop.example/notify",
+    metadata: { cart: "c-1" },
+    expiresAt: new Date(now.getTime() + 30 * 60_000).toISOString(),
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    ...rest,
+  };
+}
+
+function paymentEnvelope(payment: PaymentSnapshot, type: string = paymentEvents.created.type, aggregateId = payment.paymentId): Envelope<PaymentSnapshot> {
+  return makeEnvelope({ type, version: 1, aggregateId, payload: payment });
+}
+
+async function publish(...envelopes: Envelope[]): Promise<void> {
+  await publisher.publish(TOPICS.paymentEvents.name, envelopes);
+}
+
+async function decisionFor(paymentId: string): Promise<RiskDecision> {
+  await waitFor(async () => decided.has(paymentId), { what: `risk.decided for ${paymentId}`, timeoutMs: 20_000, intervalMs: 25 });
+  return decided.get(paymentId)![0]!.payload;
+}
+
+/** Publishes payments and returns their decisions as [outcome, reasons]. */
+async function decide(...payments: PaymentSnapshot[]): Promise<[string, string[]][]> {
+  await publish(...payments.map((p) => paymentEnvelope(p)));
+  return Promise.all(payments.map(async (p) => {
+    const d = await decisionFor(p.paymentId);
+    return [d.outcome, d.reasons] as [string, string[]];
+  }));
+}
+
+function admin(method: string, path: string, body?: unknown, { token = ADMIN_TOKEN, contentType = "application/json" }: { token?: string | null; contentType?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = contentType;
+  return fetch(`${app.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+}
+
+beforeAll(async () => {
+  db = createDb({ url: TEST_DATABASE_URL, max: 2 });
+  await publisher.start();
+  await reader.start();
+  app = await startApp("risk-stub", { ADMIN_TOKEN, RULES_REFRESH_MS: "200" });
+  await waitFor(async () => (await fetch(`${app.url}/readyz`)).ok, { what: "risk-stub /readyz", timeoutMs: 30_000 });
+});
+
+afterAll(async () => {
+  const stopped = await app?.stop();
+  await reader.stop();
+  await publisher.stop();
+  await closeDb(db);
+  expect(stopped?.code).toBe(0);
+});
+
+describe("risk-stub decisions through Kafka and Postgres", () => {
+  it("allows an ordinary payment, records the decision and serves it to admins", async () => {
+    const p = snapshot();
+    expect(await decide(p)).toEqual([["allow", []]]);
+    const event = decided.get(p.paymentId)![0]!;
+    expect(event.type).toBe("risk.decided");
+    expect(event.aggregateId).toBe(p.paymentId);
+    expect(event.payload).toMatchObject({ paymentId: p.paymentId, merchantId: "m_risk_test", outcome: "allow", reasons: [] });
+
+    const res = await admin("GET", `/v1/risk/decisions/${p.paymentId}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ paymentId: p.paymentId, decisionId: event.payload.decisionId, outcome: "allow", reasons: [], payerId: p.payer.id });
+    expect(body.rulesVersion).toEqual(expect.any(Number));
+    expect(body.inputs).toMatchObject({ amount: 12_900, currency: "CNY", deviceId: p.payer.deviceId, paidBefore: false, paymentsInWindow: 1 });
+  });
+
+  it("blocks over the hard limit and challenges over the soft limit (limits inclusive)", async () => {
+    const results = await decide(snapshot({ amount: 5_000_001 }), snapshot({ amount: 500_001 }), snapshot({ amount: 500_000 }));
+    expect(results).toEqual([
+      ["block", ["amount_over_hard_limit", "amount_over_soft_limit"]],
+      ["challenge", ["amount_over_soft_limit"]],
+      ["allow", []],
+    ]);
+  });
+
+  it("blocks blocklisted payers, devices and IPs, and unblocking takes effect", async () => {
+    const payer = `u_bad_${randomUUID()}`;
+    // A second blocklisted payer for the all-three case: a payer's second device would also be "new".
+    const payer2 = `u_bad_${randomUUID()}`;
+    const device = `dev_bad_${randomUUID()}`;
+    const ip = `2001:db8::${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    for (const entry of [
+      { kind: "payer", value: payer, reason: "chargebacks" },
+      { kind: "payer", value: payer2, reason: "chargebacks" },
+      { kind: "device", value: device, reason: "emulator farm" },
+      { kind: "ip", value: ip.toUpperCase(), reason: "botnet" },
+    ]) {
+      const res = await admin("POST", "/v1/risk/blocklist", entry);
+      expect(res.status).toBe(201);
+    }
+    const again = await admin("POST", "/v1/risk/blocklist", { kind: "payer", value: payer, reason: "chargebacks, confirmed" });
+    expect(again.status).toBe(200);
+    const listed = (await (await admin("GET", "/v1/risk/blocklist?kind=ip&limit=1000")).json()) as { entries: { value: string }[] };
+    expect(listed.entries.map((e) => e.value)).toContain(ip);
+    await sleep(OTHER_REPLICAS_REFRESH_MS);
+
+    const byPayer = snapshot({ payer: { id: payer } });
+    const results = await decide(byPayer, snapshot({ payer: { deviceId: device } }), snapshot({ payer: { ip } }), snapshot({ payer: { id: payer2, deviceId: device, ip } }));
+    expect(results).toEqual([
+      ["block", ["payer_blocklisted"]],
+      ["block", ["device_blocklisted"]],
+      ["block", ["ip_blocklisted"]],
+      ["block", ["payer_blocklisted", "device_blocklisted", "ip_blocklisted"]],
+    ]);
+
+    expect((await admin("DELETE", `/v1/risk/blocklist/payer/${encodeURIComponent(payer)}`)).status).toBe(204);
+    expect((await admin("DELETE", `/v1/risk/blocklist/payer/${encodeURIComponent(payer)}`)).status).toBe(404);
+    await sleep(OTHER_REPLICAS_REFRESH_MS);
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: byPayer.payer.deviceId } }))).toEqual([["allow", []]]);
+  });
+
+  it("challenges a payer's new device, but not their first payment or a known device", async () => {
+    const payer = `u_${randomUUID()}`;
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_phone" } }))).toEqual([["allow", []]]);
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_laptop" } }))).toEqual([["challenge", ["new_device"]]]);
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_phone" } }))).toEqual([["allow", []]]);
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_laptop" } }))).toEqual([["allow", []]]);
+  });
+
+  it("challenges the 6th payment of a payer within 60 s (velocity), counting concurrent payments exactly", async () => {
+    const payer = { id: `u_${randomUUID()}`, deviceId: `dev_${randomUUID()}` };
+    // Five at once: different payment ids land on different partitions and consumer members.
+    const first = await decide(...Array.from({ length: 5 }, () => snapshot({ payer })));
+    expect(first).toEqual(Array.from({ length: 5 }, () => ["allow", []]));
+    expect(await decide(snapshot({ payer }))).toEqual([["challenge", ["velocity_exceeded"]]]);
+    const [activity] = await db.select().from(riskPayerActivity).where(eq(riskPayerActivity.payerId, payer.id));
+    expect(activity?.payments).toBe(6);
+  });
+
+  it("decides a redelivered event once and publishes one decision", async () => {
+    const p = snapshot();
+    const envelope = paymentEnvelope(p);
+    // The same envelope twice (a producer retry), then a second event for the same payment in review.
+    await publish(envelope);
+    await publish(envelope);
+    await publish(paymentEnvelope(p, paymentEvents.submitted.type));
+    // A marker on the same key (so the same partition, after the others): once it is decided, they were handled.
+    const marker = snapshot();
+    await publish(paymentEnvelope(marker, paymentEvents.created.type, p.paymentId));
+    await decisionFor(marker.paymentId);
+    await decisionFor(p.paymentId);
+    await sleep(300);
+
+    expect(decided.get(p.paymentId)).toHaveLength(1);
+    expect(await db.select().from(riskDecisions).where(eq(riskDecisions.paymentId, p.paymentId))).toHaveLength(1);
+    const [activity] = await db.select().from(riskPayerActivity).where(eq(riskPayerActivity.payerId, p.payer.id));
+    expect(activity?.payments).toBe(1);
+    const claims = await db.select().from(riskInbox).where(eq(riskInbox.messageId, envelope.id));
+    expect(claims.map((c) => c.consumer)).toEqual([INBOX_CONSUMER]);
+  });
+
+  it("ignores payment events that are not in risk review", async () => {
+    const p = snapshot({ status: "processing", previousStatus: "risk_review", version: 2 });
+    const marker = snapshot();
+    await publish(paymentEnvelope(p, paymentEvents.processing.type), paymentEnvelope(marker, paymentEvents.created.type, p.paymentId));
+    await decisionFor(marker.paymentId);
+    expect(decided.has(p.paymentId)).toBe(false);
+  });
+
+  it("applies a rules update from the admin API, keeping the old version", async () => {
+    const current = (await (await admin("GET", "/v1/risk/rules")).json()) as { version: number; config: { amountLimits: Record<string, unknown> } };
+    const updated = { ...current.config, amountLimits: { ...current.config.amountLimits, JPY: { softLimit: 1_000, hardLimit: 10_000 } } };
+    const put = await admin("PUT", "/v1/risk/rules", updated);
+    expect(put.status).toBe(200);
+    const saved = (await put.json()) as { version: number; config: unknown };
+    expect(saved.version).toBeGreaterThan(current.version);
+    expect(saved.config).toEqual(updated);
+    expect(((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version).toBe(saved.version);
+    expect(((await (await admin("GET", `/v1/risk/rules?version=${current.version}`)).json()) as { config: unknown }).config).toEqual(current.config);
+    await sleep(OTHER_REPLICAS_REFRESH_MS);
+
+    try {
+      const over = snapshot({ currency: "JPY", amount: 10_001 });
+      expect(await decide(over, snapshot({ currency: "JPY", amount: 1_001 }), snapshot({ currency: "JPY", amount: 1_000 }))).toEqual([
+        ["block", ["amount_over_hard_limit", "amount_over_soft_limit"]],
+        ["challenge", ["amount_over_soft_limit"]],
+        ["allow", []],
+      ]);
+      const record = (await (await admin("GET", `/v1/risk/decisions/${over.paymentId}`)).json()) as { rulesVersion: number };
+      expect(record.rulesVersion).toBe(saved.version);
+    } finally {
+      expect((await admin("PUT", "/v1/risk/rules", current.config)).status).toBe(200);
+    }
+  });
+});
+
+describe("risk-stub admin API", () => {
+  type ErrorBody = { error: { code: string; message: string; details?: { path: string }[] } };
+  const rulesVersion = async () => ((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version;
+
+  it("requires the admin bearer token", async () => {
+    for (const token of [null, "wrong-token-123456"]) {
+      const res = await admin("GET", "/v1/risk/rules", undefined, { token });
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as ErrorBody).error.code).toBe("auth.admin_token_invalid");
+    }
+    expect((await admin("GET", `/v1/risk/decisions/${newId("pay")}`, undefined, { token: null })).status).toBe(401);
+  });
+
+  it("rejects malformed rules with a stable code and writes nothing", async () => {
+    const before = await rulesVersion();
+    const current = (await (await admin("GET", "/v1/risk/rules")).json()) as { config: Record<string, unknown> };
+    const cases: [unknown, number, string, string?][] = [
+      [{ ...current.config, amountLimits: { CNY: { softLimit: 10, hardLimit: 9 } } }, 400, "request.validation_failed", "amountLimits.CNY.softLimit"],
+      [{ ...current.config, velocity: { enabled: true, maxPayments: 2.5, windowSeconds: 60 } }, 400, "request.validation_failed", "velocity.maxPayments"],
+      [{ ...current.config, surprise: true }, 400, "request.validation_failed"],
+      ["{not json", 400, "request.invalid_json"],
+    ];
+    for (const [body, status, code, path] of cases) {
+      const res = await admin("PUT", "/v1/risk/rules", body);
+      expect(res.status).toBe(status);
+      const err = (await res.json()) as ErrorBody;
+      expect(err.error.code).toBe(code);
+      if (path) expect(err.error.details?.map((d) => d.path)).toContain(path);
+    }
+    const wrongType = await admin("PUT", "/v1/risk/rules", JSON.stringify(current.config), { contentType: "text/plain" });
+    expect(wrongType.status).toBe(415);
+    expect(await rulesVersion()).toBe(before);
+  });
+
+  it("rejects malformed blocklist entries and writes nothing", async () => {
+    const value = `not-an-ip-${randomUUID()}`;
+    for (const body of [
+      { kind: "email", value, reason: "spam" },
+      { kind: "ip", value, reason: "botnet" },
+      { kind: "payer", value, reason: "" },
+      { kind: "payer", value },
+    ]) {
+      const res = await admin("POST", "/v1/risk/blocklist", body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as ErrorBody).error.code).toBe("request.validation_failed");
+    }
+    const all = (await (await admin("GET", "/v1/risk/blocklist?limit=1000")).json()) as { entries: { value: string }[] };
+    expect(all.entries.some((e) => e.value === value)).toBe(false);
+    const badKind = await admin("DELETE", `/v1/risk/blocklist/email/${value}`);
+    expect(badKind.status).toBe(400);
+    expect((await admin("GET", "/v1/risk/blocklist?kind=email")).status).toBe(400);
+  });
+
+  it("answers 404 for a payment without a decision", async () => {
+    const res = await admin("GET", `/v1/risk/decisions/${newId("pay")}`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as ErrorBody).error.code).toBe("request.not_found");
+  });
+
+  it("counts decisions by outcome in /metrics", async () => {
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    for (const outcome of ["allow", "challenge", "block"]) {
+      expect(text).toMatch(new RegExp(`risk_decisions_total\\{[^}]*outcome="${outcome}"[^}]*\\} [1-9]`));
+    }
+  });
+});
