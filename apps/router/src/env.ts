@@ -1,11 +1,49 @@
-import { loadEnv } from "@pps/config";
+import { z } from "zod";
+import { channelEndpointsFromEnv } from "@pps/channels";
+import { envVars, loadEnv } from "@pps/config";
 import { baseEnvSchema } from "@pps/platform";
+import { STUCK_QUERY_DELAYS_MS } from "./resolution-policy.ts";
+
+/** The development default; refused when NODE_ENV=production. */
+export const DEV_ADMIN_TOKEN = "dev-admin-token";
 
 // The only place this app reads process.env.
-export const envSchema = baseEnvSchema(7101);
+export const envSchema = baseEnvSchema(7101)
+  .extend({
+    NODE_ENV: z.string().default("development"),
+    /** A channel call (pay or query) without an answer after this long has an unknown outcome. */
+    CHANNEL_TIMEOUT_MS: envVars.durationMs(5_000),
+    /** Channel calls in flight at once (and payment events handled at once). */
+    ROUTER_CONCURRENCY: envVars.positiveInt(64),
+    CIRCUIT_FAILURE_THRESHOLD: envVars.positiveInt(5),
+    CIRCUIT_COOLDOWN_MS: envVars.durationMs(30_000),
+    /** Bearer token for everything under /v1 (operator API). */
+    ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").default(DEV_ADMIN_TOKEN),
+    /** payment-api's public base URL: channels send their callbacks to {this}/v1/channel-callbacks/{channel}. */
+    CALLBACK_BASE_URL: envVars.url.default("http://127.0.0.1:7100").transform((u) => u.replace(/\/+$/, "")),
+    /**
+     * When to query an attempt that stays pending / requires_action (its callback may be lost): comma-separated
+     * milliseconds after each look; the last repeats. Tests shorten it.
+     */
+    ROUTER_STUCK_QUERY_DELAYS_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, "must be comma-separated milliseconds")
+      .default(STUCK_QUERY_DELAYS_MS.join(","))
+      .transform((v) => v.split(",").map(Number)),
+    /** How often channel settings, circuits and health are reloaded from Postgres. */
+    CHANNEL_STATE_REFRESH_MS: envVars.durationMs(1_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === "production" && env.ADMIN_TOKEN === DEV_ADMIN_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be set to a secret in production" });
+    }
+  });
 
 export type Env = ReturnType<typeof loadAppEnv>;
 
 export function loadAppEnv(source: Record<string, string | undefined> = process.env) {
-  return loadEnv(envSchema, source);
+  const env = loadEnv(envSchema, source);
+  // CHANNEL_BASE_URL and CHANNEL_<ID>_URL / _MERCHANT_ID / _SIGNING_KEY / _VERIFY_KEY (see @pps/channels).
+  const channelEndpoints = channelEndpointsFromEnv(source);
+  return { ...env, channelEndpoints };
 }

@@ -1,0 +1,109 @@
+import { newId } from "@pps/domain";
+import type { Logger } from "@pps/logger";
+import type { Infra } from "@pps/platform";
+import { type EnvelopeHandler, EventConsumer, eventRegistry, paymentEvents, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import { attemptResultEnvelope } from "./attempt-result.ts";
+import type { AttemptRunner } from "./attempt-runner.ts";
+import type { AttemptStore, DecisionRecord, NewAttempt } from "./attempt-store.ts";
+import type { InFlightLimiter } from "./in-flight-limiter.ts";
+import type { Candidate } from "./ranking.ts";
+import { CLAIM_MARGIN_MS } from "./resolution-policy.ts";
+import { type RoutePlanner, routingInputOf } from "./route-planner.ts";
+import type { RouterMetrics } from "./router-metrics.ts";
+
+/** The channel name on the failed attempt recorded when no channel could take a payment. */
+export const NO_CHANNEL = "none";
+export const NO_CHANNEL_CODE = "no_channel_available";
+export const PAYMENT_EXPIRED_CODE = "payment_expired";
+
+export type PaymentProcessingDeps = {
+  planner: RoutePlanner;
+  store: AttemptStore;
+  runner: AttemptRunner;
+  limiter: InFlightLimiter;
+  notify: () => void;
+  metrics: RouterMetrics;
+  logger: Logger;
+  timeoutMs: number;
+};
+
+function whyNoRoute(candidates: Candidate[]): string {
+  if (candidates.length === 0) return "no channel is configured";
+  return `no channel can take this payment: ${candidates.map((c) => `${c.channel} ${c.excludedReason ?? "unusable"}`).join(", ")}`;
+}
+
+/**
+ * payment.processing → choose the channel, record the decision and the attempt (status `sending`) with the
+ * inbox claim in one statement, then call the channel in the background. The handler returns once the
+ * attempt is durable: from then on the runner, or after a crash the resolver, owns it.
+ */
+export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): EnvelopeHandler {
+  const { planner, store, runner, limiter, metrics, logger } = deps;
+  return async (envelope) => {
+    const payment = envelope.payload as PaymentSnapshot;
+    const input = routingInputOf(payment);
+    const now = Date.now();
+    const expiresAt = Date.parse(payment.expiresAt);
+    const expired = expiresAt <= now;
+    // Taking the slot first bounds the calls in flight, and the attempt's lease starts when its call can.
+    const release = await limiter.acquire();
+    let handedOver = false;
+    try {
+      const plan = expired ? { candidates: [], winner: null } : await planner.plan(input);
+      const ref = { id: newId("att"), paymentId: payment.paymentId, attemptNo: 1, channel: plan.winner?.channel ?? NO_CHANNEL, amount: payment.amount, currency: payment.currency };
+      const decision: DecisionRecord = { paymentId: payment.paymentId, attemptNo: 1, input, candidates: plan.candidates, winner: plan.winner?.channel ?? null, reason: "initial" };
+
+      if (!plan.winner) {
+        const failureCode = expired ? PAYMENT_EXPIRED_CODE : NO_CHANNEL_CODE;
+        const failureMessage = expired ? "the payment expired before it could be sent to a channel" : whyNoRoute(plan.candidates);
+        const attempt: NewAttempt = { ...ref, status: "failed", expiresAt, nextQueryAt: null, failureCode, lastError: failureMessage };
+        const event = attemptResultEnvelope(ref, { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode, failureMessage }, false);
+        const { started } = await store.begin(envelope.id, decision, attempt, event);
+        metrics.decisions.inc({ result: started ? "no_route" : "duplicate" });
+        if (started) {
+          deps.notify();
+          logger.warn({ paymentId: payment.paymentId, failureCode, failureMessage }, "payment not routed");
+        }
+        return;
+      }
+
+      const attempt: NewAttempt = { ...ref, status: "sending", expiresAt, nextQueryAt: now + deps.timeoutMs + CLAIM_MARGIN_MS };
+      const { claimed, started } = await store.begin(envelope.id, decision, attempt, null);
+      if (!started) {
+        metrics.decisions.inc({ result: "duplicate" });
+        logger.info({ paymentId: payment.paymentId, eventId: envelope.id, redelivered: !claimed }, "payment already routed; skipping");
+        return;
+      }
+      metrics.decisions.inc({ result: "routed" });
+      limiter.background(() => runner.run(payment, attempt), release, (err) => logger.error({ err, paymentId: payment.paymentId }, "attempt runner failed"));
+      handedOver = true;
+    } finally {
+      if (!handedOver) release();
+    }
+  };
+}
+
+export type PaymentProcessingConsumerOptions = {
+  kafka: Infra["kafka"];
+  topicPrefix: string;
+  concurrency: number;
+  handler: EnvelopeHandler;
+  logger: Logger;
+  metrics: RouterMetrics;
+};
+
+export function createPaymentProcessingConsumer(o: PaymentProcessingConsumerOptions): EventConsumer {
+  return new EventConsumer({
+    kafka: o.kafka,
+    // EventConsumer prefixes the group like the topics, so environments sharing a broker never share a group.
+    groupId: "router",
+    topics: [TOPICS.paymentEvents.name],
+    registry: eventRegistry,
+    logger: o.logger,
+    topicPrefix: o.topicPrefix,
+    accept: (type) => type === paymentEvents.processing.type,
+    handler: o.handler,
+    concurrency: o.concurrency,
+    onOutcome: (outcome) => o.metrics.consumed.inc({ outcome }),
+  });
+}

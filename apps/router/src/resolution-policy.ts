@@ -1,0 +1,87 @@
+import type { QueryOutcome } from "@pps/channels";
+
+/** Attempt statuses in routing.attempts. `sending`: the call is in flight, or its answer was lost in a crash. */
+export const ATTEMPT_STATUSES = ["sending", "succeeded", "failed", "requires_action", "pending", "unknown"] as const;
+export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/** Querying an attempt whose outcome is unknown: soon at first, then less often. The last delay repeats. */
+export const UNKNOWN_QUERY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000] as const;
+/**
+ * Querying an attempt that stays pending / requires_action (the callback may be lost). The first look waits
+ * a minute: most payers finish, and most callbacks arrive, well before that, and we do not learn about
+ * callbacks (payment-api receives them), so an earlier look would mostly re-ask about settled payments.
+ */
+export const STUCK_QUERY_DELAYS_MS = [60_000, 120_000, 300_000, 600_000] as const;
+/**
+ * A channel that still has no record of an attempt this long after we sent it never received it: the
+ * attempt failed (without failover: unknown never fails over).
+ */
+export const NOT_FOUND_GIVE_UP_MS = 120_000;
+/** After this, an unresolved attempt is left to reconciliation (and an error is logged). */
+export const UNKNOWN_GIVE_UP_MS = 24 * 3_600_000;
+/** Lease on a claimed attempt beyond the call timeout, so no other replica queries it meanwhile. */
+export const CLAIM_MARGIN_MS = 10_000;
+
+export const NO_RECORD_CODE = "channel_no_record";
+
+const delayAt = (delays: readonly number[], n: number) => delays[Math.min(n, delays.length - 1)]!;
+
+/** When to query an attempt that is pending / requires_action next; null once the payment has expired. */
+export function nextStuckQuery(queriesDone: number, now: number, expiresAt: number, delays: readonly number[] = STUCK_QUERY_DELAYS_MS): number | null {
+  if (now >= expiresAt) return null;
+  // One last look at the expiry itself: a payer who paid in the last minute should not see an expired payment.
+  return Math.min(now + delayAt(delays, queriesDone), expiresAt);
+}
+
+export function nextUnknownQuery(queriesDone: number, now: number, createdAt: number): number | null {
+  if (now - createdAt >= UNKNOWN_GIVE_UP_MS) return null;
+  return now + delayAt(UNKNOWN_QUERY_DELAYS_MS, queriesDone);
+}
+
+export type ResolvingAttempt = {
+  status: AttemptStatus;
+  /** Queries done in the current status, this one included. */
+  queryCount: number;
+  createdAt: number;
+  expiresAt: number;
+};
+
+export type Resolution = {
+  status: AttemptStatus;
+  /** A new attempt_result goes out only when the status changes. */
+  publish: boolean;
+  nextQueryAt: number | null;
+  failure: { code: string; message: string } | null;
+  /** No more queries and no answer: reconciliation has to settle it. */
+  gaveUp: boolean;
+};
+
+/** What a query answer means for an attempt we are resolving (unknown / sending) or watching (pending / requires_action). */
+export function resolveQuery(a: ResolvingAttempt, outcome: QueryOutcome, now: number, stuckDelays: readonly number[] = STUCK_QUERY_DELAYS_MS): Resolution {
+  const changed = (status: AttemptStatus) => status !== a.status;
+  switch (outcome.status) {
+    case "succeeded":
+      return { status: "succeeded", publish: changed("succeeded"), nextQueryAt: null, failure: null, gaveUp: false };
+    case "failed":
+      return { status: "failed", publish: changed("failed"), nextQueryAt: null, failure: { code: outcome.code, message: outcome.message }, gaveUp: false };
+    case "pending":
+    case "requires_action": {
+      const publish = changed(outcome.status);
+      // A new status starts its own schedule.
+      const next = nextStuckQuery(publish ? 0 : a.queryCount, now, a.expiresAt, stuckDelays);
+      return { status: outcome.status, publish, nextQueryAt: next, failure: null, gaveUp: false };
+    }
+    case "not_found":
+    case "unknown": {
+      if (a.status === "pending" || a.status === "requires_action") {
+        // The channel acknowledged the attempt before; a failed look changes nothing.
+        return { status: a.status, publish: false, nextQueryAt: nextStuckQuery(a.queryCount, now, a.expiresAt, stuckDelays), failure: null, gaveUp: false };
+      }
+      if (outcome.status === "not_found" && now - a.createdAt >= NOT_FOUND_GIVE_UP_MS) {
+        return { status: "failed", publish: true, nextQueryAt: null, failure: { code: NO_RECORD_CODE, message: "the channel has no record of this attempt" }, gaveUp: false };
+      }
+      const next = nextUnknownQuery(a.status === "sending" ? 0 : a.queryCount, now, a.createdAt);
+      return { status: "unknown", publish: changed("unknown"), nextQueryAt: next, failure: null, gaveUp: next === null };
+    }
+  }
+}
