@@ -1,19 +1,41 @@
+import { channelConfigFromEnv, createChannelAdapters } from "@pps/channels";
+import { paymentOutbox } from "@pps/db/schema";
+import { EventConsumer, eventRegistry, OutboxRelay, TOPICS } from "@pps/messaging";
 import { createInfra } from "@pps/platform";
 import { runMain, runService } from "@pps/runtime";
 import { createApp } from "./app.ts";
+import { createChannelResultHandler } from "./consumers/channel-results.ts";
+import { createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
 import { loadAppEnv } from "./env.ts";
+import { createHousekeeping } from "./jobs/housekeeping.ts";
+import { MerchantDirectory } from "./payments/merchants.ts";
+import { createSmsClient } from "./payments/sms.ts";
 
 runMain(async () => {
   const env = loadAppEnv();
+  const adapters = createChannelAdapters(channelConfigFromEnv(env.channelVars));
   const infra = createInfra("payment-api", env);
-  const app = createApp({ logger: infra.logger, metrics: infra.metrics, readiness: infra.readiness });
+  const { db, logger, kafka, publisher } = infra;
+  const relay = new OutboxRelay({ db, table: paymentOutbox, publisher, logger, lockId: 7_300_000 });
+  const deps = { db, logger, env, merchants: new MerchantDirectory(db), relay, sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }) };
+  const consumerOpts = { kafka, registry: eventRegistry, logger, topicPrefix: env.KAFKA_TOPIC_PREFIX, concurrency: env.CONSUMER_CONCURRENCY };
+  const riskConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.risk-decisions", topics: [TOPICS.riskDecisions.name], handler: createRiskDecisionHandler(deps) });
+  const resultConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.channel-results", topics: [TOPICS.channelResults.name], handler: createChannelResultHandler(deps) });
+  const housekeeping = createHousekeeping(deps);
+  const app = createApp({ ...deps, metrics: infra.metrics, readiness: infra.readiness, adapters });
   await runService({
     service: infra.service,
-    logger: infra.logger,
+    logger,
     app,
     host: env.HOST,
     port: env.PORT,
-    components: infra.components,
+    components: [
+      ...infra.components,
+      { name: "outbox-relay", start: () => relay.start(), stop: () => relay.stop() },
+      { name: "risk-decisions", start: () => riskConsumer.start(), stop: () => riskConsumer.stop() },
+      { name: "channel-results", start: () => resultConsumer.start(), stop: () => resultConsumer.stop() },
+      housekeeping,
+    ],
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   });
 });

@@ -1,0 +1,90 @@
+import { AppError, newId, productRule } from "@pps/domain";
+import { parseOrThrow } from "@pps/runtime";
+import type { Hono } from "hono";
+import type { PaymentApiEnv } from "../http/auth.ts";
+import { authenticate, type ApiDeps, type Ctx } from "../http/context.ts";
+import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
+import { createPaymentSchema, type CreatePaymentRequest } from "../http/wire.ts";
+import { isPayerFrozen, type Merchant } from "../payments/merchants.ts";
+import { insertPayment } from "../payments/repository.ts";
+import { toApiPayment } from "../payments/snapshot.ts";
+import { issuePayLink } from "./pay-link.ts";
+
+/** Product-level checks that zod cannot express: currency, amount limits, required payer/method fields. */
+function checkProductRules(req: CreatePaymentRequest): void {
+  const rule = productRule(req.product);
+  if (!rule) throw new AppError("payment.product_not_supported", `product ${req.product} is not available through this call`);
+  if (!rule.currencies.includes(req.currency)) {
+    throw new AppError("payment.currency_not_supported", `${req.product} accepts ${rule.currencies.join(", ")}`);
+  }
+  if (req.amount < rule.minAmount || req.amount > rule.maxAmount) {
+    throw new AppError("payment.amount_out_of_range", `${req.product} accepts amounts from ${rule.minAmount} to ${rule.maxAmount} minor units`);
+  }
+  const missing = rule.requires.filter((field) => {
+    if (field === "payer.phone") return !req.payer.phone;
+    if (field === "method.bankCode") return !req.method.bank_code;
+    return !req.method.wallet;
+  });
+  if (missing.length > 0) {
+    const wire = missing.map((f) => ({ "payer.phone": "payer.phone", "method.bankCode": "method.bank_code", "method.wallet": "method.wallet" })[f]);
+    throw new AppError("request.validation_failed", `${req.product} needs ${wire.join(", ")}`, wire.map((path) => ({ path, message: "is required for this product" })));
+  }
+}
+
+async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePaymentRequest): Promise<void> {
+  if (merchant.status !== "active") throw new AppError("merchant.inactive", "the merchant account is not active");
+  if (!merchant.enabledProducts.includes(req.product)) throw new AppError("merchant.product_not_enabled", `the merchant is not enabled for ${req.product}`);
+  if (await isPayerFrozen(deps.db, req.payer.id)) throw new AppError("payer.frozen", "the payer's account is frozen");
+}
+
+/**
+ * POST /v1/payments (pay now) and POST /v1/orders (pre-order with a pay link). Validation order: fields,
+ * then the signature, then account status, then the order itself. The signature comes before account and
+ * order checks so an unauthenticated caller learns nothing about merchants, payers or order numbers.
+ */
+async function submit(c: Ctx, deps: ApiDeps, kind: "payment" | "order"): Promise<Response> {
+  const req = parseOrThrow(createPaymentSchema, c.get("body"), "request fields are invalid");
+  checkProductRules(req);
+  const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
+  const key = idempotencyKeyFrom(c.req.header("idempotency-key"));
+  await checkAccounts(deps, merchant, req);
+
+  const now = deps.now?.() ?? Date.now();
+  const id = newId("pay", now);
+  const expiresAt = new Date(now + (req.expires_in ?? deps.env.PAYMENT_TTL_SECONDS) * 1000);
+  const result = await runIdempotent(deps.db, { merchantId: merchant.id, key, hash: requestHash(c.req.method, c.req.path, c.get("rawBody")), nonce }, async (tx) => {
+    const row = await insertPayment(
+      tx,
+      {
+        id,
+        merchantId: merchant.id,
+        merchantOrderNo: req.merchant_order_no,
+        product: req.product,
+        amount: req.amount,
+        currency: req.currency,
+        subject: req.subject,
+        status: kind === "payment" ? "risk_review" : "awaiting_payment",
+        payerId: req.payer.id,
+        payerIp: req.payer.ip ?? null,
+        payerDeviceId: req.payer.device_id ?? null,
+        payerPhone: req.payer.phone ?? null,
+        method: { bankCode: req.method.bank_code ?? null, cardType: req.method.card_type ?? null, wallet: req.method.wallet ?? null, flow: req.method.flow ?? null },
+        notifyUrl: req.notify_url,
+        returnUrl: req.return_url,
+        metadata: req.metadata,
+        expiresAt,
+      },
+      { cause: "api", causeRef: c.get("requestId") },
+    );
+    const payUrl = kind === "order" ? issuePayLink(deps.env, row.id, now) : undefined;
+    return { status: 201, body: toApiPayment(row, { payUrl }) };
+  });
+  if (!result.replayed) deps.relay.notify();
+  else c.header("idempotent-replayed", "true");
+  return c.json(result.body as object, result.status as 201);
+}
+
+export function registerCreatePayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
+  app.post("/v1/payments", (c) => submit(c, deps, "payment"));
+  app.post("/v1/orders", (c) => submit(c, deps, "order"));
+}

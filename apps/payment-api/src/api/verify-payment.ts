@@ -1,0 +1,59 @@
+import { and, eq, sql } from "drizzle-orm";
+import { payments, verifications } from "@pps/db/schema";
+import { AppError } from "@pps/domain";
+import { parseOrThrow } from "@pps/runtime";
+import type { Hono } from "hono";
+import type { PaymentApiEnv } from "../http/auth.ts";
+import { authenticate, type ApiDeps } from "../http/context.ts";
+import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
+import { paymentIdSchema, verifyPaymentSchema } from "../http/wire.ts";
+import { otpMatches } from "../payments/otp.ts";
+import { transition } from "../payments/repository.ts";
+import { toApiPayment } from "../payments/snapshot.ts";
+
+/**
+ * POST /v1/payments/{id}/verify: the merchant relays the OTP the payer received by SMS. A right code
+ * moves the payment on to processing; a wrong one counts an attempt (the count and the answer are stored
+ * with the idempotency key, so a retried request does not count twice); the last wrong one fails the payment.
+ */
+export function registerVerifyPayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
+  app.post("/v1/payments/:id/verify", async (c) => {
+    const id = c.req.param("id");
+    const { code } = parseOrThrow(verifyPaymentSchema, c.get("body"), "request fields are invalid");
+    const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
+    const key = idempotencyKeyFrom(c.req.header("idempotency-key"));
+    if (!paymentIdSchema.safeParse(id).success) throw new AppError("payment.not_found", "no such payment");
+    const now = deps.now?.() ?? Date.now();
+
+    const result = await runIdempotent(deps.db, { merchantId: merchant.id, key, hash: requestHash(c.req.method, c.req.path, c.get("rawBody")), nonce }, async (tx) => {
+      const [row] = await tx.select().from(payments).where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id))).for("update");
+      if (!row) throw new AppError("payment.not_found", "no such payment");
+      const [v] = await tx.select().from(verifications).where(eq(verifications.paymentId, id)).for("update");
+      if (row.status !== "requires_verification" || !v || v.status !== "pending") {
+        throw new AppError("payment.invalid_state", `the payment is ${row.status} and awaits no verification`);
+      }
+      if (v.expiresAt.getTime() <= now) throw new AppError("payment.expired", "the verification code has expired");
+      const ref = { causeRef: c.get("requestId") };
+      if (otpMatches(id, code, v.codeHash)) {
+        await tx.update(verifications).set({ status: "passed" }).where(eq(verifications.paymentId, id));
+        const moved = await transition(tx, id, "processing", { cause: "verification", ...ref }, { onlyFrom: ["requires_verification"] });
+        if (!moved) throw new AppError("payment.invalid_state", "the payment changed meanwhile");
+        return { status: 200, body: toApiPayment(moved.row) };
+      }
+      const attempts = v.attempts + 1;
+      const locked = attempts >= v.maxAttempts;
+      await tx.update(verifications).set({ attempts: sql`${verifications.attempts} + 1`, status: locked ? "locked" : "pending" }).where(eq(verifications.paymentId, id));
+      if (locked) {
+        await transition(tx, id, "failed", { cause: "verification", ...ref, detail: { attempts } }, { onlyFrom: ["requires_verification"], patch: { failureCode: "verification_failed", failureMessage: "too many wrong verification codes" } });
+        return { status: 423, body: { error: { code: "payment.verification_locked", message: "too many wrong codes; the payment has failed", requestId: c.get("requestId") } } };
+      }
+      return {
+        status: 422,
+        body: { error: { code: "payment.verification_failed", message: "wrong code", requestId: c.get("requestId"), details: { attempts_left: v.maxAttempts - attempts } } },
+      };
+    });
+    if (!result.replayed) deps.relay.notify();
+    else c.header("idempotent-replayed", "true");
+    return c.json(result.body as object, result.status as 200);
+  });
+}

@@ -1,0 +1,57 @@
+import { eq } from "drizzle-orm";
+import { paymentInbox, payments, verifications } from "@pps/db/schema";
+import { claimMessage, type Envelope, type RiskDecision } from "@pps/messaging";
+import type { ApiDeps } from "../http/context.ts";
+import { hashOtp, newOtp } from "../payments/otp.ts";
+import { transition } from "../payments/repository.ts";
+
+export const RISK_CONSUMER = "payment-api.risk-decisions";
+
+/**
+ * Applies a risk decision to a payment in risk review: allow → processing (the router takes it from there),
+ * challenge → requires_verification with an SMS OTP, block → failed. Idempotent through the inbox, and the
+ * conditional transition ignores decisions for payments that moved on (expired, redelivered).
+ */
+export function createRiskDecisionHandler(deps: Pick<ApiDeps, "db" | "env" | "logger" | "relay" | "sms">) {
+  return async (envelope: Envelope): Promise<void> => {
+    const d = envelope.payload as RiskDecision;
+    const cause = { cause: "risk.decided", causeRef: envelope.id, detail: { outcome: d.outcome, reasons: d.reasons } };
+    let otp: { phone: string; code: string } | null = null;
+    const applied = await deps.db.transaction(async (tx) => {
+      if (!(await claimMessage(tx, paymentInbox, RISK_CONSUMER, envelope.id))) return false;
+      const only = { onlyFrom: ["risk_review" as const] };
+      switch (d.outcome) {
+        case "allow":
+          return (await transition(tx, d.paymentId, "processing", cause, only)) !== null;
+        case "block":
+          return (await transition(tx, d.paymentId, "failed", cause, { ...only, patch: { failureCode: "risk_blocked", failureMessage: `blocked by risk rules: ${d.reasons.join(", ")}` } })) !== null;
+        case "challenge": {
+          const [row] = await tx.select({ phone: payments.payerPhone, status: payments.status }).from(payments).where(eq(payments.id, d.paymentId));
+          if (row?.status !== "risk_review") return false;
+          if (!row.phone) {
+            // Step-up needs a phone to send the code to; without one the payment cannot be verified.
+            return (await transition(tx, d.paymentId, "failed", cause, { ...only, patch: { failureCode: "verification_unavailable", failureMessage: "risk asked for verification but the payer has no phone" } })) !== null;
+          }
+          const moved = await transition(tx, d.paymentId, "requires_verification", cause, only);
+          if (!moved) return false;
+          const code = newOtp();
+          await tx
+            .insert(verifications)
+            .values({ paymentId: d.paymentId, phone: row.phone, codeHash: hashOtp(d.paymentId, code), maxAttempts: deps.env.OTP_MAX_ATTEMPTS, status: "pending", expiresAt: new Date(Date.now() + deps.env.OTP_TTL_SECONDS * 1000) })
+            .onConflictDoNothing();
+          otp = { phone: row.phone, code };
+          return true;
+        }
+      }
+    });
+    if (!applied) return;
+    deps.relay.notify();
+    if (otp) {
+      const { phone, code } = otp;
+      // Sent after commit: a code is never sent for a state change that did not happen.
+      await deps.sms.send(phone, `Your payment verification code is ${code}. It expires in ${Math.round(deps.env.OTP_TTL_SECONDS / 60)} minutes.`).catch((err: unknown) => {
+        deps.logger.error({ err, paymentId: d.paymentId }, "could not send the verification SMS");
+      });
+    }
+  };
+}

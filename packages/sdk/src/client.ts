@@ -1,0 +1,196 @@
+import { randomBytes } from "node:crypto";
+import { BODY_SIGNATURE_HEADERS, requestSigningPayload, sign, verifyBody, type SignScheme } from "@pps/signing";
+import type { ApiErrorBody, CreatePaymentParams, EventsPage, Payment, PaymentDetail } from "./types.ts";
+
+export type MerchantCredentials = {
+  merchantId: string;
+  scheme: SignScheme;
+  /**
+   * The secret key given at onboarding: signs HMAC_SHA256 and MD5 requests, and verifies the HMAC-SHA256
+   * signature on every response and notification (RSA merchants get one too).
+   */
+  secretKey?: string;
+  /** RSA_SHA256: the merchant's private key (PEM). */
+  privateKey?: string;
+  /** RSA_SHA256: the platform's public key (GET /v1/platform-key), to verify responses and notifications. */
+  platformPublicKey?: string;
+};
+
+export type ClientOptions = {
+  baseUrl: string;
+  credentials: MerchantCredentials;
+  /** Accepted age of a signed response or notification. */
+  toleranceSeconds?: number;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+};
+
+export class PaymentsApiError extends Error {
+  override readonly name = "PaymentsApiError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId: string | null,
+    readonly details?: unknown,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/** A response whose signature did not verify: treat its content as untrusted. */
+export class SignatureVerificationError extends Error {
+  override readonly name = "SignatureVerificationError";
+}
+
+export type RawResponse<T = unknown> = { status: number; body: T; headers: Headers; text: string; verified: boolean };
+
+export type RequestOptions = { body?: Record<string, unknown>; query?: Record<string, string>; idempotencyKey?: string; nonce?: string; timestamp?: number; headers?: Record<string, string> };
+
+export function newNonce(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+/** The signature headers for one request (exported for clients in other stacks to compare against). */
+export function signRequestHeaders(credentials: MerchantCredentials, input: { method: string; path: string; params: Record<string, unknown>; nonce: string | null; timestamp: number }): Record<string, string> {
+  const timestamp = String(input.timestamp);
+  const payload = requestSigningPayload({ method: input.method, path: input.path, merchantId: credentials.merchantId, timestamp, nonce: input.nonce, params: input.params });
+  const key = credentials.scheme === "RSA_SHA256" ? credentials.privateKey : credentials.secretKey;
+  if (!key) throw new Error(`credentials for ${credentials.scheme} need ${credentials.scheme === "RSA_SHA256" ? "privateKey" : "secretKey"}`);
+  return {
+    "x-merchant-id": credentials.merchantId,
+    "x-timestamp": timestamp,
+    ...(input.nonce ? { "x-nonce": input.nonce } : {}),
+    "x-sign-type": credentials.scheme,
+    "x-signature": sign(credentials.scheme, payload, key),
+  };
+}
+
+export type BodySignature = {
+  body: string;
+  timestamp: string | null | undefined;
+  /** X-Signature: HMAC-SHA256 over `timestamp.body` with the secret key. */
+  signature: string | null | undefined;
+  /** X-Signature-Legacy and X-Sign-Type, sent to MD5 and RSA merchants. */
+  legacySignature?: string | null | undefined;
+  legacyScheme?: string | null | undefined;
+  toleranceSeconds?: number;
+  nowMs?: number;
+};
+
+/** Reads the signature headers of a response or notification request. */
+export function bodySignatureFromHeaders(body: string, headers: { get(name: string): string | null }): BodySignature {
+  return {
+    body,
+    timestamp: headers.get(BODY_SIGNATURE_HEADERS.timestamp),
+    signature: headers.get(BODY_SIGNATURE_HEADERS.signature),
+    legacySignature: headers.get(BODY_SIGNATURE_HEADERS.legacySignature),
+    legacyScheme: headers.get(BODY_SIGNATURE_HEADERS.legacyScheme),
+  };
+}
+
+export type VerifyResult = { ok: true } | { ok: false; reason: "missing" | "stale" | "mismatch" };
+
+/**
+ * Verifies a notification (or a response): the HMAC-SHA256 X-Signature over `timestamp.body` within the
+ * tolerance window, and for MD5/RSA merchants also the legacy signature in their scheme. Both must hold.
+ */
+export function verifyNotification(credentials: MerchantCredentials, input: BodySignature): VerifyResult {
+  if (!credentials.secretKey) return { ok: false, reason: "missing" };
+  const common = { body: input.body, timestamp: input.timestamp, toleranceSeconds: input.toleranceSeconds ?? 300, ...(input.nowMs ? { nowMs: input.nowMs } : {}) };
+  const hmac = verifyBody({ ...common, scheme: "HMAC_SHA256", key: credentials.secretKey, signature: input.signature });
+  if (!hmac.ok || credentials.scheme === "HMAC_SHA256") return hmac;
+  if (input.legacyScheme !== credentials.scheme) return { ok: false, reason: input.legacySignature ? "mismatch" : "missing" };
+  const legacyKey = credentials.scheme === "RSA_SHA256" ? credentials.platformPublicKey : credentials.secretKey;
+  if (!legacyKey) return { ok: false, reason: "missing" };
+  return verifyBody({ ...common, scheme: credentials.scheme, key: legacyKey, signature: input.legacySignature });
+}
+
+/** Typed merchant client: signs every request and verifies every signed response. */
+export class PaymentsClient {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly opts: ClientOptions) {
+    this.fetch = opts.fetch ?? fetch;
+  }
+
+  /** Low-level call: signs, sends, verifies; returns status and body without throwing on 4xx/5xx. */
+  async request<T = unknown>(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<RawResponse<T>> {
+    const mutating = method !== "GET";
+    const query = options.query ?? {};
+    const qs = new URLSearchParams(query).toString();
+    const text = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers: Record<string, string> = {
+      ...signRequestHeaders(this.opts.credentials, {
+        method,
+        path,
+        params: { ...query, ...(options.body ?? {}) },
+        nonce: mutating ? (options.nonce ?? newNonce()) : (options.nonce ?? null),
+        timestamp: options.timestamp ?? Math.floor(Date.now() / 1000),
+      }),
+      ...(text !== undefined ? { "content-type": "application/json" } : {}),
+      ...(options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {}),
+      ...options.headers,
+    };
+    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, "")}${path}${qs ? `?${qs}` : ""}`, {
+      method,
+      headers,
+      ...(text !== undefined ? { body: text } : {}),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+    });
+    const body = await res.text();
+    let verified = false;
+    if (res.headers.get(BODY_SIGNATURE_HEADERS.signature)) {
+      const check = verifyNotification(this.opts.credentials, { ...bodySignatureFromHeaders(body, res.headers), toleranceSeconds: this.opts.toleranceSeconds ?? 300 });
+      if (!check.ok) throw new SignatureVerificationError(`response signature ${check.reason}`);
+      verified = true;
+    }
+    return { status: res.status, body: (body ? JSON.parse(body) : null) as T, headers: res.headers, text: body, verified };
+  }
+
+  private async call<T>(method: "GET" | "POST", path: string, options: RequestOptions): Promise<T> {
+    const res = await this.request<T | ApiErrorBody>(method, path, options);
+    if (res.status >= 400) {
+      const e = (res.body as ApiErrorBody | null)?.error;
+      throw new PaymentsApiError(res.status, e?.code ?? "unknown", e?.message ?? "request failed", e?.requestId ?? null, e?.details);
+    }
+    if (!res.verified) throw new SignatureVerificationError("response was not signed");
+    return res.body as T;
+  }
+
+  createPayment(params: CreatePaymentParams, opts: { idempotencyKey: string }): Promise<Payment> {
+    return this.call("POST", "/v1/payments", { body: params, idempotencyKey: opts.idempotencyKey });
+  }
+
+  createOrder(params: CreatePaymentParams, opts: { idempotencyKey: string }): Promise<Payment> {
+    return this.call("POST", "/v1/orders", { body: params, idempotencyKey: opts.idempotencyKey });
+  }
+
+  getPayment(id: string): Promise<PaymentDetail> {
+    return this.call("GET", `/v1/payments/${encodeURIComponent(id)}`, {});
+  }
+
+  getPaymentByOrderNo(merchantOrderNo: string): Promise<PaymentDetail> {
+    return this.call("GET", "/v1/payments", { query: { merchant_order_no: merchantOrderNo } });
+  }
+
+  verifyPayment(id: string, code: string, opts: { idempotencyKey: string }): Promise<Payment> {
+    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verify`, { body: { code }, idempotencyKey: opts.idempotencyKey });
+  }
+
+  /** Events about your payments after `cursor` (oldest first); pass the returned next_cursor to continue. */
+  listEvents(opts: { after?: string; limit?: number } = {}): Promise<EventsPage> {
+    const query: Record<string, string> = {};
+    if (opts.after) query.after = opts.after;
+    if (opts.limit) query.limit = String(opts.limit);
+    return this.call("GET", "/v1/events", { query });
+  }
+
+  listNotifications(paymentId: string): Promise<unknown> {
+    return this.call("GET", `/v1/payments/${encodeURIComponent(paymentId)}/notifications`, {});
+  }
+
+  resendNotification(notificationId: string, opts: { idempotencyKey: string }): Promise<unknown> {
+    return this.call("POST", `/v1/notifications/${encodeURIComponent(notificationId)}/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
+  }
+}
