@@ -1,0 +1,156 @@
+import type { Logger } from "@pps/logger";
+import { signBodyForMerchant } from "@pps/signing";
+import type { DestinationGuard } from "./destination-guard.ts";
+import { type DeliveryResult, deliverOnce } from "./http-delivery.ts";
+import type { MerchantSigningClient } from "./merchant-signing.ts";
+import type { NotificationStore, ClaimedNotification } from "./notification-store.ts";
+import type { NotifierMetrics } from "./notifier-metrics.ts";
+
+export type DispatcherOptions = {
+  store: NotificationStore;
+  signing: MerchantSigningClient;
+  guard: DestinationGuard;
+  platformPrivateKey: string;
+  /** Deliveries in flight at once in this process (the global worker pool). */
+  workers: number;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  pollMs: number;
+  /** Called after a notification went dead (the outbox holds its dead-letter event). */
+  onDeadLettered?: () => void;
+  metrics: NotifierMetrics;
+  logger: Logger;
+};
+
+/** When payment-api cannot tell us a merchant's key, the notification waits this long without using an attempt. */
+const SIGNING_UNAVAILABLE_RETRY_MS = 5_000;
+
+/**
+ * Delivers due notifications. It claims them from Postgres (the schedule lives there, never only in memory)
+ * with a lease, up to the free slots of its worker pool, and the claim itself keeps each merchant within its
+ * in-flight limit, so a merchant whose endpoint hangs holds at most that many workers and everyone else's
+ * notifications keep flowing. Each attempt is signed afresh, sent, and recorded with its consequence.
+ */
+export class Dispatcher {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private stopNow: (() => void) | undefined;
+  private woken = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: DispatcherOptions) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Looks for due work now (a notification was created or resent, or a worker became free). */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    const { store, workers, pollMs, metrics, logger } = this.opts;
+    let failures = 0;
+    while (this.running) {
+      this.woken = false;
+      const free = workers - this.inFlight.size;
+      if (free > 0) {
+        try {
+          const claimed = await store.claim(free);
+          failures = 0;
+          for (const n of claimed) this.track(n);
+        } catch (err) {
+          failures++;
+          metrics.claimFailures.inc();
+          logger.error({ err, failures }, "claiming due notifications failed; will retry");
+        }
+      }
+      if (!this.running) break;
+      // Woken while claiming (new work, or a worker freed up): look again at once rather than sleep through it.
+      if (this.woken && failures === 0 && this.inFlight.size < workers) continue;
+      const delay = failures > 0 ? Math.min(5_000, 100 * 2 ** failures) : pollMs;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        const cut = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        // While the database fails, wake-ups do not cut the back-off short; stop() always does.
+        this.wakeUp = failures === 0 ? cut : undefined;
+        this.stopNow = cut;
+      });
+      this.stopNow = undefined;
+      this.wakeUp = undefined;
+    }
+  }
+
+  private track(n: ClaimedNotification): void {
+    this.opts.metrics.inFlight.inc();
+    const p = this.deliver(n)
+      .catch((err: unknown) => this.opts.logger.error({ err, notificationId: n.id }, "delivery failed unexpectedly; the lease will expire and it will be retried"))
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.opts.metrics.inFlight.dec();
+        this.wake();
+      });
+    this.inFlight.add(p);
+  }
+
+  private async deliver(n: ClaimedNotification): Promise<void> {
+    const { store, signing, metrics, logger } = this.opts;
+    const startedAt = new Date();
+    const key = await signing.get(n.merchantId);
+    let result: DeliveryResult;
+    if (!key.ok && key.reason === "unavailable") {
+      logger.warn({ notificationId: n.id, merchantId: n.merchantId, detail: key.detail }, "merchant signing key unavailable; notification postponed");
+      await store.release(n, SIGNING_UNAVAILABLE_RETRY_MS);
+      return;
+    }
+    if (!key.ok) {
+      // No key will ever sign this: nothing can be sent.
+      result = { outcome: "refused", statusCode: null, latencyMs: 0, responseBody: null, error: "merchant_unknown", errorDetail: key.detail };
+    } else {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const headers = {
+        "content-type": "application/json",
+        "user-agent": "pps-notifier/1",
+        "x-event-id": n.eventId,
+        "x-notification-id": n.id,
+        ...signBodyForMerchant({ scheme: key.signing.scheme, secretKey: key.signing.secretKey, platformPrivateKey: this.opts.platformPrivateKey, body: n.body, timestamp }),
+      };
+      result = await deliverOnce({ url: n.url, body: n.body, headers, timeoutMs: this.opts.timeoutMs, maxResponseBytes: this.opts.maxResponseBytes, guard: this.opts.guard });
+    }
+    metrics.deliveries.inc({ outcome: result.outcome, error: result.error ?? "none" });
+    metrics.deliveryDuration.observe({ outcome: result.outcome }, result.latencyMs / 1000);
+    const recorded = await store.record(n, result, startedAt);
+    if (!recorded.recorded) {
+      logger.warn({ notificationId: n.id, outcome: result.outcome }, "lease lost before the attempt was recorded; another dispatcher owns the notification");
+      return;
+    }
+    const log = { notificationId: n.id, merchantId: n.merchantId, eventType: n.eventType, attempt: recorded.row.attempts, outcome: result.outcome, statusCode: result.statusCode, error: result.error };
+    if (result.outcome === "delivered") {
+      // The first success ever (a resend of a delivered notification does not count again).
+      if (n.deliveredAt === null) metrics.firstDeliveryDelay.observe(Math.max(0, Date.now() - n.eventOccurredAt.getTime()) / 1000);
+      logger.debug(log, "notification delivered");
+    } else if (recorded.deadLettered) {
+      metrics.dead.inc({ error: result.error ?? "unknown" });
+      logger.warn({ ...log, detail: result.errorDetail }, "notification dead");
+      this.opts.onDeadLettered?.();
+    } else {
+      logger.info({ ...log, nextAttemptAt: recorded.row.nextAttemptAt }, "notification attempt failed; retry scheduled");
+    }
+  }
+
+  /** Stops claiming, then waits for the attempts in flight (each bounded by its timeout) to be recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopNow?.();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
