@@ -1,0 +1,201 @@
+// `pnpm bench:pay`: drives payments through the running platform (start it with
+// `PLATFORM_DETACH=1 bash scripts/platform.sh`) and prints accept and end-to-end figures.
+//
+// Phase 1, latency: an open-loop 500 requests/s for BENCH_LATENCY_SECONDS; p50/p95/p99 accept latency.
+// Phase 2, throughput: as many payments as BENCH_CONCURRENCY in-flight requests accept, for
+// BENCH_SECONDS; accepted/s, and completed/s end to end (payments that reached `succeeded`, counted in
+// Postgres), sustained over the same window. Then: peak RSS per app, and the raw single-row insert rate
+// of the same Postgres with the same number of connections, so the ratio can be compared across machines.
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import postgres from "postgres";
+import { PaymentsClient, type CreatePaymentParams } from "@pps/sdk";
+
+const env = process.env;
+const API = env.BENCH_API_URL ?? "http://127.0.0.1:7100";
+const ADMIN_TOKEN = env.ADMIN_TOKEN ?? "dev-admin-token";
+const DATABASE_URL = env.DATABASE_URL ?? readDatabaseUrl();
+const LATENCY_RATE = Number(env.BENCH_LATENCY_RATE ?? 500);
+const LATENCY_SECONDS = Number(env.BENCH_LATENCY_SECONDS ?? 20);
+const SECONDS = Number(env.BENCH_SECONDS ?? 60);
+const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 64);
+const DRAIN_SECONDS = Number(env.BENCH_DRAIN_SECONDS ?? 30);
+const APPS = ["payment-api", "router", "risk-stub", "notifier", "reconciler", "channel-sim"];
+
+function readDatabaseUrl(): string {
+  try {
+    return readFileSync(".var/database-url", "utf8").trim();
+  } catch {
+    return "postgres://postgres@127.0.0.1:5432/pps";
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function onboard(): Promise<PaymentsClient> {
+  const id = `m_bench_${randomBytes(4).toString("hex")}`;
+  const res = await fetch(`${API}/v1/admin/merchants`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ id, name: "Benchmark shop", enabled_products: ["online_banking", "platform_pay"] }),
+  });
+  if (res.status !== 201) throw new Error(`onboarding failed: ${res.status} ${await res.text()}`);
+  const { secret_key } = (await res.json()) as { secret_key: string };
+  return new PaymentsClient({ baseUrl: API, credentials: { merchantId: id, scheme: "HMAC_SHA256", secretKey: secret_key } });
+}
+
+/** A payment the simulated payer confirms by itself, so it completes end to end without a browser. */
+function payment(i: number): CreatePaymentParams {
+  const wallet = i % 2 === 0;
+  return {
+    merchant_order_no: `b_${randomBytes(10).toString("hex")}`,
+    product: wallet ? "platform_pay" : "online_banking",
+    amount: 100 + (i % 5_000),
+    currency: "CNY",
+    subject: "benchmark order",
+    payer: { id: `bench_${randomBytes(6).toString("hex")}` },
+    method: wallet ? { wallet: i % 4 === 0 ? "wechat" : "alipay", flow: "qr_code" } : { bank_code: "CMB" },
+    notify_url: "http://127.0.0.1:9/notify",
+    return_url: "https://shop.example/return",
+    metadata: { sim_payer: "auto_confirm" },
+  };
+}
+
+async function send(client: PaymentsClient, i: number): Promise<{ ok: boolean; ms: number }> {
+  const started = performance.now();
+  try {
+    const res = await client.request("POST", "/v1/payments", { body: payment(i), idempotencyKey: randomUUID() });
+    return { ok: res.status === 201, ms: performance.now() - started };
+  } catch {
+    return { ok: false, ms: performance.now() - started };
+  }
+}
+
+async function latencyPhase(client: PaymentsClient) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / LATENCY_RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      send(client, i).then((r) => {
+        if (r.ok) latencies.push(r.ms);
+        else errors++;
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { sent: total, achievedRate: total / elapsed, errors, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+}
+
+async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, merchantId: string) {
+  let accepted = 0;
+  let errors = 0;
+  let i = 1_000_000;
+  const latencies: number[] = [];
+  const start = performance.now();
+  const deadline = start + SECONDS * 1000;
+  const succeededAtStart = await countSucceeded(sql, merchantId);
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const r = await send(client, i++);
+      if (r.ok) {
+        accepted++;
+        latencies.push(r.ms);
+      } else errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  const succeededInWindow = (await countSucceeded(sql, merchantId)) - succeededAtStart;
+  // Let the pipeline finish what was accepted, to report how long the tail took.
+  const drainStart = performance.now();
+  let backlog = 0;
+  while ((performance.now() - drainStart) / 1000 < DRAIN_SECONDS) {
+    backlog = await countOpen(sql, merchantId);
+    if (backlog === 0) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    elapsed,
+    accepted,
+    errors,
+    acceptedPerSecond: accepted / elapsed,
+    completedPerSecond: succeededInWindow / elapsed,
+    p99: percentile(latencies, 99),
+    backlogAfterDrain: backlog,
+    drainSeconds: (performance.now() - drainStart) / 1000,
+  };
+}
+
+async function countSucceeded(sql: postgres.Sql, merchantId: string): Promise<number> {
+  const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status = 'succeeded'`;
+  return row!.n as number;
+}
+
+async function countOpen(sql: postgres.Sql, merchantId: string): Promise<number> {
+  const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status not in ('succeeded','failed','expired','canceled')`;
+  return row!.n as number;
+}
+
+/** Peak resident set size of each app process (VmHWM), from the pid files platform.sh writes. */
+function peakRss(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const app of APPS) {
+    try {
+      const pid = readFileSync(`.var/pids/${app}.pid`, "utf8").trim();
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+      out[app] = `${Math.round(kb / 1024)} MiB`;
+    } catch {
+      out[app] = "n/a";
+    }
+  }
+  return out;
+}
+
+/** The raw single-row insert rate of the same Postgres: one autocommit INSERT per row, CONCURRENCY connections. */
+async function rawInsertRate(url: string): Promise<number> {
+  const sql = postgres(url, { max: CONCURRENCY, onnotice: () => {} });
+  await sql`create table if not exists public.bench_raw_insert (id bigserial primary key, payload text not null, created_at timestamptz not null default now())`;
+  let rows = 0;
+  const deadline = performance.now() + 10_000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        await sql`insert into public.bench_raw_insert (payload) values (${randomBytes(16).toString("hex")})`;
+        rows++;
+      }
+    }),
+  );
+  const rate = rows / ((performance.now() - start) / 1000);
+  await sql`drop table public.bench_raw_insert`;
+  await sql.end();
+  return rate;
+}
+
+const client = await onboard();
+const merchantId = (client as unknown as { opts: { credentials: { merchantId: string } } }).opts.credentials.merchantId;
+const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => {} });
+console.log(`benchmark against ${API}; merchant ${merchantId}; ${CONCURRENCY} connections in flight for throughput`);
+const lat = await latencyPhase(client);
+console.log(`accept latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s (achieved ${lat.achievedRate.toFixed(0)}/s, ${lat.errors} errors): p50 ${lat.p50.toFixed(1)} ms, p95 ${lat.p95.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms`);
+await new Promise((r) => setTimeout(r, 5_000));
+const tp = await throughputPhase(client, sql, merchantId);
+console.log(`throughput over ${tp.elapsed.toFixed(0)} s: accepted ${tp.acceptedPerSecond.toFixed(0)}/s (${tp.accepted} payments, ${tp.errors} errors, p99 ${tp.p99.toFixed(1)} ms), completed end to end ${tp.completedPerSecond.toFixed(0)}/s`);
+console.log(`after the window: ${tp.backlogAfterDrain} payments still open after ${tp.drainSeconds.toFixed(0)} s of draining`);
+console.log(`peak RSS per app: ${Object.entries(peakRss()).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+await sql.end();
+const raw = await rawInsertRate(DATABASE_URL);
+console.log(`raw single-row insert rate of the same Postgres (${CONCURRENCY} connections): ${raw.toFixed(0)} rows/s; completed payments per raw insert: ${(tp.completedPerSecond / raw).toFixed(3)}`);
