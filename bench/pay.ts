@@ -7,7 +7,9 @@
 // Postgres), sustained over the same window. Then: peak RSS per app, and the raw single-row insert rate
 // of the same Postgres with the same number of connections, so the ratio can be compared across machines.
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readdirSync, readFileSync } from "node:fs";
 import postgres from "postgres";
 import { PaymentsClient, type CreatePaymentParams } from "@pps/sdk";
 
@@ -47,6 +49,36 @@ async function onboard(): Promise<PaymentsClient> {
   return new PaymentsClient({ baseUrl: API, credentials: { merchantId: id, scheme: "HMAC_SHA256", secretKey: secret_key } });
 }
 
+/**
+ * The merchant's notification endpoint: answers 200 and records, for each payment.succeeded notification,
+ * the delay from the payment's success (data.object.updated_at) to this first delivery.
+ */
+function startReceiver() {
+  const delivered: { at: number; delayMs: number }[] = [];
+  const seen = new Set<string>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      res.writeHead(200).end("ok");
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: string; type: string; data: { object: { updated_at: string } } };
+        if (body.type !== "payment.succeeded" || seen.has(body.id)) return;
+        seen.add(body.id);
+        const now = Date.now();
+        delivered.push({ at: now, delayMs: now - Date.parse(body.data.object.updated_at) });
+      } catch {
+        // not a notification we count
+      }
+    });
+  });
+  return new Promise<{ url: string; delivered: typeof delivered; close: () => void }>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`, delivered, close: () => server.close() })),
+  );
+}
+
+let notifyUrl = "http://127.0.0.1:9/notify";
+
 /** A payment the simulated payer confirms by itself, so it completes end to end without a browser. */
 function payment(i: number): CreatePaymentParams {
   const wallet = i % 2 === 0;
@@ -58,7 +90,7 @@ function payment(i: number): CreatePaymentParams {
     subject: "benchmark order",
     payer: { id: `bench_${randomBytes(6).toString("hex")}` },
     method: wallet ? { wallet: i % 4 === 0 ? "wechat" : "alipay", flow: "qr_code" } : { bank_code: "CMB" },
-    notify_url: "http://127.0.0.1:9/notify",
+    notify_url: notifyUrl,
     return_url: "https://shop.example/return",
     metadata: { sim_payer: "auto_confirm" },
   };
@@ -105,6 +137,7 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
   const start = performance.now();
   const deadline = start + SECONDS * 1000;
   const succeededAtStart = await countSucceeded(sql, merchantId);
+  const cpuBefore = cpuSnapshot();
   const worker = async () => {
     while (performance.now() < deadline) {
       const r = await send(client, i++);
@@ -117,6 +150,8 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsed = (performance.now() - start) / 1000;
   const succeededInWindow = (await countSucceeded(sql, merchantId)) - succeededAtStart;
+  const cpuAfter = cpuSnapshot();
+  const cpuMsPerPayment = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k]! - (cpuBefore[k] ?? 0)) * 1000) / Math.max(1, accepted)]));
   // Let the pipeline finish what was accepted, to report how long the tail took.
   const drainStart = performance.now();
   let backlog = 0;
@@ -127,6 +162,8 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
   }
   latencies.sort((a, b) => a - b);
   return {
+    windowStart: Date.now() - elapsed * 1000 - (performance.now() - drainStart),
+    windowEnd: Date.now() - (performance.now() - drainStart),
     elapsed,
     accepted,
     errors,
@@ -134,6 +171,7 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
     completedPerSecond: succeededInWindow / elapsed,
     p99: percentile(latencies, 99),
     backlogAfterDrain: backlog,
+    cpuMsPerPayment,
     drainSeconds: (performance.now() - drainStart) / 1000,
   };
 }
@@ -146,6 +184,53 @@ async function countSucceeded(sql: postgres.Sql, merchantId: string): Promise<nu
 async function countOpen(sql: postgres.Sql, merchantId: string): Promise<number> {
   const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status not in ('succeeded','failed','expired','canceled')`;
   return row!.n as number;
+}
+
+function appPid(app: string): number | null {
+  try {
+    return Number(readFileSync(`.var/pids/${app}.pid`, "utf8").trim());
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds (user + system) used so far by a process and, for Postgres, all its backends. */
+function cpuSeconds(pids: number[]): number {
+  const ticks = pids.reduce((sum, pid) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return sum + Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return sum;
+    }
+  }, 0);
+  return ticks / 100; // USER_HZ
+}
+
+function pidsOf(pattern: RegExp): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return pattern.test(readFileSync(`/proc/${d}/cmdline`, "utf8").replaceAll("\0", " "));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Who spends the CPU: every app, Postgres (all backends) and the Kafka broker. */
+function cpuSnapshot(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const app of APPS) {
+    const pid = appPid(app);
+    if (pid) out[app] = cpuSeconds([pid]);
+  }
+  out.postgres = cpuSeconds(pidsOf(/^postgres/));
+  out.kafka = cpuSeconds(pidsOf(/kafka\.Kafka/));
+  out["bench client"] = cpuSeconds([process.pid]);
+  return out;
 }
 
 /** Peak resident set size of each app process (VmHWM), from the pid files platform.sh writes. */
@@ -166,13 +251,15 @@ function peakRss(): Record<string, string> {
 
 /** The raw single-row insert rate of the same Postgres: one autocommit INSERT per row, CONCURRENCY connections. */
 async function rawInsertRate(url: string): Promise<number> {
-  const sql = postgres(url, { max: CONCURRENCY, onnotice: () => {} });
+  // As many connections as the apps' pools leave free (max_connections is 100 by default).
+  const connections = Math.min(CONCURRENCY, 32);
+  const sql = postgres(url, { max: connections, onnotice: () => {} });
   await sql`create table if not exists public.bench_raw_insert (id bigserial primary key, payload text not null, created_at timestamptz not null default now())`;
   let rows = 0;
   const deadline = performance.now() + 10_000;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: connections }, async () => {
       while (performance.now() < deadline) {
         await sql`insert into public.bench_raw_insert (payload) values (${randomBytes(16).toString("hex")})`;
         rows++;
@@ -185,6 +272,8 @@ async function rawInsertRate(url: string): Promise<number> {
   return rate;
 }
 
+const receiver = await startReceiver();
+notifyUrl = receiver.url;
 const client = await onboard();
 const merchantId = (client as unknown as { opts: { credentials: { merchantId: string } } }).opts.credentials.merchantId;
 const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => {} });
@@ -194,8 +283,15 @@ console.log(`accept latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s (achie
 await new Promise((r) => setTimeout(r, 5_000));
 const tp = await throughputPhase(client, sql, merchantId);
 console.log(`throughput over ${tp.elapsed.toFixed(0)} s: accepted ${tp.acceptedPerSecond.toFixed(0)}/s (${tp.accepted} payments, ${tp.errors} errors, p99 ${tp.p99.toFixed(1)} ms), completed end to end ${tp.completedPerSecond.toFixed(0)}/s`);
+{
+  const inWindow = receiver.delivered.filter((d) => d.at >= tp.windowStart && d.at <= tp.windowEnd);
+  const delays = receiver.delivered.map((d) => d.delayMs).sort((a, b) => a - b);
+  console.log(`notifications: delivered ${(inWindow.length / tp.elapsed).toFixed(0)}/s in the window (${receiver.delivered.length} payment.succeeded delivered in all); delay from success to first delivery p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms`);
+}
 console.log(`after the window: ${tp.backlogAfterDrain} payments still open after ${tp.drainSeconds.toFixed(0)} s of draining`);
+console.log(`CPU ms per accepted payment during the window: ${Object.entries(tp.cpuMsPerPayment).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; total ${Object.values(tp.cpuMsPerPayment).reduce((a, b) => a + b, 0).toFixed(2)} ms`);
 console.log(`peak RSS per app: ${Object.entries(peakRss()).map(([k, v]) => `${k} ${v}`).join(", ")}`);
 await sql.end();
+receiver.close();
 const raw = await rawInsertRate(DATABASE_URL);
-console.log(`raw single-row insert rate of the same Postgres (${CONCURRENCY} connections): ${raw.toFixed(0)} rows/s; completed payments per raw insert: ${(tp.completedPerSecond / raw).toFixed(3)}`);
+console.log(`raw single-row insert rate of the same Postgres (${Math.min(CONCURRENCY, 32)} connections): ${raw.toFixed(0)} rows/s; completed payments per raw insert: ${(tp.completedPerSecond / raw).toFixed(3)}`);

@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { count, eq } from "drizzle-orm";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, createDb, type Database } from "@pps/db";
 import { channelCallbacks, paymentTransitions } from "@pps/db/schema";
-import { PaymentsClient, type CreatePaymentParams, type PaymentDetail } from "@pps/sdk";
+import { bodySignatureFromHeaders, PaymentsClient, verifyNotification, type CreatePaymentParams, type PaymentDetail } from "@pps/sdk";
 import { createTestMerchant, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS, waitFor, type TestMerchant } from "@pps/test-support";
 import { actAsPayer, latestSmsCode } from "../support/payer.ts";
 import { startPlatform, type Platform } from "../support/platform.ts";
@@ -260,6 +262,42 @@ describe("callbacks", () => {
     const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" }, metadata: { sim_fault: "callback_never", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
     const done = await status(p.id, "succeeded", 60_000);
     expect(done.timeline.at(-1)?.cause).toBe("channel.attempt_result");
+  });
+});
+
+describe("merchant notifications", () => {
+  it("delivers a signed notification of the success that the SDK verifies; lists and resends it", async () => {
+    const received: { body: string; headers: Headers }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: new Headers(req.headers as Record<string, string>) });
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`;
+    try {
+      const p = await client.createPayment(params({ notify_url: url, metadata: { sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+      await status(p.id, "succeeded");
+      await waitFor(async () => received.some((r) => JSON.parse(r.body).type === "payment.succeeded"), { what: "the success notification" });
+      const n = received.find((r) => JSON.parse(r.body).type === "payment.succeeded")!;
+      const body = JSON.parse(n.body) as { id: string; data: { object: { id: string; status: string; amount: number } } };
+      expect(body.data.object).toMatchObject({ id: p.id, status: "succeeded", amount: p.amount });
+      expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body, n.headers))).toEqual({ ok: true });
+      expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body.replace(String(p.amount), "1"), n.headers))).toEqual({ ok: false, reason: "mismatch" });
+
+      const listed = (await client.listNotifications(p.id)) as { data: { id: string; event_type: string; status: string }[] };
+      const success = listed.data.find((x) => x.event_type === "payment.succeeded")!;
+      expect(success.status).toBe("delivered");
+      const before = received.length;
+      await client.resendNotification(success.id, { idempotencyKey: randomUUID() });
+      await waitFor(async () => received.length > before, { what: "the resent notification" });
+      expect(JSON.parse(received.at(-1)!.body).id).toBe(body.id);
+    } finally {
+      server.close();
+    }
   });
 });
 

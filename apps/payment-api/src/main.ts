@@ -8,7 +8,7 @@ import { createChannelResultHandler } from "./consumers/channel-results.ts";
 import { createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
 import { loadAppEnv } from "./env.ts";
 import { createHousekeeping } from "./jobs/housekeeping.ts";
-import { MerchantDirectory } from "./payments/merchants.ts";
+import { FrozenPayers, MerchantDirectory } from "./payments/merchants.ts";
 import { createSmsClient } from "./payments/sms.ts";
 
 runMain(async () => {
@@ -17,7 +17,8 @@ runMain(async () => {
   const infra = createInfra("payment-api", env);
   const { db, logger, kafka, publisher } = infra;
   const relay = new OutboxRelay({ db, table: paymentOutbox, publisher, logger, lockId: 7_300_000 });
-  const deps = { db, logger, env, merchants: new MerchantDirectory(db), relay, sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }) };
+  const frozenPayers = new FrozenPayers(db);
+  const deps = { db, logger, env, merchants: new MerchantDirectory(db), frozenPayers, relay, sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }) };
   const consumerOpts = { kafka, registry: eventRegistry, logger, topicPrefix: env.KAFKA_TOPIC_PREFIX, concurrency: env.CONSUMER_CONCURRENCY };
   const riskConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.risk-decisions", topics: [TOPICS.riskDecisions.name], handler: createRiskDecisionHandler(deps) });
   const resultConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.channel-results", topics: [TOPICS.channelResults.name], handler: createChannelResultHandler(deps) });
@@ -31,6 +32,7 @@ runMain(async () => {
     port: env.PORT,
     components: [
       ...infra.components,
+      { name: "frozen-payers", start: () => frozenPayers.start(), stop: () => frozenPayers.stop() },
       { name: "outbox-relay", start: () => relay.start(), stop: () => relay.stop() },
       { name: "risk-decisions", start: () => riskConsumer.start(), stop: () => riskConsumer.stop() },
       { name: "channel-results", start: () => resultConsumer.start(), stop: () => resultConsumer.stop() },

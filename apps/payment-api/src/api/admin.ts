@@ -69,6 +69,7 @@ export function registerAdmin(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
       .insert(payerAccounts)
       .values({ payerId, status: req.status, reason: req.reason ?? null })
       .onConflictDoUpdate({ target: payerAccounts.payerId, set: { status: req.status, reason: req.reason ?? null, updatedAt: sql`now()` } });
+    deps.frozenPayers.set(payerId, req.status === "frozen");
     deps.logger.info({ payerId, status: req.status }, "payer status changed");
     return c.json({ id: payerId, status: req.status });
   });

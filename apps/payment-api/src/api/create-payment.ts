@@ -5,7 +5,7 @@ import type { PaymentApiEnv } from "../http/auth.ts";
 import { authenticate, type ApiDeps, type Ctx } from "../http/context.ts";
 import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
 import { createPaymentSchema, type CreatePaymentRequest } from "../http/wire.ts";
-import { isPayerFrozen, type Merchant } from "../payments/merchants.ts";
+import type { Merchant } from "../payments/merchants.ts";
 import { insertPayment } from "../payments/repository.ts";
 import { toApiPayment } from "../payments/snapshot.ts";
 import { issuePayLink } from "./pay-link.ts";
@@ -34,7 +34,7 @@ function checkProductRules(req: CreatePaymentRequest): void {
 async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePaymentRequest): Promise<void> {
   if (merchant.status !== "active") throw new AppError("merchant.inactive", "the merchant account is not active");
   if (!merchant.enabledProducts.includes(req.product)) throw new AppError("merchant.product_not_enabled", `the merchant is not enabled for ${req.product}`);
-  if (await isPayerFrozen(deps.db, req.payer.id)) throw new AppError("payer.frozen", "the payer's account is frozen");
+  if (await deps.frozenPayers.isFrozen(req.payer.id)) throw new AppError("payer.frozen", "the payer's account is frozen");
 }
 
 /**

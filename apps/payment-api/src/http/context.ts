@@ -3,7 +3,7 @@ import type { Database } from "@pps/db";
 import type { Logger } from "@pps/logger";
 import type { OutboxRelay } from "@pps/messaging";
 import type { Env } from "../env.ts";
-import type { MerchantDirectory } from "../payments/merchants.ts";
+import type { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
 import { merchantAuthenticate } from "./auth.ts";
 import type { PaymentApiEnv } from "./auth.ts";
 
@@ -13,6 +13,7 @@ export type ApiDeps = {
   logger: Logger;
   env: Env;
   merchants: MerchantDirectory;
+  frozenPayers: Pick<FrozenPayers, "isFrozen" | "set">;
   relay: Pick<OutboxRelay, "notify">;
   sms: { send: (phone: string, text: string) => Promise<void> };
   now?: () => number;

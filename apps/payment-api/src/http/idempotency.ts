@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { and, eq, lt, sql } from "drizzle-orm";
+import { lt, sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { idempotencyKeys, requestNonces } from "@pps/db/schema";
 import { AppError } from "@pps/domain";
@@ -39,12 +39,13 @@ export async function runIdempotent(
   operation: (tx: Tx) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   return db.transaction(async (tx) => {
-    const [lock] = await tx.execute<{ ok: boolean }>(sql`select pg_try_advisory_xact_lock(${lockKey(input.merchantId, input.key)}) as ok`);
-    if (!lock?.ok) throw new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed");
-    const [existing] = await tx
-      .select()
-      .from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.merchantId, input.merchantId), eq(idempotencyKeys.key, input.key)));
+    // The lock and the lookup in one round trip: this runs for every mutating call.
+    const [row] = await tx.execute<{ ok: boolean; existing: { requestHash: string; responseStatus: number; responseBody: unknown } | null }>(sql`
+      select pg_try_advisory_xact_lock(${lockKey(input.merchantId, input.key)}) as ok,
+             (select json_build_object('requestHash', request_hash, 'responseStatus', response_status, 'responseBody', response_body)
+                from ${idempotencyKeys} where merchant_id = ${input.merchantId} and key = ${input.key}) as existing`);
+    if (!row?.ok) throw new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed");
+    const existing = row.existing;
     if (existing) {
       if (existing.requestHash !== input.hash) throw new AppError("request.idempotency_key_reused", "this Idempotency-Key was used with a different request");
       return { status: existing.responseStatus, body: existing.responseBody, replayed: true };

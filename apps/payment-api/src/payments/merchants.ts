@@ -39,7 +39,41 @@ export class MerchantDirectory {
   }
 }
 
-export async function isPayerFrozen(db: Database, payerId: string): Promise<boolean> {
-  const [row] = await db.select({ status: payerAccounts.status }).from(payerAccounts).where(eq(payerAccounts.payerId, payerId));
-  return row?.status === "frozen";
+/**
+ * The frozen payers, held in memory and reloaded every second: every payment checks its payer, frozen
+ * payers are few, and one query per second beats one per payment. A freeze reaches this replica at once
+ * (the admin API updates it) and the others within the refresh interval.
+ */
+export class FrozenPayers {
+  private frozen = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private loaded = false;
+
+  constructor(private readonly db: Database, private readonly refreshMs = 1_000) {}
+
+  async refresh(): Promise<void> {
+    const rows = await this.db.select({ id: payerAccounts.payerId }).from(payerAccounts).where(eq(payerAccounts.status, "frozen"));
+    this.frozen = new Set(rows.map((r) => r.id));
+    this.loaded = true;
+  }
+
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async isFrozen(payerId: string): Promise<boolean> {
+    if (!this.loaded) await this.refresh();
+    return this.frozen.has(payerId);
+  }
+
+  set(payerId: string, frozen: boolean): void {
+    if (frozen) this.frozen.add(payerId);
+    else this.frozen.delete(payerId);
+  }
 }

@@ -24,7 +24,9 @@ export type Cause = { cause: string; causeRef?: string | null; detail?: unknown 
 async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | null, cause: Cause, eventOverride?: EventDefinition): Promise<void> {
   const def = eventOverride ?? EVENT_FOR[row.status as PaymentStatus];
   const envelope = makeEnvelope({ type: def.type, version: def.version, aggregateId: row.id, payload: toSnapshot(row, previous) });
-  await tx.insert(paymentTransitions).values({
+  // Both inserts go out together (pipelined on the transaction's connection): one round trip, not two.
+  await Promise.all([
+    tx.insert(paymentTransitions).values({
     paymentId: row.id,
     merchantId: row.merchantId,
     fromStatus: previous,
@@ -35,27 +37,15 @@ async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | n
     detail: cause.detail ?? null,
     eventId: envelope.id,
     envelope,
-  });
-  await tx.insert(paymentOutbox).values(outboxRow(def, envelope));
+    }),
+    tx.insert(paymentOutbox).values(outboxRow(def, envelope)),
+  ]);
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: string }).code === "23505") return true;
-  }
-  return false;
-}
-
+/** Inserts a new payment; a merchant order number already used is refused (and the caller's transaction rolls back). */
 export async function insertPayment(tx: Tx, values: typeof payments.$inferInsert, cause: Cause): Promise<PaymentRow> {
-  let row: PaymentRow | undefined;
-  try {
-    // A savepoint keeps the transaction usable after a duplicate, so the caller can answer cleanly.
-    [row] = await tx.transaction((sp) => sp.insert(payments).values(values).returning());
-  } catch (err) {
-    if (isUniqueViolation(err)) throw new AppError("payment.duplicate_order_no", "this merchant_order_no already has a payment");
-    throw err;
-  }
-  if (!row) throw new Error("insert returned no row");
+  const [row] = await tx.insert(payments).values(values).onConflictDoNothing({ target: [payments.merchantId, payments.merchantOrderNo] }).returning();
+  if (!row) throw new AppError("payment.duplicate_order_no", "this merchant_order_no already has a payment");
   await recordChange(tx, row, null, cause);
   return row;
 }
