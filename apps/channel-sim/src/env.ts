@@ -8,8 +8,11 @@ export const envSchema = baseEnvSchema(7105).extend({
   SIM_PUBLIC_URL: envVars.url.optional(),
   /** How long the `timeout` fault holds the answer back (the caller is meant to give up first). */
   SIM_TIMEOUT_HOLD_MS: envVars.durationMs(30_000),
-  /** How soon after a pay request `sim_payer=auto_confirm|auto_cancel` acts (async channels). */
-  SIM_AUTO_PAYER_DELAY_MS: z.coerce.number().int().min(0).default(50),
+  /**
+   * How soon after a pay request `sim_payer=auto_confirm|auto_cancel` acts (async channels). A second, as a
+   * quick payer takes: sooner, the callback races the router's report of the attempt through Kafka.
+   */
+  SIM_AUTO_PAYER_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
   /** How often the callback sender looks for due callbacks and automated payer actions. */
   SIM_CALLBACK_POLL_MS: envVars.durationMs(100),
   /** Delivery attempts per callback before it is abandoned. */

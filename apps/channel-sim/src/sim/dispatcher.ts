@@ -7,7 +7,8 @@ import { sleep } from "./sleep.ts";
 
 /** While a claimed row is being worked on, other replicas leave it alone for this long. */
 const LEASE = "30 seconds";
-const BATCH = 20;
+/** Rows claimed per round; a full round is followed by another at once, so a backlog drains without pauses. */
+const BATCH = 100;
 
 type CallbackRow = typeof simCallbacks.$inferSelect;
 
@@ -16,7 +17,7 @@ type CallbackRow = typeof simCallbacks.$inferSelect;
  * Rows are claimed with FOR UPDATE SKIP LOCKED and a lease, so several replicas share the work and a
  * crashed replica's rows come back after the lease.
  */
-export function createDispatcher(deps: SimDeps): Component & { tick: () => Promise<void> } {
+export function createDispatcher(deps: SimDeps): Component & { tick: () => Promise<boolean> } {
   const { db, logger, config } = deps;
   const stopper = new AbortController();
   let loop: Promise<void> | undefined;
@@ -85,18 +86,21 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     return rows.length;
   }
 
-  async function tick(): Promise<void> {
-    await Promise.all([sendDueCallbacks(), runAutomatedPayers()]);
+  /** One round of both duties; true when either claimed a full batch (more is probably due). */
+  async function tick(): Promise<boolean> {
+    const [callbacks, payers] = await Promise.all([sendDueCallbacks(), runAutomatedPayers()]);
+    return callbacks >= BATCH || payers >= BATCH;
   }
 
   async function run(): Promise<void> {
     while (!stopper.signal.aborted) {
+      let busy = false;
       try {
-        await tick();
+        busy = await tick();
       } catch (err) {
         logger.error({ err }, "dispatcher tick failed; will retry");
       }
-      await sleep(config.callbackPollMs, [stopper.signal]);
+      if (!busy) await sleep(config.callbackPollMs, [stopper.signal]);
     }
   }
 
