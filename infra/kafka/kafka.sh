@@ -4,7 +4,7 @@
 #   infra/kafka/kafka.sh stop     stop the broker started here
 #   infra/kafka/kafka.sh status   exit 0 when a broker answers on the port
 #   infra/kafka/kafka.sh reset    stop and delete the local data
-# If KAFKA_BROKERS is set, a cluster already exists: start/stop do nothing.
+# If KAFKA_BROKERS is set, a cluster already exists: start does nothing (and stop only stops a broker started here).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -95,7 +95,7 @@ start() {
 }
 
 stop() {
-  if [[ -n "${KAFKA_BROKERS:-}" ]]; then return 0; fi
+  # Only a broker this script started has a pid file; an external cluster (KAFKA_BROKERS) never does.
   if [[ ! -f "$pidfile" ]]; then log "no broker started here"; return 0; fi
   local pid; pid="$(cat "$pidfile")"
   # The pid is the bash wrapper; stop its java child first, then the wrapper.
