@@ -335,6 +335,25 @@ describe("hostile and malformed requests", () => {
   });
 });
 
+describe("API reference", () => {
+  it("serves an OpenAPI 3.1 document built from the request schemas, and a rendered page", async () => {
+    const doc = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: { "application/json": { schema: { properties: Record<string, { type?: string }>; required: string[] } } } } }>>;
+      "x-error-codes": { code: string; status: number }[];
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/payments", "/v1/orders", "/v1/payments/{id}", "/v1/payments/{id}/verify", "/v1/pay/{token}"]));
+    const create = doc.paths["/v1/payments"]!.post!.requestBody!.content["application/json"].schema;
+    expect(create.properties.amount?.type).toBe("integer");
+    expect(create.required).toEqual(expect.arrayContaining(["merchant_order_no", "product", "amount", "currency", "notify_url", "return_url"]));
+    expect(doc["x-error-codes"]).toContainEqual({ code: "request.idempotency_key_reused", status: 409 });
+    const page = await fetch(`${api.url}/docs`);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    expect(await page.text()).toContain("POST /v1/payments");
+  });
+});
+
 describe("configuration", () => {
   it("refuses development secrets in production, naming each variable", async () => {
     const { spawnApp, testAppEnv } = await import("@pps/test-support");
