@@ -1,4 +1,5 @@
 import type { Logger } from "@pps/logger";
+import { PollingLoop } from "@pps/runtime";
 import { signBodyForMerchant } from "@pps/signing";
 import type { DestinationGuard } from "./destination-guard.ts";
 import { type DeliveryResult, deliverOnce } from "./http-delivery.ts";
@@ -32,61 +33,33 @@ const SIGNING_UNAVAILABLE_RETRY_MS = 5_000;
  * notifications keep flowing. Each attempt is signed afresh, sent, and recorded with its consequence.
  */
 export class Dispatcher {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private stopNow: (() => void) | undefined;
-  private woken = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly opts: DispatcherOptions) {}
+  constructor(private readonly opts: DispatcherOptions) {
+    const { store, workers, pollMs, metrics, logger } = opts;
+    this.loop = new PollingLoop({
+      name: "notification claim",
+      logger,
+      idleMs: pollMs,
+      onError: () => metrics.claimFailures.inc(),
+      // Claims up to the free workers. Not "busy" when full: a worker that finishes wakes the loop.
+      round: async () => {
+        const free = workers - this.inFlight.size;
+        if (free <= 0) return false;
+        for (const n of await store.claim(free)) this.track(n);
+        return false;
+      },
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** Looks for due work now (a notification was created or resent, or a worker became free). */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    const { store, workers, pollMs, metrics, logger } = this.opts;
-    let failures = 0;
-    while (this.running) {
-      this.woken = false;
-      const free = workers - this.inFlight.size;
-      if (free > 0) {
-        try {
-          const claimed = await store.claim(free);
-          failures = 0;
-          for (const n of claimed) this.track(n);
-        } catch (err) {
-          failures++;
-          metrics.claimFailures.inc();
-          logger.error({ err, failures }, "claiming due notifications failed; will retry");
-        }
-      }
-      if (!this.running) break;
-      // Woken while claiming (new work, or a worker freed up): look again at once rather than sleep through it.
-      if (this.woken && failures === 0 && this.inFlight.size < workers) continue;
-      const delay = failures > 0 ? Math.min(5_000, 100 * 2 ** failures) : pollMs;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        const cut = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        // While the database fails, wake-ups do not cut the back-off short; stop() always does.
-        this.wakeUp = failures === 0 ? cut : undefined;
-        this.stopNow = cut;
-      });
-      this.stopNow = undefined;
-      this.wakeUp = undefined;
-    }
+    this.loop.wake();
   }
 
   private track(n: ClaimedNotification): void {
@@ -148,9 +121,7 @@ export class Dispatcher {
 
   /** Stops claiming, then waits for the attempts in flight (each bounded by its timeout) to be recorded. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.stopNow?.();
-    await this.loop;
+    await this.loop.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 }

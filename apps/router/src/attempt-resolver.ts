@@ -1,5 +1,6 @@
 import type { ChannelAdapter, ChannelId, QueryOutcome } from "@pps/channels";
 import type { Logger } from "@pps/logger";
+import { PollingLoop } from "@pps/runtime";
 import { attemptResultEnvelope, type ResultFields, resultFields } from "./attempt-result.ts";
 import { guardedCall } from "./attempt-runner.ts";
 import type { AttemptStore, DueAttempt } from "./attempt-store.ts";
@@ -34,22 +35,19 @@ function fieldsFor(r: Resolution, outcome: QueryOutcome): ResultFields {
  * it survives restarts and replicas share the work (claims skip rows another replica holds).
  */
 export class AttemptResolver {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly opts: AttemptResolverOptions) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+  constructor(private readonly opts: AttemptResolverOptions) {
+    const { logger, idlePollMs = 250, batchSize = 100 } = opts;
+    this.loop = new PollingLoop({ name: "attempt resolver", logger, idleMs: idlePollMs, round: async () => (await this.resolveOnce()) >= batchSize });
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Queries every attempt that is due now (one claim batch); returns how many. Exposed for tests. */
@@ -101,31 +99,6 @@ export class AttemptResolver {
     } catch (err) {
       // The claim's lease runs out and the attempt is queried again.
       logger.error({ ...log, err }, "attempt query failed");
-    }
-  }
-
-  private async run(): Promise<void> {
-    const { logger, idlePollMs = 250, batchSize = 100 } = this.opts;
-    let failures = 0;
-    while (this.running) {
-      let n = 0;
-      try {
-        n = await this.resolveOnce();
-        failures = 0;
-      } catch (err) {
-        failures++;
-        logger.error({ err, failures }, "attempt resolver failed; will retry");
-      }
-      if (n < batchSize) {
-        const delay = failures > 0 ? Math.min(5_000, 100 * 2 ** failures) : idlePollMs;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-      }
     }
   }
 }

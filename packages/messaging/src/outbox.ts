@@ -2,6 +2,7 @@ import { asc, inArray, sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import type { outboxTable } from "@pps/db/schema";
 import type { Logger } from "@pps/logger";
+import { PollingLoop } from "@pps/runtime";
 import type { Envelope } from "./envelope.ts";
 import type { EventPublisher } from "./kafka.ts";
 import type { EventDefinition } from "./registry.ts";
@@ -31,16 +32,24 @@ export type OutboxRelayOptions = {
  * dedupe by event id. Replicas take turns: the others find the lock taken and wait.
  */
 export class OutboxRelay {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly opts: OutboxRelayOptions) {}
+  constructor(private readonly opts: OutboxRelayOptions) {
+    const { logger, idlePollMs = 20, batchSize = 500 } = opts;
+    this.loop = new PollingLoop({
+      name: "outbox relay",
+      logger,
+      idleMs: idlePollMs,
+      round: async () => {
+        const relayed = await this.relayOnce();
+        if (relayed > 0) this.opts.onPublished?.(relayed);
+        return relayed >= batchSize;
+      },
+    });
+  }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** Publishes what is pending now; returns how many rows were relayed. Exposed for tests and shutdown. */
@@ -63,40 +72,12 @@ export class OutboxRelay {
     });
   }
 
-  private async run(): Promise<void> {
-    const { logger, idlePollMs = 20, batchSize = 500 } = this.opts;
-    let failures = 0;
-    while (this.running) {
-      let relayed = 0;
-      try {
-        relayed = await this.relayOnce();
-        failures = 0;
-        if (relayed > 0) this.opts.onPublished?.(relayed);
-      } catch (err) {
-        failures++;
-        logger.error({ err, failures }, "outbox relay failed; will retry");
-      }
-      if (relayed < batchSize) {
-        const delay = failures > 0 ? Math.min(5_000, 100 * 2 ** failures) : idlePollMs;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-      }
-    }
-  }
-
   /** Nudges an idle relay (after a local commit) so the event goes out without waiting for the poll. */
   notify(): void {
-    this.wake?.();
+    this.loop.wake();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -5,3 +5,4 @@ export * from "./json-body.ts";
 export * from "./lifecycle.ts";
 export * from "./main-guard.ts";
 export * from "./metrics.ts";
+export * from "./polling-loop.ts";

@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "@pps/logger";
+import { PollingLoop } from "./polling-loop.ts";
+
+const logger = createLogger({ service: "t", level: "silent" });
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("PollingLoop", () => {
+  it("runs rounds back to back while busy, pauses when idle, and a wake ends the pause", async () => {
+    const work = [true, true, false];
+    const rounds: number[] = [];
+    const loop = new PollingLoop({
+      name: "t",
+      logger,
+      idleMs: 10_000,
+      round: async () => {
+        rounds.push(Date.now());
+        return work.shift() ?? false;
+      },
+    });
+    loop.start();
+    await tick(50);
+    expect(rounds).toHaveLength(3); // two busy rounds, then the idle one, then a 10 s pause
+    loop.wake();
+    await tick(50);
+    expect(rounds).toHaveLength(4);
+    await loop.stop();
+  });
+
+  it("a wake during a round is not lost: another round follows at once", async () => {
+    let n = 0;
+    const loop: PollingLoop = new PollingLoop({
+      name: "t",
+      logger,
+      idleMs: 10_000,
+      round: async () => {
+        n++;
+        if (n === 1) loop.wake();
+        return false;
+      },
+    });
+    loop.start();
+    await tick(50);
+    expect(n).toBe(2);
+    await loop.stop();
+  });
+
+  it("backs off while rounds fail, wake does not cut the back-off short, stop does", async () => {
+    let n = 0;
+    const errors: number[] = [];
+    const loop = new PollingLoop({
+      name: "t",
+      logger,
+      idleMs: 1,
+      maxBackoffMs: 10_000,
+      onError: (_e, failures) => errors.push(failures),
+      round: async () => {
+        n++;
+        throw new Error("database down");
+      },
+    });
+    loop.start();
+    await tick(450); // back-offs of 200 ms, 400 ms: about three rounds
+    loop.wake();
+    await tick(20);
+    expect(n).toBeLessThanOrEqual(3);
+    expect(errors).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    const started = Date.now();
+    await loop.stop();
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+});
