@@ -155,6 +155,42 @@ describe("risk", () => {
     expect(done.timeline.map((t) => t.to)).toEqual(["risk_review", "requires_verification", "processing", "succeeded"]);
   });
 
+  it("sends a new code on request: the old one stops working, wrong tries still count, resends are limited", async () => {
+    const req = params({ amount: 650_000, metadata: { sim_payer: "auto_confirm" } });
+    const p = await client.createPayment(req, { idempotencyKey: randomUUID() });
+    await status(p.id, "requires_verification");
+    let first: string | null = null;
+    await waitFor(async () => (first = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null, { what: "the first OTP" });
+    const resent = await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
+    expect(resent).toMatchObject({ payment_id: p.id, resends_left: 2 });
+    expect(resent.sent_to).toBe(`${req.payer.phone!.slice(0, 3)}****${req.payer.phone!.slice(-4)}`); // masked
+    let second: string | null = null;
+    await waitFor(async () => {
+      const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
+      const { messages } = (await res.json()) as { messages: { text: string }[] };
+      second = messages.filter((m) => m.text.includes("verification")).length >= 2 ? await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" }) : null;
+      return second !== null;
+    }, { what: "the second OTP" });
+    if (first !== second) {
+      const old = await client.request("POST", `/v1/payments/${p.id}/verify`, { body: { code: first! }, idempotencyKey: randomUUID() });
+      expect(old).toMatchObject({ status: 422, body: { error: { code: "payment.verification_failed" } } });
+    }
+    await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
+    await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
+    const limited = await client.request("POST", `/v1/payments/${p.id}/verification/resend`, { body: {}, idempotencyKey: randomUUID() });
+    expect(limited).toMatchObject({ status: 429, body: { error: { code: "payment.verification_resend_limit" } } });
+    let latest: string | null = null;
+    await waitFor(async () => {
+      const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
+      const { messages } = (await res.json()) as { messages: { text: string }[] };
+      if (messages.filter((m) => m.text.includes("verification")).length < 4) return false;
+      latest = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" });
+      return latest !== null;
+    }, { what: "the fourth OTP" });
+    expect((await client.verifyPayment(p.id, latest!, { idempotencyKey: randomUUID() })).status).toBe("processing");
+    await status(p.id, "succeeded");
+  });
+
   it("fails a challenged payment after too many wrong codes", async () => {
     const req = params({ amount: 700_000 });
     const p = await client.createPayment(req, { idempotencyKey: randomUUID() });

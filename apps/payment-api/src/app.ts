@@ -10,6 +10,7 @@ import { registerInternal } from "./api/internal.ts";
 import { registerNotifications } from "./api/notifications.ts";
 import { registerOpenApi } from "./api/openapi.ts";
 import { registerPayLink } from "./api/pay-link.ts";
+import { registerResendVerification } from "./api/resend-verification.ts";
 import { registerVerifyPayment } from "./api/verify-payment.ts";
 import type { PaymentApiEnv } from "./http/auth.ts";
 import { jsonBody } from "./http/body.ts";
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps): Hono<PaymentApiEnv> {
   registerCreatePayment(app, deps);
   registerGetPayment(app, deps);
   registerVerifyPayment(app, deps);
+  registerResendVerification(app, deps);
   registerPayLink(app, deps);
   registerChannelCallbacks(app, deps);
   registerAdmin(app, deps);

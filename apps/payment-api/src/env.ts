@@ -28,6 +28,8 @@ export const envSchema = baseEnvSchema(7100).extend({
   IDEMPOTENCY_RETENTION_HOURS: envVars.positiveInt(48),
   OTP_TTL_SECONDS: envVars.positiveInt(300),
   OTP_MAX_ATTEMPTS: envVars.positiveInt(3),
+  /** How many new codes a payer may ask for on one payment. */
+  OTP_MAX_RESENDS: envVars.positiveInt(3),
   /** SMS gateway for OTPs (channel-sim's in development). */
   SMS_GATEWAY_URL: z.url().default("http://127.0.0.1:7105"),
   EXPIRY_SWEEP_INTERVAL_MS: envVars.durationMs(1000),

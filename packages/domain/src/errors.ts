@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   "payment.verification_failed",
   "payment.verification_locked",
   "payment.product_not_supported",
+  "payment.verification_resend_limit",
   "risk.blocked",
   "channel.unknown",
   "channel.signature_invalid",
@@ -86,6 +87,8 @@ export function httpStatusFor(code: ErrorCode): number {
       return 422;
     case "payment.verification_locked":
       return 423;
+    case "payment.verification_resend_limit":
+      return 429;
     case "internal.error":
       return 500;
     case "channel.unavailable":

@@ -178,6 +178,11 @@ export class PaymentsClient {
     return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verify`, { body: { code }, idempotencyKey: opts.idempotencyKey });
   }
 
+  /** A new SMS code for a payment awaiting verification (the previous code stops working). */
+  resendVerification(id: string, opts: { idempotencyKey: string }): Promise<{ payment_id: string; sent_to: string; expires_at: string; resends_left: number }> {
+    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verification/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
+  }
+
   /** Events about your payments after `cursor` (oldest first); pass the returned next_cursor to continue. */
   listEvents(opts: { after?: string; limit?: number } = {}): Promise<EventsPage> {
     const query: Record<string, string> = {};

@@ -74,6 +74,14 @@ export function buildOpenApi() {
           responses: { "200": { description: "Verified; the payment goes on", content: json(paymentResponseSchema) }, ...errors },
         },
       },
+      "/v1/payments/{id}/verification/resend": {
+        post: {
+          operationId: "resendVerification",
+          summary: "Send a new SMS code for a payment that requires verification (at most OTP_MAX_RESENDS times)",
+          parameters: [...signedHeaders(true), { name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "A new code was sent; the previous one no longer works" }, ...errors },
+        },
+      },
       "/v1/pay/{token}": {
         get: { operationId: "showPayLink", summary: "Payer-facing page of a pay link", parameters: [{ name: "token", in: "path", required: true, schema: { type: "string" } }], responses: { "200": { description: "HTML page" }, ...errors } },
         post: {

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import { paymentInbox, payments, verifications } from "@pps/db/schema";
 import { claimMessage, type Envelope, type RiskDecision } from "@pps/messaging";
 import type { ApiDeps } from "../http/context.ts";
-import { hashOtp, newOtp } from "../payments/otp.ts";
+import { hashOtp, newOtp, sendOtp } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
 
 export const RISK_CONSUMER = "payment-api.risk-decisions";
@@ -16,7 +16,8 @@ export function createRiskDecisionHandler(deps: Pick<ApiDeps, "db" | "env" | "lo
   return async (envelope: Envelope): Promise<void> => {
     const d = envelope.payload as RiskDecision;
     const cause = { cause: "risk.decided", causeRef: envelope.id, detail: { outcome: d.outcome, reasons: d.reasons } };
-    let otp: { phone: string; code: string } | null = null;
+    // Filled inside the transaction, sent after it commits.
+    const pending: { otp?: { phone: string; code: string } } = {};
     const applied = await deps.db.transaction(async (tx) => {
       if (!(await claimMessage(tx, paymentInbox, RISK_CONSUMER, envelope.id))) return false;
       const only = { onlyFrom: ["risk_review" as const] };
@@ -39,19 +40,13 @@ export function createRiskDecisionHandler(deps: Pick<ApiDeps, "db" | "env" | "lo
             .insert(verifications)
             .values({ paymentId: d.paymentId, phone: row.phone, codeHash: hashOtp(d.paymentId, code), maxAttempts: deps.env.OTP_MAX_ATTEMPTS, status: "pending", expiresAt: new Date(Date.now() + deps.env.OTP_TTL_SECONDS * 1000) })
             .onConflictDoNothing();
-          otp = { phone: row.phone, code };
+          pending.otp = { phone: row.phone, code };
           return true;
         }
       }
     });
     if (!applied) return;
     deps.relay.notify();
-    if (otp) {
-      const { phone, code } = otp;
-      // Sent after commit: a code is never sent for a state change that did not happen.
-      await deps.sms.send(phone, `Your payment verification code is ${code}. It expires in ${Math.round(deps.env.OTP_TTL_SECONDS / 60)} minutes.`).catch((err: unknown) => {
-        deps.logger.error({ err, paymentId: d.paymentId }, "could not send the verification SMS");
-      });
-    }
+    if (pending.otp) await sendOtp(deps, { paymentId: d.paymentId, ...pending.otp, ttlSeconds: deps.env.OTP_TTL_SECONDS });
   };
 }

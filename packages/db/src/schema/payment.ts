@@ -145,6 +145,8 @@ export const verifications = paymentSchema.table("verifications", {
   codeHash: text("code_hash").notNull(),
   attempts: smallint("attempts").notNull().default(0),
   maxAttempts: smallint("max_attempts").notNull(),
+  /** New codes sent on request; each replaces the previous code and restarts its expiry. */
+  resends: smallint("resends").notNull().default(0),
   /** pending | passed | locked */
   status: text("status").notNull(),
   expiresAt: ts("expires_at").notNull(),

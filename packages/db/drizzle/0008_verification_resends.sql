@@ -1,0 +1,1 @@
+ALTER TABLE "payment"."verifications" ADD COLUMN "resends" smallint DEFAULT 0 NOT NULL;
