@@ -1,9 +1,8 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import { simCallbackDeliveries, simCallbacks, simCharges } from "@pps/db/schema";
-import type { Component } from "@pps/runtime";
+import { PollingLoop, type Component } from "@pps/runtime";
 import { protocolOf, type SimDeps } from "./deps.ts";
 import { applyPayerAction } from "./payer-actions.ts";
-import { sleep } from "./sleep.ts";
 
 /** While a claimed row is being worked on, other replicas leave it alone for this long. */
 const LEASE = "30 seconds";
@@ -19,8 +18,6 @@ type CallbackRow = typeof simCallbacks.$inferSelect;
  */
 export function createDispatcher(deps: SimDeps): Component & { tick: () => Promise<boolean> } {
   const { db, logger, config } = deps;
-  const stopper = new AbortController();
-  let loop: Promise<void> | undefined;
 
   async function deliver(row: CallbackRow): Promise<void> {
     const proto = protocolOf(deps, row.channel);
@@ -92,27 +89,12 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     return callbacks >= BATCH || payers >= BATCH;
   }
 
-  async function run(): Promise<void> {
-    while (!stopper.signal.aborted) {
-      let busy = false;
-      try {
-        busy = await tick();
-      } catch (err) {
-        logger.error({ err }, "dispatcher tick failed; will retry");
-      }
-      if (!busy) await sleep(config.callbackPollMs, [stopper.signal]);
-    }
-  }
+  const loop = new PollingLoop({ name: "callback dispatcher", logger, idleMs: config.callbackPollMs, round: tick });
 
   return {
     name: "callback-dispatcher",
     tick,
-    start() {
-      loop = run();
-    },
-    async stop() {
-      stopper.abort();
-      await loop;
-    },
+    start: () => loop.start(),
+    stop: () => loop.stop(),
   };
 }
