@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { canonicalJson, canonicalParams, sign, verify } from "@pps/signing";
-import { classifyAnswer, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
 import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -75,12 +75,9 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       timeoutMs,
     );
     return classifyAnswer(res, (a) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(a.body);
-      } catch {
-        return { ok: false, detail: "not JSON" };
-      }
+      const parsedJson = parseJson(a.body);
+      if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
+      const json = parsedJson.value;
       if (typeof json !== "object" || json === null) return { ok: false, detail: "not a JSON object" };
       const envelope = json as Record<string, unknown>;
       const response = envelope[responseKey(method)];

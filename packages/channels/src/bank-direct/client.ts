@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { canonicalParams, sign, verify } from "@pps/signing";
-import { classifyAnswer, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
 import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -69,12 +69,9 @@ export function createBankClient(endpoint: ChannelEndpoint, opts: ResolvedOption
       timeoutMs,
     );
     return classifyAnswer(res, (a) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(a.body);
-      } catch {
-        return { ok: false, detail: "not JSON" };
-      }
+      const parsedJson = parseJson(a.body);
+      if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
+      const json = parsedJson.value;
       // The signature covers every field the bank sent, so verify the raw object, before any parsing.
       if (typeof json !== "object" || json === null || !verifyBankParams(json as Record<string, unknown>, endpoint.verifyKey)) return { ok: false, detail: "bad signature" };
       const parsed = bankAnswerSchema.safeParse(json);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
-import { classifyAnswer, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
 import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -63,12 +63,9 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
     const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
     return classifyAnswer<CarrierAnswer>(res, (a) => {
       if (!verifyCarrierMessage(headersToRecord(a.headers), a.body, endpoint.verifyKey)) return { ok: false, detail: "bad or missing signature" };
-      let json: unknown;
-      try {
-        json = JSON.parse(a.body);
-      } catch {
-        return { ok: false, detail: "not JSON" };
-      }
+      const parsedJson = parseJson(a.body);
+      if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
+      const json = parsedJson.value;
       if (a.status < 300) {
         const charge = carrierChargeSchema.safeParse(json);
         return charge.success ? { ok: true, data: { status: a.status, charge: charge.data }, busy: false } : { ok: false, detail: "unexpected charge shape" };
@@ -86,12 +83,9 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
       send("GET", ref.channelTxnId ? `/carrier/v1/charges/${encodeURIComponent(ref.channelTxnId)}` : `/carrier/v1/charges?partnerOrderId=${encodeURIComponent(ref.attemptId)}`, "", timeoutMs),
     verifyEvent(headers: Record<string, string>, rawBody: string): { ok: true; data: CarrierEvent } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       if (!verifyCarrierMessage(headers, rawBody, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "X-Signature does not verify" };
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        return { ok: false, reason: "malformed", detail: "not JSON" };
-      }
+      const parsedJson = parseJson(rawBody);
+      if (!parsedJson.ok) return { ok: false, reason: "malformed", detail: "not JSON" };
+      const json = parsedJson.value;
       const parsed = carrierEventSchema.safeParse(json);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "unexpected event shape" };
       if (parsed.data.partnerId !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "event for another partner" };

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
-import { classifyAnswer, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
 import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -109,12 +109,9 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
     const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
     return classifyAnswer<PaypalAnswer>(res, (a) => {
       if (!verifyPaypalTransmission(headersToRecord(a.headers), a.body, endpoint.merchantId, endpoint.verifyKey)) return { ok: false, detail: "bad or missing transmission signature" };
-      let json: unknown;
-      try {
-        json = JSON.parse(a.body);
-      } catch {
-        return { ok: false, detail: "not JSON" };
-      }
+      const parsedJson = parseJson(a.body);
+      if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
+      const json = parsedJson.value;
       if (a.status < 300) {
         const order = paypalOrderSchema.safeParse(json);
         return order.success ? { ok: true, data: { status: a.status, order: order.data }, busy: false } : { ok: false, detail: "unexpected order shape" };
@@ -136,12 +133,9 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       ),
     verifyWebhook(headers: Record<string, string>, rawBody: string): { ok: true; data: PaypalWebhook } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       if (!verifyPaypalTransmission(headers, rawBody, endpoint.merchantId, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "transmission signature does not verify" };
-      let json: unknown;
-      try {
-        json = JSON.parse(rawBody);
-      } catch {
-        return { ok: false, reason: "malformed", detail: "not JSON" };
-      }
+      const parsedJson = parseJson(rawBody);
+      if (!parsedJson.ok) return { ok: false, reason: "malformed", detail: "not JSON" };
+      const json = parsedJson.value;
       const parsed = paypalWebhookSchema.safeParse(json);
       return parsed.success ? { ok: true, data: parsed.data } : { ok: false, reason: "malformed", detail: "unexpected webhook shape" };
     },

@@ -47,6 +47,15 @@ export function queryTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { k
   return unknown(`query ${answer.kind}: ${answer.detail}`);
 }
 
+/** JSON.parse that reports failure as a value, for the answer and callback parsers. */
+export function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
 /** Turns a raw HTTP result into a ClientAnswer, given the channel's own parse-and-verify step. */
 export function classifyAnswer<T>(
   res: HttpResult,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { canonicalParams, sign, verify } from "@pps/signing";
-import { classifyAnswer, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
 import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -61,12 +61,8 @@ export function verifyUnionPay(fields: Record<string, unknown>, publicKeyPem: st
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | null {
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  const parsed = parseJson(text);
+  return parsed.ok && typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value) ? (parsed.value as Record<string, unknown>) : null;
 }
 
 export function createUnionPayClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
