@@ -29,7 +29,9 @@ if [[ "${PLATFORM_DETACH:-0}" != 1 ]]; then trap cleanup EXIT INT TERM; fi
 # On this machine merchants' test receivers (and the benchmark's) listen on loopback: allow it here only.
 export NOTIFY_ALLOWED_HOSTS="${NOTIFY_ALLOWED_HOSTS:-127.0.0.1}"
 for app in "${APPS[@]}"; do
-  PORT="${PORTS[$app]}" node --import tsx "apps/$app/src/main.ts" > ".var/logs/$app.log" 2>&1 &
+  # APP_NODE_FLAGS: extra node flags for every app, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run.
+  # shellcheck disable=SC2086
+  PORT="${PORTS[$app]}" node ${APP_NODE_FLAGS:-} --import tsx "apps/$app/src/main.ts" > ".var/logs/$app.log" 2>&1 &
   pids+=($!)
   echo $! > ".var/pids/$app.pid"
 done

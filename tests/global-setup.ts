@@ -20,11 +20,16 @@ export default async function setup() {
   await ensureTopics(kafka, { prefix, partitions: 3 });
 
   return async () => {
-    // Remove every test run's topics (this one and any left by an interrupted run).
+    // Remove this run's topics and any an interrupted run left more than an hour ago; a run going on beside
+    // this one (another database, another prefix) keeps its topics.
     const admin = new Kafka({ brokers, clientId: "pps-test-teardown", logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith("test."));
+      const stale = (t: string) => {
+        const started = Number.parseInt(t.split(".")[1] ?? "", 36);
+        return Number.isFinite(started) && Date.now() - started > 3_600_000;
+      };
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) || (t.startsWith("test.") && stale(t)));
       if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 });
     } finally {
       await admin.disconnect();

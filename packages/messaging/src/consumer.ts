@@ -14,6 +14,16 @@ export type MessageContext = { topic: string; partition: number; offset: string 
 
 export type EnvelopeHandler = (envelope: Envelope, ctx: MessageContext) => Promise<void>;
 
+/** One validated, accepted message of a chunk, in offset order. */
+export type BatchItem = { envelope: Envelope; ctx: MessageContext };
+
+/**
+ * Handles a whole chunk of validated, accepted messages at once (typically in one transaction with
+ * set-based statements). Items keep their offset order, so one key's messages stay in order; the handler
+ * must apply them in that order and be idempotent, like a per-message handler.
+ */
+export type BatchEnvelopeHandler = (items: BatchItem[]) => Promise<void>;
+
 export type EventConsumerOptions = {
   kafka: Kafka;
   groupId: string;
@@ -26,6 +36,14 @@ export type EventConsumerOptions = {
   accept?: (type: string) => boolean;
   handler: EnvelopeHandler;
   /**
+   * Optional fast path: each chunk's accepted messages go to this handler in one call. If it throws, the
+   * chunk is handled again message by message through `handler`, so one poison message is dead-lettered
+   * alone and a transient failure still stops the batch for redelivery.
+   */
+  batchHandler?: BatchEnvelopeHandler;
+  /** Messages per chunk in batch mode (and the lane count times four otherwise). */
+  chunkSize?: number;
+  /**
    * Messages of a batch with different keys are handled up to this many at a time; messages with the same
    * key (one aggregate) always run in order. 1 = strictly sequential.
    */
@@ -35,6 +53,17 @@ export type EventConsumerOptions = {
 };
 
 type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+/**
+ * The event type our producers put in a header: lets a consumer skip events it does not take without
+ * parsing or validating them (most consumers read a few types of a busy topic).
+ */
+function headerEventType(message: KafkaMessage): string | undefined {
+  const h = message.headers?.["event-type"];
+  if (h === undefined) return undefined;
+  const v = Array.isArray(h) ? h[0] : h;
+  return v === undefined ? undefined : v.toString();
+}
 
 export function decodeMessage(message: KafkaMessage, registry: EventRegistry): Decoded {
   if (!message.value) return { ok: false, reason: "empty message" };
@@ -112,25 +141,44 @@ export class EventConsumer {
     });
   }
 
-  /** Validates and handles one message; dead-letters what can never succeed; rethrows transient failures. */
-  private async handleOne(message: KafkaMessage, ctx: MessageContext): Promise<void> {
+  /**
+   * Decodes and validates one message: the envelope to handle, or null when it was skipped (a type this
+   * consumer does not take) or dead-lettered (malformed, unknown, invalid payload).
+   */
+  private async admit(message: KafkaMessage, ctx: MessageContext): Promise<Envelope | null> {
+    const { accept } = this.opts;
+    const hinted = accept ? headerEventType(message) : undefined;
+    if (accept && hinted !== undefined && !accept(hinted)) {
+      this.opts.onOutcome?.("skipped", ctx.topic);
+      return null;
+    }
     const decoded = decodeMessage(message, this.opts.registry);
     if (!decoded.ok) {
       await this.deadLetter(message, ctx, decoded.reason);
       this.opts.onOutcome?.("dead_lettered", ctx.topic);
-      return;
+      return null;
     }
-    if (this.opts.accept && !this.opts.accept(decoded.envelope.type)) {
+    if (accept && !accept(decoded.envelope.type)) {
       this.opts.onOutcome?.("skipped", ctx.topic);
-      return;
+      return null;
     }
+    return decoded.envelope;
+  }
+
+  /** Validates and handles one message; dead-letters what can never succeed; rethrows transient failures. */
+  private async handleOne(message: KafkaMessage, ctx: MessageContext): Promise<void> {
+    const envelope = await this.admit(message, ctx);
+    if (envelope) await this.handleAdmitted(message, envelope, ctx);
+  }
+
+  private async handleAdmitted(message: KafkaMessage, envelope: Envelope, ctx: MessageContext): Promise<void> {
     try {
-      await this.opts.handler(decoded.envelope, ctx);
+      await this.opts.handler(envelope, ctx);
       this.opts.onOutcome?.("handled", ctx.topic);
     } catch (err) {
       if (!(err instanceof PermanentMessageError)) {
         this.opts.onOutcome?.("failed", ctx.topic);
-        this.opts.logger.error({ err, topic: ctx.topic, offset: ctx.offset, eventId: decoded.envelope.id }, "handler failed; message will be redelivered");
+        this.opts.logger.error({ err, topic: ctx.topic, offset: ctx.offset, eventId: envelope.id }, "handler failed; message will be redelivered");
         throw err;
       }
       await this.deadLetter(message, ctx, err.message);
@@ -138,7 +186,60 @@ export class EventConsumer {
     }
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * Batch mode: each chunk's accepted messages go to the batch handler in one call. When it fails, the
+   * chunk is handled again one message at a time (in key lanes), which isolates a poison message and
+   * rethrows a transient failure so nothing of the chunk is committed.
+   */
+  private async onBatchChunks(payload: EachBatchPayload, batchHandler: BatchEnvelopeHandler): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const chunkSize = this.opts.chunkSize ?? 256;
+    for (let start = 0; start < batch.messages.length; start += chunkSize) {
+      if (!isRunning() || isStale()) return;
+      const chunk = batch.messages.slice(start, start + chunkSize);
+      const items: (BatchItem & { message: KafkaMessage })[] = [];
+      for (const message of chunk) {
+        const ctx = { topic: batch.topic, partition: batch.partition, offset: message.offset };
+        const envelope = await this.admit(message, ctx);
+        if (envelope) items.push({ envelope, ctx, message });
+      }
+      if (items.length > 0) {
+        try {
+          await batchHandler(items.map(({ envelope, ctx }) => ({ envelope, ctx })));
+          for (const item of items) this.opts.onOutcome?.("handled", item.ctx.topic);
+        } catch (err) {
+          this.opts.logger.warn({ err, topic: batch.topic, partition: batch.partition, messages: items.length }, "batch handler failed; handling the chunk message by message");
+          await this.runLanes(items, (item) => this.handleAdmitted(item.message, item.envelope, item.ctx));
+        }
+      }
+      resolveOffset(chunk[chunk.length - 1]!.offset);
+      await heartbeat();
+    }
+  }
+
+  /** Runs items with the same key in order and different keys up to `concurrency` at a time. */
+  private async runLanes<T extends { message: KafkaMessage }>(items: T[], run: (item: T) => Promise<void>): Promise<void> {
+    const byKey = new Map<string, T[]>();
+    for (const item of items) {
+      const key = item.message.key?.toString("utf8") ?? `\0${item.message.offset}`;
+      const list = byKey.get(key);
+      if (list) list.push(item);
+      else byKey.set(key, [item]);
+    }
+    const lanes = [...byKey.values()];
+    let next = 0;
+    const worker = async () => {
+      while (next < lanes.length) {
+        const lane = lanes[next++]!;
+        for (const item of lane) await run(item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, this.opts.concurrency ?? 1), lanes.length) }, worker));
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    if (this.opts.batchHandler) return this.onBatchChunks(payload, this.opts.batchHandler);
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     const concurrency = this.opts.concurrency ?? 1;
     if (concurrency <= 1) {
       for (const message of batch.messages) {
@@ -150,28 +251,16 @@ export class EventConsumer {
       return;
     }
     // Chunks keep memory bounded and let offsets advance while a large batch is being worked through.
-    const chunkSize = concurrency * 4;
+    const chunkSize = this.opts.chunkSize ?? concurrency * 4;
     for (let start = 0; start < batch.messages.length; start += chunkSize) {
       if (!isRunning() || isStale()) return;
       const chunk = batch.messages.slice(start, start + chunkSize);
-      const byKey = new Map<string, KafkaMessage[]>();
-      for (const m of chunk) {
-        const key = m.key?.toString("utf8") ?? `\0${m.offset}`;
-        const list = byKey.get(key);
-        if (list) list.push(m);
-        else byKey.set(key, [m]);
-      }
-      const lanes = [...byKey.values()];
-      let next = 0;
-      const worker = async () => {
-        while (next < lanes.length) {
-          const lane = lanes[next++]!;
-          for (const m of lane) await this.handleOne(m, { topic: batch.topic, partition: batch.partition, offset: m.offset });
-        }
-      };
       // A transient failure rejects here before any offset of this chunk is resolved: the whole chunk is
       // redelivered, and the idempotent handlers skip what already took effect.
-      await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));
+      await this.runLanes(
+        chunk.map((message) => ({ message })),
+        ({ message }) => this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset }),
+      );
       resolveOffset(chunk[chunk.length - 1]!.offset);
       await heartbeat();
     }

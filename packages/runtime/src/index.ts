@@ -1,5 +1,6 @@
 export * from "./app.ts";
 export * from "./bearer-auth.ts";
+export * from "./coalescer.ts";
 export * from "./errors.ts";
 export * from "./json-body.ts";
 export * from "./lifecycle.ts";
