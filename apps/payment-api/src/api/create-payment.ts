@@ -3,11 +3,10 @@ import { parseOrThrow } from "@pps/runtime";
 import type { Hono } from "hono";
 import type { PaymentApiEnv } from "../http/auth.ts";
 import { authenticate, type ApiDeps, type Ctx } from "../http/context.ts";
-import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
+import { idempotencyKeyFrom, requestHash } from "../http/idempotency.ts";
 import { createPaymentSchema, type CreatePaymentRequest } from "../http/wire.ts";
 import type { Merchant } from "../payments/merchants.ts";
-import { insertPayment } from "../payments/repository.ts";
-import { toApiPayment } from "../payments/snapshot.ts";
+import { type Acceptor, createAcceptor } from "../payments/accept-batch.ts";
 import { issuePayLink } from "./pay-link.ts";
 
 /** Product-level checks that zod cannot express: currency, amount limits, required payer/method fields. */
@@ -42,7 +41,7 @@ async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePayme
  * then the signature, then account status, then the order itself. The signature comes before account and
  * order checks so an unauthenticated caller learns nothing about merchants, payers or order numbers.
  */
-async function submit(c: Ctx, deps: ApiDeps, kind: "payment" | "order"): Promise<Response> {
+async function submit(c: Ctx, deps: ApiDeps, acceptor: Acceptor, kind: "payment" | "order"): Promise<Response> {
   const req = parseOrThrow(createPaymentSchema, c.get("body"), "request fields are invalid");
   checkProductRules(req);
   const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
@@ -52,32 +51,32 @@ async function submit(c: Ctx, deps: ApiDeps, kind: "payment" | "order"): Promise
   const now = deps.now?.() ?? Date.now();
   const id = newId("pay", now);
   const expiresAt = new Date(now + (req.expires_in ?? deps.env.PAYMENT_TTL_SECONDS) * 1000);
-  const result = await runIdempotent(deps.db, { merchantId: merchant.id, key, hash: requestHash(c.req.method, c.req.path, c.get("rawBody")), nonce }, async (tx) => {
-    const row = await insertPayment(
-      tx,
-      {
-        id,
-        merchantId: merchant.id,
-        merchantOrderNo: req.merchant_order_no,
-        product: req.product,
-        amount: req.amount,
-        currency: req.currency,
-        subject: req.subject,
-        status: kind === "payment" ? "risk_review" : "awaiting_payment",
-        payerId: req.payer.id,
-        payerIp: req.payer.ip ?? null,
-        payerDeviceId: req.payer.device_id ?? null,
-        payerPhone: req.payer.phone ?? null,
-        method: { bankCode: req.method.bank_code ?? null, cardType: req.method.card_type ?? null, wallet: req.method.wallet ?? null, flow: req.method.flow ?? null },
-        notifyUrl: req.notify_url,
-        returnUrl: req.return_url,
-        metadata: req.metadata,
-        expiresAt,
-      },
-      { cause: "api", causeRef: c.get("requestId") },
-    );
-    const payUrl = kind === "order" ? issuePayLink(deps.env, row.id, now) : undefined;
-    return { status: 201, body: toApiPayment(row, { payUrl }) };
+  const result = await acceptor.submit({
+    merchantId: merchant.id,
+    key,
+    hash: requestHash(c.req.method, c.req.path, c.get("rawBody")),
+    nonce,
+    requestId: c.get("requestId"),
+    payUrl: kind === "order" ? issuePayLink(deps.env, id, now) : undefined,
+    values: {
+      id,
+      merchantId: merchant.id,
+      merchantOrderNo: req.merchant_order_no,
+      product: req.product,
+      amount: req.amount,
+      currency: req.currency,
+      subject: req.subject,
+      status: kind === "payment" ? "risk_review" : "awaiting_payment",
+      payerId: req.payer.id,
+      payerIp: req.payer.ip ?? null,
+      payerDeviceId: req.payer.device_id ?? null,
+      payerPhone: req.payer.phone ?? null,
+      method: { bankCode: req.method.bank_code ?? null, cardType: req.method.card_type ?? null, wallet: req.method.wallet ?? null, flow: req.method.flow ?? null },
+      notifyUrl: req.notify_url,
+      returnUrl: req.return_url,
+      metadata: req.metadata,
+      expiresAt,
+    },
   });
   if (!result.replayed) deps.relay.notify();
   else c.header("idempotent-replayed", "true");
@@ -85,6 +84,8 @@ async function submit(c: Ctx, deps: ApiDeps, kind: "payment" | "order"): Promise
 }
 
 export function registerCreatePayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
-  app.post("/v1/payments", (c) => submit(c, deps, "payment"));
-  app.post("/v1/orders", (c) => submit(c, deps, "order"));
+  // Requests that arrive together are written together (group commit): see accept-batch.ts.
+  const acceptor = createAcceptor(deps.db);
+  app.post("/v1/payments", (c) => submit(c, deps, acceptor, "payment"));
+  app.post("/v1/orders", (c) => submit(c, deps, acceptor, "order"));
 }

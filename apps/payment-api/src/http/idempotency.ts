@@ -21,7 +21,8 @@ export function requestHash(method: string, path: string, rawBody: string): stri
   return createHash("sha256").update(`${method}\n${path}\n${rawBody}`).digest("hex");
 }
 
-function lockKey(merchantId: string, key: string): bigint {
+/** The advisory lock id of a (merchant, key): a concurrent request with the same key finds it taken. */
+export function idempotencyLockKey(merchantId: string, key: string): bigint {
   return createHash("sha256").update(`${merchantId}\0${key}`).digest().readBigInt64BE(0);
 }
 
@@ -41,7 +42,7 @@ export async function runIdempotent(
   return db.transaction(async (tx) => {
     // The lock and the lookup in one round trip: this runs for every mutating call.
     const [row] = await tx.execute<{ ok: boolean; existing: { requestHash: string; responseStatus: number; responseBody: unknown } | null }>(sql`
-      select pg_try_advisory_xact_lock(${lockKey(input.merchantId, input.key)}) as ok,
+      select pg_try_advisory_xact_lock(${idempotencyLockKey(input.merchantId, input.key)}) as ok,
              (select json_build_object('requestHash', request_hash, 'responseStatus', response_status, 'responseBody', response_body)
                 from ${idempotencyKeys} where merchant_id = ${input.merchantId} and key = ${input.key}) as existing`);
     if (!row?.ok) throw new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed");
