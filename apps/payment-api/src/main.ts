@@ -4,8 +4,8 @@ import { EventConsumer, eventRegistry, OutboxRelay, TOPICS } from "@pps/messagin
 import { createInfra } from "@pps/platform";
 import { runMain, runService } from "@pps/runtime";
 import { createApp } from "./app.ts";
-import { createChannelResultHandler } from "./consumers/channel-results.ts";
-import { createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
+import { createChannelResultBatchHandler, createChannelResultHandler } from "./consumers/channel-results.ts";
+import { createRiskDecisionBatchHandler, createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
 import { loadAppEnv } from "./env.ts";
 import { createHousekeeping } from "./jobs/housekeeping.ts";
 import { FrozenPayers, MerchantDirectory } from "./payments/merchants.ts";
@@ -20,8 +20,8 @@ runMain(async () => {
   const frozenPayers = new FrozenPayers(db);
   const deps = { db, logger, env, merchants: new MerchantDirectory(db), frozenPayers, relay, sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }) };
   const consumerOpts = { kafka, registry: eventRegistry, logger, topicPrefix: env.KAFKA_TOPIC_PREFIX, concurrency: env.CONSUMER_CONCURRENCY };
-  const riskConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.risk-decisions", topics: [TOPICS.riskDecisions.name], handler: createRiskDecisionHandler(deps) });
-  const resultConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.channel-results", topics: [TOPICS.channelResults.name], handler: createChannelResultHandler(deps) });
+  const riskConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.risk-decisions", topics: [TOPICS.riskDecisions.name], handler: createRiskDecisionHandler(deps), batchHandler: createRiskDecisionBatchHandler(deps) });
+  const resultConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.channel-results", topics: [TOPICS.channelResults.name], handler: createChannelResultHandler(deps), batchHandler: createChannelResultBatchHandler(deps) });
   const housekeeping = createHousekeeping(deps);
   const app = createApp({ ...deps, metrics: infra.metrics, readiness: infra.readiness, adapters });
   await runService({

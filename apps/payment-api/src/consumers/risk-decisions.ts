@@ -1,9 +1,10 @@
 import { eq } from "drizzle-orm";
 import { paymentInbox, payments, verifications } from "@pps/db/schema";
-import { claimMessage, type Envelope, type RiskDecision } from "@pps/messaging";
+import { type BatchEnvelopeHandler, claimMessage, type Envelope, type RiskDecision } from "@pps/messaging";
 import type { ApiDeps } from "../http/context.ts";
 import { hashOtp, newOtp, sendOtp } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
+import { claimMessages, type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 
 export const RISK_CONSUMER = "payment-api.risk-decisions";
 
@@ -48,5 +49,39 @@ export function createRiskDecisionHandler(deps: Pick<ApiDeps, "db" | "env" | "lo
     if (!applied) return;
     deps.relay.notify();
     if (pending.otp) await sendOtp(deps, { paymentId: d.paymentId, ...pending.otp, ttlSeconds: deps.env.OTP_TTL_SECONDS });
+  };
+}
+
+/**
+ * The batch path for a chunk of decisions: allow and block for the whole chunk in one transaction (one inbox
+ * statement, then per round one UPDATE and one audit+outbox statement). Challenges, rare and with an SMS to
+ * send after the commit, go through the one-by-one handler afterwards.
+ */
+export function createRiskDecisionBatchHandler(deps: Pick<ApiDeps, "db" | "env" | "logger" | "relay" | "sms">): BatchEnvelopeHandler {
+  const one = createRiskDecisionHandler(deps);
+  return async (items) => {
+    const simple = items.filter((it) => (it.envelope.payload as RiskDecision).outcome !== "challenge");
+    const challenges = items.filter((it) => (it.envelope.payload as RiskDecision).outcome === "challenge");
+    let applied = 0;
+    if (simple.length > 0) {
+      await deps.db.$client.begin(async (sql) => {
+        const claimed = await claimMessages(sql, RISK_CONSUMER, simple.map((it) => it.envelope.id));
+        const reqs: TransitionRequest[] = [];
+        for (const { envelope } of simple) {
+          // A message twice in one chunk is claimed once.
+          if (!claimed.delete(envelope.id)) continue;
+          const d = envelope.payload as RiskDecision;
+          const cause = { cause: "risk.decided", causeRef: envelope.id, detail: { outcome: d.outcome, reasons: d.reasons } };
+          reqs.push(
+            d.outcome === "allow"
+              ? { paymentId: d.paymentId, to: "processing", cause, onlyFrom: ["risk_review"] }
+              : { paymentId: d.paymentId, to: "failed", cause, onlyFrom: ["risk_review"], patch: { failureCode: "risk_blocked", failureMessage: `blocked by risk rules: ${d.reasons.join(", ")}` } },
+          );
+        }
+        applied = (await transitionMany(sql, reqs)).filter(Boolean).length;
+      });
+    }
+    if (applied > 0) deps.relay.notify();
+    for (const { envelope } of challenges) await one(envelope);
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, createDb, type Database } from "@pps/db";
-import { AppError } from "@pps/domain";
+import type { AppError } from "@pps/domain";
 import { TEST_DATABASE_URL } from "@pps/test-support";
 import { acceptOne, createAcceptor, type AcceptItem, type AcceptResult } from "./accept-batch.ts";
 

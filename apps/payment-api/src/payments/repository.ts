@@ -6,7 +6,7 @@ import type { Tx } from "../http/idempotency.ts";
 import { toSnapshot, type PaymentRow } from "./snapshot.ts";
 
 /** The event announcing that a payment entered `status`. */
-const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
+export const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
   awaiting_payment: paymentEvents.created,
   risk_review: paymentEvents.created,
   requires_verification: paymentEvents.requiresVerification,
@@ -95,7 +95,7 @@ export async function transition(
 }
 
 /** Raw SQL rows come back snake_case with string bigints and dates; map them like drizzle does. */
-function fromRaw(r: Record<string, unknown>): PaymentRow {
+export function fromRaw(r: Record<string, unknown>): PaymentRow {
   const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
   return {
     id: r.id as string,

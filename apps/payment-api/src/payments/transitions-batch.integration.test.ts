@@ -1,0 +1,117 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeDb, createDb, type Database } from "@pps/db";
+import { channelEvents, makeEnvelope, riskEvents, type AttemptResult, type RiskDecision } from "@pps/messaging";
+import { TEST_DATABASE_URL } from "@pps/test-support";
+import { createChannelResultBatchHandler } from "../consumers/channel-results.ts";
+import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
+import { acceptOne } from "./accept-batch.ts";
+import { roundsBy, transitionMany } from "./transitions-batch.ts";
+
+/** Set-based transitions and the batch consumers against real Postgres. */
+let db: Database;
+const merchantId = `m_tb_${randomBytes(4).toString("hex")}`;
+const hex = (n = 6) => randomBytes(n).toString("hex");
+const ctx = { topic: "t", partition: 0, offset: "0" };
+let notified = 0;
+const relay = { notify: () => void notified++ };
+
+async function newPayment(): Promise<string> {
+  const id = `pay_${hex(13).toUpperCase()}`;
+  await acceptOne(db, {
+    merchantId,
+    key: `k_${hex()}`,
+    hash: "h",
+    nonce: null,
+    requestId: "req",
+    values: {
+      id, merchantId, merchantOrderNo: `o_${hex()}`, product: "online_banking", amount: 500, currency: "CNY", subject: "s", status: "risk_review",
+      payerId: `u_${hex()}`, payerIp: null, payerDeviceId: null, payerPhone: null, method: { bankCode: "CMB", cardType: null, wallet: null, flow: null },
+      notifyUrl: "https://shop.example/n", returnUrl: "https://shop.example/r", metadata: {}, expiresAt: new Date(Date.now() + 600_000),
+    },
+  });
+  return id;
+}
+
+async function state(id: string) {
+  const [p] = await db.$client<{ status: string; version: number; channel: string | null; failure_code: string | null; action: unknown }[]>`
+    select status, version, channel, failure_code, action from payment.payments where id = ${id}`;
+  const trail = await db.$client<{ from_status: string | null; to_status: string; version: number; cause: string }[]>`
+    select from_status, to_status, version, cause from payment.payment_transitions where payment_id = ${id} order by version`;
+  const [o] = await db.$client<{ n: number }[]>`select count(*)::int as n from payment.outbox where key = ${id}`;
+  return { ...p!, trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`), outbox: o!.n };
+}
+
+beforeAll(() => {
+  db = createDb({ url: TEST_DATABASE_URL, max: 3 });
+});
+afterAll(async () => {
+  await closeDb(db);
+});
+
+describe("roundsBy", () => {
+  it("keeps each key once per round and each key's items in order", () => {
+    expect(roundsBy(["a1", "b1", "a2", "c1", "a3", "b2"], (s) => s[0]!)).toEqual([["a1", "b1", "c1"], ["a2", "b2"], ["a3"]]);
+  });
+});
+
+describe("transitionMany", () => {
+  it("applies what the state machine allows, refuses the rest, and audits and announces each change once", async () => {
+    const [a, b, c] = [await newPayment(), await newPayment(), await newPayment()];
+    const cause = { cause: "test", causeRef: "r1" };
+    const done = await db.$client.begin((sql) =>
+      transitionMany(sql, [
+        { paymentId: a, to: "processing", cause },
+        { paymentId: b, to: "succeeded", cause }, // risk_review → succeeded is not a transition
+        { paymentId: a, to: "requires_action", cause, onlyFrom: ["processing"], patch: { channel: "wechat", action: { type: "qr_code", payload: "weixin://x" } } },
+        { paymentId: c, to: "failed", cause, onlyFrom: ["processing"] }, // c is in risk_review
+        { paymentId: a, to: "failed", cause, onlyFrom: ["processing"] }, // a has moved on to requires_action
+        { paymentId: "pay_DOESNOTEXIST", to: "processing", cause },
+      ]),
+    );
+    expect(done.map((d) => d && `${d.previous}>${d.row.status}@${d.row.version}`)).toEqual(["risk_review>processing@2", null, "processing>requires_action@3", null, null, null]);
+    expect(await state(a)).toEqual({
+      status: "requires_action", version: 3, channel: "wechat", failure_code: null, action: { type: "qr_code", payload: "weixin://x" },
+      trail: ["->risk_review@1:api", "risk_review>processing@2:test", "processing>requires_action@3:test"], outbox: 3,
+    });
+    expect((await state(b)).trail).toEqual(["->risk_review@1:api"]);
+    expect((await state(c)).outbox).toBe(1);
+  });
+});
+
+describe("batch consumers", () => {
+  it("applies a chunk of risk decisions once, however often a message appears", async () => {
+    const [allow, block, gone] = [await newPayment(), await newPayment(), await newPayment()];
+    await db.$client`update payment.payments set status = 'expired' where id = ${gone}`;
+    const decision = (paymentId: string, outcome: RiskDecision["outcome"], reasons: string[] = []) =>
+      makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload: { decisionId: randomUUID(), paymentId, merchantId, outcome, reasons, decidedAt: new Date().toISOString() } satisfies RiskDecision });
+    const e1 = decision(allow, "allow");
+    const e2 = decision(block, "block", ["amount_over_hard_limit"]);
+    const e3 = decision(gone, "allow");
+    const handler = createRiskDecisionBatchHandler({ db, relay, env: {} as never, logger: {} as never, sms: {} as never });
+    await handler([e1, e2, e1, e3].map((envelope) => ({ envelope, ctx })));
+    await handler([e1, e2].map((envelope) => ({ envelope, ctx }))); // redelivered
+    expect((await state(allow)).trail).toEqual(["->risk_review@1:api", "risk_review>processing@2:risk.decided"]);
+    expect(await state(block)).toMatchObject({ status: "failed", failure_code: "risk_blocked", outbox: 2 });
+    expect(await state(gone)).toMatchObject({ status: "expired", outbox: 1 });
+  });
+
+  it("applies a chunk of attempt results in each payment's order", async () => {
+    const p = await newPayment();
+    await db.$client`update payment.payments set status = 'processing' where id = ${p}`;
+    const result = (outcome: AttemptResult["outcome"], extra: Partial<AttemptResult> = {}) =>
+      makeEnvelope({
+        type: channelEvents.attemptResult.type, version: 1, aggregateId: p,
+        payload: { paymentId: p, attemptId: `att_${p}`, attemptNo: 1, channel: "alipay", outcome, channelTxnId: "tx1", amount: 500, currency: "CNY", settlement: null,
+          action: null, failureCode: null, failureMessage: null, willRetry: false, occurredAt: new Date().toISOString(), ...extra } satisfies AttemptResult,
+      });
+    const handler = createChannelResultBatchHandler({ db, relay });
+    const action = result("requires_action", { action: { type: "qr_code", payload: "alipays://x" } as AttemptResult["action"] });
+    const success = result("succeeded");
+    await handler([action, success, action].map((envelope) => ({ envelope, ctx })));
+    const s = await state(p);
+    expect(s.trail.slice(1)).toEqual(["processing>requires_action@2:channel.attempt_result", "requires_action>succeeded@3:channel.attempt_result"]);
+    const [attempt] = await db.$client<{ outcome: string; channel_txn_id: string }[]>`select outcome, channel_txn_id from payment.payment_attempts where attempt_id = ${`att_${p}`}`;
+    expect(attempt).toEqual({ outcome: "succeeded", channel_txn_id: "tx1" });
+  });
+});

@@ -1,0 +1,134 @@
+import { paymentStateMachine, type PaymentStatus } from "@pps/domain";
+import { makeEnvelope, type EventDefinition } from "@pps/messaging";
+import type { TransactionSql } from "postgres";
+import { EVENT_FOR, fromRaw, type Cause, type TransitionPatch } from "./repository.ts";
+import { toSnapshot, type PaymentRow } from "./snapshot.ts";
+
+export type TransitionRequest = {
+  paymentId: string;
+  to: PaymentStatus;
+  cause: Cause;
+  onlyFrom?: PaymentStatus[];
+  patch?: TransitionPatch;
+  event?: EventDefinition;
+};
+
+export type TransitionDone = { row: PaymentRow; previous: PaymentStatus } | null;
+
+// Arrays travel as text[] and are cast in SQL (drizzle swaps the shared client's timestamp serializers).
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+const flag = (b: boolean) => (b ? "t" : "f");
+
+/**
+ * Splits items into rounds in which each key appears once, keeping each key's items in order: one
+ * set-based statement may touch a row only once.
+ */
+export function roundsBy<T>(items: T[], key: (item: T) => string): T[][] {
+  const rounds: T[][] = [];
+  const seen = new Map<string, number>();
+  for (const item of items) {
+    const k = key(item);
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    const round = rounds[n];
+    if (round) round.push(item);
+    else rounds.push([item]);
+  }
+  return rounds;
+}
+
+/**
+ * `transition` (repository.ts) for many payments at once, in the caller's transaction: per round one
+ * conditional UPDATE over all of them, then one statement for their audit rows and outbox events. Each
+ * request gets the same answer it would alone: the updated row and previous status, or null when its
+ * payment was not in a state it may leave for `to`. Rows are locked in id order, so two batches never
+ * wait on each other in a cycle.
+ */
+export async function transitionMany(sql: TransactionSql, reqs: TransitionRequest[]): Promise<TransitionDone[]> {
+  const done: TransitionDone[] = reqs.map(() => null);
+  const indexed = reqs.map((req, i) => ({ req, i }));
+  for (const round of roundsBy(indexed, (x) => x.req.paymentId)) {
+    const live = round.filter(({ req }) => allowedFrom(req).length > 0);
+    if (live.length === 0) continue;
+    const col = <T>(f: (r: TransitionRequest) => T) => live.map(({ req }) => f(req));
+    const has = (k: keyof TransitionPatch) => col((r) => flag(r.patch !== undefined && k in r.patch));
+    const rows = await sql<Record<string, unknown>[]>`
+      update payment.payments p set
+        status = u.to_status, version = p.version + 1, updated_at = now(),
+        channel = case when u.set_channel then u.channel else p.channel end,
+        channel_txn_id = case when u.set_txn then u.txn else p.channel_txn_id end,
+        action = case when u.set_action then u.action::jsonb else p.action end,
+        settlement = case when u.set_settlement then u.settlement::jsonb else p.settlement end,
+        failure_code = case when u.set_fcode then u.fcode else p.failure_code end,
+        failure_message = case when u.set_fmsg then u.fmsg else p.failure_message end
+      from (
+        select o.status as previous, x.*
+        from unnest(${live.map((x) => String(x.i))}::text[], ${col((r) => r.paymentId)}::text[], ${col((r) => r.to)}::text[],
+          ${col((r) => allowedFrom(r).join(","))}::text[],
+          ${has("channel")}::text[], ${col((r) => r.patch?.channel ?? null)}::text[],
+          ${has("channelTxnId")}::text[], ${col((r) => r.patch?.channelTxnId ?? null)}::text[],
+          ${has("action")}::text[], ${col((r) => json(r.patch?.action))}::text[],
+          ${has("settlement")}::text[], ${col((r) => json(r.patch?.settlement))}::text[],
+          ${has("failureCode")}::text[], ${col((r) => r.patch?.failureCode ?? null)}::text[],
+          ${has("failureMessage")}::text[], ${col((r) => r.patch?.failureMessage ?? null)}::text[])
+          as t(i, pid, to_status, allowed, s1, channel, s2, txn, s3, action, s4, settlement, s5, fcode, s6, fmsg)
+        cross join lateral (select t.i::int as i, t.pid, t.to_status, t.allowed, t.s1::bool as set_channel, t.channel, t.s2::bool as set_txn, t.txn,
+          t.s3::bool as set_action, t.action, t.s4::bool as set_settlement, t.settlement, t.s5::bool as set_fcode, t.fcode,
+          t.s6::bool as set_fmsg, t.fmsg) x
+        join payment.payments o on o.id = x.pid
+        order by o.id
+        for update of o
+      ) u
+      where p.id = u.pid and p.status = any(string_to_array(u.allowed, ','))
+      returning p.*, u.previous, u.i`;
+    const changes: { row: PaymentRow; previous: PaymentStatus; req: TransitionRequest }[] = [];
+    for (const raw of rows) {
+      const i = Number(raw.i);
+      const row = fromRaw(raw);
+      const previous = raw.previous as PaymentStatus;
+      done[i] = { row, previous };
+      changes.push({ row, previous, req: reqs[i]! });
+    }
+    await recordChanges(sql, changes);
+  }
+  return done;
+}
+
+function allowedFrom(req: TransitionRequest): PaymentStatus[] {
+  return paymentStateMachine.sourcesOf(req.to).filter((s) => !req.onlyFrom || req.onlyFrom.includes(s));
+}
+
+/** The audit rows and outbox events of many changes, in one statement. */
+async function recordChanges(sql: TransactionSql, changes: { row: PaymentRow; previous: PaymentStatus; req: TransitionRequest }[]): Promise<void> {
+  if (changes.length === 0) return;
+  const envelopes = changes.map(({ row, previous, req }) => {
+    const def = req.event ?? EVENT_FOR[row.status as PaymentStatus];
+    return { def, envelope: makeEnvelope({ type: def.type, version: def.version, aggregateId: row.id, payload: toSnapshot(row, previous) }) };
+  });
+  await sql`
+    with t as (
+      insert into payment.payment_transitions (payment_id, merchant_id, from_status, to_status, version, cause, cause_ref, detail, event_id, envelope)
+      select pid, m, prev, st, v::int, cause, ref, detail::jsonb, eid, env::jsonb
+      from unnest(${changes.map((c) => c.row.id)}::text[], ${changes.map((c) => c.row.merchantId)}::text[], ${changes.map((c) => c.previous)}::text[],
+        ${changes.map((c) => c.row.status)}::text[], ${changes.map((c) => String(c.row.version))}::text[], ${changes.map((c) => c.req.cause.cause)}::text[],
+        ${changes.map((c) => c.req.cause.causeRef ?? null)}::text[], ${changes.map((c) => json(c.req.cause.detail))}::text[],
+        ${envelopes.map((e) => e.envelope.id)}::text[], ${envelopes.map((e) => JSON.stringify(e.envelope))}::text[])
+        as u(pid, m, prev, st, v, cause, ref, detail, eid, env)
+      returning 1
+    )
+    insert into payment.outbox (event_id, topic, key, envelope)
+    select eid::uuid, topic, key, env::jsonb
+    from unnest(${envelopes.map((e) => e.envelope.id)}::text[], ${envelopes.map((e) => e.def.topic)}::text[], ${envelopes.map((e) => e.envelope.aggregateId)}::text[],
+      ${envelopes.map((e) => JSON.stringify(e.envelope))}::text[]) as u(eid, topic, key, env)`;
+}
+
+/** Claims many consumed message ids in the inbox at once; returns the ids that were new. */
+export async function claimMessages(sql: TransactionSql, consumer: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await sql<{ id: string }[]>`
+    insert into payment.inbox (consumer, message_id)
+    select ${consumer}::text, m::uuid from unnest(${ids}::text[]) as u(m)
+    on conflict do nothing
+    returning message_id::text as id`;
+  return new Set(rows.map((r) => r.id));
+}
