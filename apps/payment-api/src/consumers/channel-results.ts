@@ -64,7 +64,7 @@ function transitionFor(r: AttemptResult, envelopeId: string): TransitionRequest 
 }
 
 /** recordAttempt for many attempts (each at most once) in one statement. */
-async function recordAttempts(sql: TransactionSql, rs: AttemptResult[]): Promise<void> {
+export async function recordAttempts(sql: TransactionSql, rs: AttemptResult[]): Promise<void> {
   if (rs.length === 0) return;
   await sql`
     insert into payment.payment_attempts as a (attempt_id, payment_id, attempt_no, channel, outcome, channel_txn_id, failure_code, failure_message)

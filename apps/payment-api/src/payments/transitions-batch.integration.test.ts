@@ -5,7 +5,9 @@ import { channelEvents, makeEnvelope, riskEvents, type AttemptResult, type RiskD
 import { TEST_DATABASE_URL } from "@pps/test-support";
 import { createChannelResultBatchHandler } from "../consumers/channel-results.ts";
 import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
+import type { CallbackResult } from "@pps/channels";
 import { acceptOne } from "./accept-batch.ts";
+import { type CallbackItem, createCallbackApplier } from "./callback-batch.ts";
 import { roundsBy, transitionMany } from "./transitions-batch.ts";
 
 /** Set-based transitions and the batch consumers against real Postgres. */
@@ -113,5 +115,43 @@ describe("batch consumers", () => {
     expect(s.trail.slice(1)).toEqual(["processing>requires_action@2:channel.attempt_result", "requires_action>succeeded@3:channel.attempt_result"]);
     const [attempt] = await db.$client<{ outcome: string; channel_txn_id: string }[]>`select outcome, channel_txn_id from payment.payment_attempts where attempt_id = ${`att_${p}`}`;
     expect(attempt).toEqual({ outcome: "succeeded", channel_txn_id: "tx1" });
+  });
+});
+
+describe("callback batch", () => {
+  it("gives each callback of a batch the verdict it would get alone, and records every one", async () => {
+    const [paid, failedOver, other] = [await newPayment(), await newPayment(), await newPayment()];
+    for (const p of [paid, failedOver, other]) await db.$client`update payment.payments set status = 'requires_action' where id = ${p}`;
+    const attempt = async (paymentId: string, no: number, channel: string) => {
+      const id = `att_${hex()}`;
+      await db.$client`insert into payment.payment_attempts (attempt_id, payment_id, attempt_no, channel, outcome) values (${id}, ${paymentId}, ${no}, ${channel}, 'requires_action')`;
+      return id;
+    };
+    const a1 = await attempt(paid, 1, "wechat");
+    const old = await attempt(failedOver, 1, "wechat");
+    await attempt(failedOver, 2, "alipay");
+    const a3 = await attempt(other, 1, "wechat");
+    const cb = (attemptId: string, status: "succeeded" | "failed", extra: Partial<CallbackResult> = {}): CallbackItem => ({
+      channel: "wechat",
+      result: { channel: "wechat", attemptId, channelTxnId: `wx_${attemptId}`, status, amount: 500, currency: "CNY", settlement: null,
+        failureCode: status === "failed" ? "card_declined" : null, failureMessage: null, occurredAt: new Date().toISOString(), ...extra },
+    });
+    const applier = createCallbackApplier(db, { maxInFlight: 1 });
+    const first = applier.submit(cb(a3, "succeeded", { amount: 1 })); // runs alone; the rest form one batch
+    const verdicts = await Promise.all([
+      applier.submit(cb(a1, "succeeded")),
+      applier.submit(cb(a1, "succeeded")),
+      applier.submit(cb(a1, "failed")),
+      applier.submit(cb(old, "failed")),
+      applier.submit(cb("att_unknown", "succeeded")),
+    ]);
+    expect((await first).outcome).toBe("mismatch");
+    expect(verdicts.map((v) => v.outcome)).toEqual(["applied", "duplicate", "stale", "stale", "unknown_attempt"]);
+    expect(await state(paid)).toMatchObject({ status: "succeeded", version: 2, outbox: 2 });
+    expect(await state(failedOver)).toMatchObject({ status: "requires_action", outbox: 1 });
+    expect(await state(other)).toMatchObject({ status: "requires_action", outbox: 1 });
+    const recorded = await db.$client<{ outcome: string }[]>`
+      select outcome from payment.channel_callbacks where attempt_id = any(${[a1, old, a3, "att_unknown"]}::text[]) order by id`;
+    expect(recorded.map((r) => r.outcome).sort()).toEqual(["applied", "duplicate", "mismatch", "stale", "stale", "unknown_attempt"]);
   });
 });
