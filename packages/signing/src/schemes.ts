@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSign, createVerify, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, createPrivateKey, createPublicKey, createSign, createVerify, type KeyObject, timingSafeEqual } from "node:crypto";
 
 /**
  * The signature schemes merchants and channels use.
@@ -13,6 +13,21 @@ export function isSignScheme(value: string): value is SignScheme {
   return (SIGN_SCHEMES as readonly string[]).includes(value);
 }
 
+/** Parsed keys by PEM text: parsing a PEM costs more than the RSA operation itself. Bounded, oldest out first. */
+const KEY_CACHE_SIZE = 1_000;
+const keyCache = new Map<string, KeyObject>();
+
+function keyObject(pem: string, kind: "private" | "public"): KeyObject {
+  const cacheKey = `${kind}\0${pem}`;
+  let key = keyCache.get(cacheKey);
+  if (!key) {
+    key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
+    keyCache.set(cacheKey, key);
+  }
+  return key;
+}
+
 /** Key material: a shared secret for HMAC/MD5, a PEM private key for signing RSA, a PEM public key for verifying it. */
 export function sign(scheme: SignScheme, payload: string, key: string): string {
   switch (scheme) {
@@ -21,7 +36,7 @@ export function sign(scheme: SignScheme, payload: string, key: string): string {
     case "MD5":
       return createHash("md5").update(`${payload}&key=${key}`, "utf8").digest("hex").toUpperCase();
     case "RSA_SHA256":
-      return createSign("RSA-SHA256").update(payload, "utf8").sign(key, "base64");
+      return createSign("RSA-SHA256").update(payload, "utf8").sign(keyObject(key, "private"), "base64");
   }
 }
 
@@ -39,7 +54,7 @@ export function verify(scheme: SignScheme, payload: string, signature: string, k
       return constantTimeEqual(sign(scheme, payload, key), signature.toUpperCase());
     case "RSA_SHA256":
       try {
-        return createVerify("RSA-SHA256").update(payload, "utf8").verify(key, signature, "base64");
+        return createVerify("RSA-SHA256").update(payload, "utf8").verify(keyObject(key, "public"), signature, "base64");
       } catch {
         return false; // a malformed key or signature is simply not a valid signature
       }
