@@ -223,4 +223,54 @@ describe("messaging through the real broker", () => {
       await concurrent.stop();
     }
   });
+
+  it("hands a chunk to the batch handler, skips unwanted types by header, and falls back one by one when the batch fails", async () => {
+    const tag = `pay_batch_${randomUUID()}`;
+    const batches: string[][] = [];
+    const singles: string[] = [];
+    const skippedTypes: string[] = [];
+    let failBatchOnce = true;
+    const batching = new EventConsumer({
+      kafka: consumerKafka,
+      groupId: `messaging-batch-${randomUUID()}`,
+      topics: [TOPICS.paymentEvents.name],
+      registry: eventRegistry,
+      logger,
+      topicPrefix: prefix,
+      accept: (type) => type === "payment.processing",
+      onOutcome: (outcome, topic) => {
+        if (outcome === "skipped" && topic.endsWith(TOPICS.paymentEvents.name)) skippedTypes.push(outcome);
+      },
+      batchHandler: async (items) => {
+        const mine = items.filter((i) => i.envelope.aggregateId.startsWith(tag));
+        if (mine.length === 0) return;
+        if (failBatchOnce && mine.some((i) => (i.envelope.payload as PaymentSnapshot).version === 3)) {
+          failBatchOnce = false;
+          throw new Error("one poison message in the chunk");
+        }
+        batches.push(mine.map((i) => `${i.envelope.aggregateId.slice(-1)}${(i.envelope.payload as PaymentSnapshot).version}`));
+      },
+      handler: async (envelope) => {
+        if (envelope.aggregateId.startsWith(tag)) singles.push(`${envelope.aggregateId.slice(-1)}${(envelope.payload as PaymentSnapshot).version}`);
+      },
+    });
+    await batching.start();
+    try {
+      const ev = (suffix: string, version: number, type = "payment.processing") =>
+        makeEnvelope({ type, version: 1, aggregateId: `${tag}${suffix}`, payload: { ...snapshot(`${tag}${suffix}`, "processing"), version } });
+      // Not a type this consumer takes: skipped from its header, never reaching a handler.
+      await publisher.publish(TOPICS.paymentEvents.name, [ev("a", 0, "payment.created")]);
+      await publisher.publish(TOPICS.paymentEvents.name, [ev("a", 1), ev("b", 1), ev("a", 2)]);
+      await waitFor(async () => batches.flat().length === 3, { what: "the first chunk in one batch call" });
+      // This chunk's batch call fails: its messages go one by one through the per-message handler.
+      await publisher.publish(TOPICS.paymentEvents.name, [ev("a", 3), ev("a", 4)]);
+      await waitFor(async () => singles.length === 2, { what: "the failed chunk replayed message by message" });
+      expect(batches.flat().sort()).toEqual(["a1", "a2", "b1"]);
+      expect(batches.flat().filter((x) => x.startsWith("a"))).toEqual(["a1", "a2"]);
+      expect(singles).toEqual(["a3", "a4"]);
+      expect(skippedTypes.length).toBeGreaterThan(0);
+    } finally {
+      await batching.stop();
+    }
+  });
 });
