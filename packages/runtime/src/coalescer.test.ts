@@ -6,7 +6,12 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe("Coalescer", () => {
   it("runs a lone item at once, in a batch of one", async () => {
     const batches: number[][] = [];
-    const c = new Coalescer<number, number>({ run: async (items) => (batches.push(items), items.map((i) => ({ ok: true as const, value: i * 2 }))) });
+    const c = new Coalescer<number, number>({
+      run: async (items) => {
+        batches.push(items);
+        return items.map((i) => ({ ok: true as const, value: i * 2 }));
+      },
+    });
     await expect(c.submit(21)).resolves.toBe(42);
     expect(batches).toEqual([[21]]);
   });

@@ -7,3 +7,4 @@ export * from "./lifecycle.ts";
 export * from "./main-guard.ts";
 export * from "./metrics.ts";
 export * from "./polling-loop.ts";
+export * from "./rounds.ts";

@@ -4,7 +4,8 @@ import { sql } from "drizzle-orm";
 import type { ApiDeps } from "../http/context.ts";
 import type { Tx } from "../http/idempotency.ts";
 import { transition } from "../payments/repository.ts";
-import { claimMessages, roundsBy, type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
+import { roundsBy } from "@pps/runtime";
+import { claimMessages, type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 import type { TransactionSql } from "postgres";
 
 export const CHANNEL_CONSUMER = "payment-api.channel-results";

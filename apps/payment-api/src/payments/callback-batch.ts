@@ -2,10 +2,10 @@ import type { CallbackResult, ChannelId } from "@pps/channels";
 import type { Database } from "@pps/db";
 import type { PaymentStatus } from "@pps/domain";
 import type { AttemptResult } from "@pps/messaging";
-import { Coalescer, type Settled } from "@pps/runtime";
+import { Coalescer, roundsBy, type Settled } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import { recordAttempts } from "../consumers/channel-results.ts";
-import { roundsBy, type TransitionRequest, transitionMany } from "./transitions-batch.ts";
+import { type TransitionRequest, transitionMany } from "./transitions-batch.ts";
 
 export type CallbackOutcome = "applied" | "duplicate" | "stale" | "unknown_attempt" | "mismatch";
 export type CallbackVerdict = { outcome: CallbackOutcome; detail?: string; paymentId?: string };

@@ -8,7 +8,7 @@ import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
 import type { CallbackResult } from "@pps/channels";
 import { acceptOne } from "./accept-batch.ts";
 import { type CallbackItem, createCallbackApplier } from "./callback-batch.ts";
-import { roundsBy, transitionMany } from "./transitions-batch.ts";
+import { transitionMany } from "./transitions-batch.ts";
 
 /** Set-based transitions and the batch consumers against real Postgres. */
 let db: Database;
@@ -49,12 +49,6 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await closeDb(db);
-});
-
-describe("roundsBy", () => {
-  it("keeps each key once per round and each key's items in order", () => {
-    expect(roundsBy(["a1", "b1", "a2", "c1", "a3", "b2"], (s) => s[0]!)).toEqual([["a1", "b1", "c1"], ["a2", "b2"], ["a3"]]);
-  });
 });
 
 describe("transitionMany", () => {

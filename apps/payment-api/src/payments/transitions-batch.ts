@@ -1,5 +1,6 @@
 import { paymentStateMachine, type PaymentStatus } from "@pps/domain";
 import { makeEnvelope, type EventDefinition } from "@pps/messaging";
+import { roundsBy } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import { EVENT_FOR, fromRaw, type Cause, type TransitionPatch } from "./repository.ts";
 import { toSnapshot, type PaymentRow } from "./snapshot.ts";
@@ -18,24 +19,6 @@ export type TransitionDone = { row: PaymentRow; previous: PaymentStatus } | null
 // Arrays travel as text[] and are cast in SQL (drizzle swaps the shared client's timestamp serializers).
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 const flag = (b: boolean) => (b ? "t" : "f");
-
-/**
- * Splits items into rounds in which each key appears once, keeping each key's items in order: one
- * set-based statement may touch a row only once.
- */
-export function roundsBy<T>(items: T[], key: (item: T) => string): T[][] {
-  const rounds: T[][] = [];
-  const seen = new Map<string, number>();
-  for (const item of items) {
-    const k = key(item);
-    const n = seen.get(k) ?? 0;
-    seen.set(k, n + 1);
-    const round = rounds[n];
-    if (round) round.push(item);
-    else rounds.push([item]);
-  }
-  return rounds;
-}
 
 /**
  * `transition` (repository.ts) for many payments at once, in the caller's transaction: per round one
