@@ -29,7 +29,7 @@ export function createRiskMetrics(registry: Registry) {
     }),
     decisionSeconds: new Histogram({
       name: "risk_decision_duration_seconds",
-      help: "Time to decide and record one payment (one database transaction)",
+      help: "Time to decide and record a payment: the database transaction it was decided in (alone or with its chunk)",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),

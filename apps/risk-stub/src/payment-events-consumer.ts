@@ -1,7 +1,17 @@
 import type { Database } from "@pps/db";
 import type { Logger } from "@pps/logger";
-import { EventConsumer, eventKey, eventRegistry, paymentEvents, TOPICS, type Envelope, type EventConsumerOptions, type PaymentSnapshot } from "@pps/messaging";
-import { decidePayment } from "./decide-payment.ts";
+import {
+  type BatchItem,
+  EventConsumer,
+  eventKey,
+  eventRegistry,
+  paymentEvents,
+  TOPICS,
+  type Envelope,
+  type EventConsumerOptions,
+  type PaymentSnapshot,
+} from "@pps/messaging";
+import { type DecideResult, decidePayment, decidePayments } from "./decide-payment.ts";
 import type { RiskMetrics } from "./metrics.ts";
 import type { RiskConfigCache } from "./risk-config.ts";
 
@@ -26,7 +36,7 @@ export type PaymentEventsConsumerOptions = {
   topicPrefix: string;
   config: RiskConfigCache;
   metrics: RiskMetrics;
-  /** Payment events decided at once (EventConsumer lanes: different payments in parallel). */
+  /** Payment events decided at once when a chunk is handled one message at a time (after a batch failed). */
   concurrency: number;
   /** Called after a decision commits, to wake the outbox relay. */
   onDecided: () => void;
@@ -34,8 +44,9 @@ export type PaymentEventsConsumerOptions = {
 
 /**
  * Decides every payment event whose snapshot is in `risk_review` (a new payment, or a pre-order that was
- * just paid) and ignores the rest. Up to `concurrency` payments are decided at once: EventConsumer runs
- * messages with different keys (payment ids) in parallel and one payment's events in order.
+ * just paid) and ignores the rest. Each chunk of messages is decided in one transaction (`decidePayments`);
+ * if that fails, EventConsumer handles the chunk again one message at a time, up to `concurrency` payments
+ * at once (different payments in parallel, one payment's events in order).
  */
 export class PaymentEventsConsumer {
   private readonly consumer: EventConsumer;
@@ -52,31 +63,58 @@ export class PaymentEventsConsumer {
       concurrency: opts.concurrency,
       accept: (type) => PAYMENT_TYPES.has(type),
       handler: (envelope) => this.handle(envelope),
+      batchHandler: (items) => this.handleBatch(items),
       onOutcome: (outcome) => opts.metrics.consumerMessages.inc({ outcome }),
     });
   }
 
-  async handle(envelope: Envelope): Promise<void> {
-    const { db, config, metrics, logger } = this.opts;
-    if (!SNAPSHOT_EVENTS.has(eventKey(envelope.type, envelope.version))) return;
+  /** The event as a payment to decide, or null when there is nothing to decide (counted when in another status). */
+  private toDecide(envelope: Envelope): Envelope<PaymentSnapshot> | null {
+    if (!SNAPSHOT_EVENTS.has(eventKey(envelope.type, envelope.version))) return null;
     // The registry validated the payload against the snapshot schema of this type and version.
-    const payment = envelope.payload as PaymentSnapshot;
-    if (payment.status !== "risk_review") {
-      metrics.paymentEvents.inc({ result: "not_in_review" });
-      return;
+    if ((envelope.payload as PaymentSnapshot).status !== "risk_review") {
+      this.opts.metrics.paymentEvents.inc({ result: "not_in_review" });
+      return null;
     }
-    const stopTimer = metrics.decisionSeconds.startTimer();
-    const result = await decidePayment(db, INBOX_CONSUMER, config.current(), envelope as Envelope<PaymentSnapshot>);
-    stopTimer();
-    if (result.kind === "decided") {
-      metrics.paymentEvents.inc({ result: "decided" });
-      metrics.decisions.inc({ outcome: result.decision.outcome });
-      this.opts.onDecided();
-      logger.debug({ paymentId: payment.paymentId, outcome: result.decision.outcome, reasons: result.decision.reasons }, "payment decided");
-    } else {
-      metrics.paymentEvents.inc({ result: "duplicate" });
-      logger.info({ paymentId: payment.paymentId, eventId: envelope.id, result: result.kind }, "payment event already handled; nothing to do");
-    }
+    return envelope as Envelope<PaymentSnapshot>;
+  }
+
+  async handle(envelope: Envelope): Promise<void> {
+    const payment = this.toDecide(envelope);
+    if (!payment) return;
+    const started = performance.now();
+    const result = await decidePayment(this.opts.db, INBOX_CONSUMER, this.opts.config.current(), payment);
+    this.record([payment], [result], started);
+  }
+
+  /** A chunk's payments in one transaction; throws (and the chunk is handled message by message) if it fails. */
+  async handleBatch(items: BatchItem[]): Promise<void> {
+    const payments = items.map((i) => this.toDecide(i.envelope)).filter((e) => e !== null);
+    if (payments.length === 0) return;
+    const started = performance.now();
+    const results = await decidePayments(this.opts.db, INBOX_CONSUMER, this.opts.config.current(), payments);
+    this.record(payments, results, started);
+  }
+
+  private record(payments: Envelope<PaymentSnapshot>[], results: DecideResult[], started: number): void {
+    const { metrics, logger } = this.opts;
+    const seconds = (performance.now() - started) / 1000;
+    let decided = false;
+    payments.forEach((envelope, i) => {
+      const result = results[i]!;
+      const payment = envelope.payload;
+      metrics.decisionSeconds.observe(seconds);
+      if (result.kind === "decided") {
+        decided = true;
+        metrics.paymentEvents.inc({ result: "decided" });
+        metrics.decisions.inc({ outcome: result.decision.outcome });
+        logger.debug({ paymentId: payment.paymentId, outcome: result.decision.outcome, reasons: result.decision.reasons }, "payment decided");
+      } else {
+        metrics.paymentEvents.inc({ result: "duplicate" });
+        logger.info({ paymentId: payment.paymentId, eventId: envelope.id, result: result.kind }, "payment event already handled; nothing to do");
+      }
+    });
+    if (decided) this.opts.onDecided();
   }
 
   async start(): Promise<void> {

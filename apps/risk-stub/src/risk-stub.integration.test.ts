@@ -208,6 +208,29 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     expect(activity?.payments).toBe(6);
   });
 
+  it("decides one payer's payments published together in their order (one chunk: velocity and devices in order)", async () => {
+    const payer = `u_${randomUUID()}`;
+    const devices = ["dev_a", "dev_b", "dev_a", "dev_a", "dev_a", "dev_b", "dev_c"];
+    const payments = devices.map((deviceId) => snapshot({ payer: { id: payer, deviceId } }));
+    // One key, so one partition and, in order, most likely one chunk; a payment's duplicate rides along.
+    const envelopes = payments.map((p) => paymentEnvelope(p, paymentEvents.created.type, payments[0]!.paymentId));
+    await publish(...envelopes, envelopes[1]!);
+    const results = await Promise.all(payments.map((p) => decisionFor(p.paymentId)));
+    expect(results.map((d) => [d.outcome, d.reasons])).toEqual([
+      ["allow", []],
+      ["challenge", ["new_device"]],
+      ["allow", []],
+      ["allow", []],
+      ["allow", []],
+      ["challenge", ["velocity_exceeded"]],
+      ["challenge", ["new_device", "velocity_exceeded"]],
+    ]);
+    await sleep(300);
+    expect(payments.map((p) => decided.get(p.paymentId)?.length)).toEqual(payments.map(() => 1));
+    const [activity] = await db.select().from(riskPayerActivity).where(eq(riskPayerActivity.payerId, payer));
+    expect(activity?.payments).toBe(7);
+  });
+
   it("decides a redelivered event once and publishes one decision", async () => {
     const p = snapshot();
     const envelope = paymentEnvelope(p);

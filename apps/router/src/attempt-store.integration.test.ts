@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeDb, createDb, type Database, dropDatabase, runMigrations } from "@pps/db";
+import { newId } from "@pps/domain";
+import type { AttemptResult, Envelope } from "@pps/messaging";
+import { TEST_DATABASE_URL } from "@pps/test-support";
+import { attemptResultEnvelope } from "./attempt-result.ts";
+import { type AttemptUpdate, AttemptStore, type BeginItem, type CompleteItem, type DecisionRecord, type NewAttempt } from "./attempt-store.ts";
+import type { AttemptStatus } from "./resolution-policy.ts";
+
+/**
+ * Its own database: a router started by another test file relays (and deletes) the outbox rows of the shared
+ * one, and its resolver takes attempts that come due there.
+ */
+const STORE_DB_URL = (() => {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname += "_attempt_store";
+  return url.toString();
+})();
+
+let db: Database;
+let store: AttemptStore;
+
+const HOUR_MS = 3_600_000;
+
+function decisionFor(paymentId: string, winner: string | null, attemptNo = 1): DecisionRecord {
+  return {
+    paymentId,
+    attemptNo,
+    input: { product: "online_banking", amount: 10_000, currency: "CNY", bankCode: "CMB", wallet: null },
+    candidates: [],
+    winner,
+    reason: attemptNo === 1 ? "initial" : "failover",
+  };
+}
+
+function attemptFor(paymentId: string, status: AttemptStatus = "sending", attemptNo = 1): NewAttempt {
+  // Due only in an hour: nothing here is ever the resolver's.
+  return { id: newId("att"), paymentId, attemptNo, channel: "bank_direct", amount: 10_000, currency: "CNY", status, expiresAt: Date.now() + HOUR_MS, nextQueryAt: Date.now() + HOUR_MS };
+}
+
+function failedEvent(attempt: NewAttempt, willRetry = false): Envelope<AttemptResult> {
+  return attemptResultEnvelope(attempt, { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode: "x", failureMessage: "x" }, willRetry);
+}
+
+function routed(messageId: string, paymentId: string): BeginItem {
+  return { messageId, decision: decisionFor(paymentId, "bank_direct"), attempt: attemptFor(paymentId), noRouteEvent: null };
+}
+
+function update(status: AttemptStatus, failureCode: string | null = null): AttemptUpdate {
+  return { status, channelTxnId: `txn_${status}`, failureCode, lastError: null, nextQueryAt: null, resetQueryCount: true };
+}
+
+const values = <T>(settled: { ok: boolean; value?: T; error?: unknown }[]) => settled.map((s) => (s.ok ? s.value : s.error));
+
+async function attemptsOf(paymentId: string) {
+  return db.$client<{ id: string; attempt_no: number; status: string; completed_at: Date | null; channel_txn_id: string | null }[]>`
+    select id, attempt_no, status, completed_at, channel_txn_id from routing.attempts where payment_id = ${paymentId} order by attempt_no`;
+}
+
+async function decisionCount(paymentId: string): Promise<number> {
+  const [row] = await db.$client<{ n: number }[]>`select count(*)::int as n from routing.decisions where payment_id = ${paymentId}`;
+  return row!.n;
+}
+
+async function outboxCount(eventId: string): Promise<number> {
+  const [row] = await db.$client<{ n: number }[]>`select count(*)::int as n from routing.outbox where event_id = ${eventId}::uuid`;
+  return row!.n;
+}
+
+describe("attempt store batches", () => {
+  beforeAll(async () => {
+    await dropDatabase(STORE_DB_URL);
+    await runMigrations(STORE_DB_URL);
+    db = createDb({ url: STORE_DB_URL, max: 4 });
+    store = new AttemptStore(db);
+  });
+
+  afterAll(async () => {
+    await closeDb(db);
+    await dropDatabase(STORE_DB_URL);
+  });
+
+  it("begins a batch with a message thrice, a redelivery, a routed payment and a payment twice, each exactly", async () => {
+    const [p0, p1, p2, p3] = [newId("pay"), newId("pay"), newId("pay"), newId("pay")];
+    const [m0, m1, m2, m3, m4, m5] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    expect(await store.begin(m0, decisionFor(p0, "bank_direct"), attemptFor(p0), null)).toEqual({ claimed: true, started: true });
+
+    const noRoute = attemptFor(p2, "failed");
+    const noRouteEvent = failedEvent(noRoute);
+    const batch: BeginItem[] = [
+      routed(m1, p1),
+      routed(m1, p1), // the same message again in this batch
+      routed(m1.toUpperCase(), p1), // and again, spelled in capitals
+      routed(m0, p0), // redelivered: claimed before
+      routed(m2, p0), // another message for a payment already routed
+      { messageId: m3, decision: decisionFor(p2, null), attempt: { ...noRoute, failureCode: "no_channel_available", lastError: "none" }, noRouteEvent },
+      routed(m4, p3),
+      routed(m5, p3), // a second message for a payment of this batch
+    ];
+    expect(values(await store.beginAll(batch))).toEqual([
+      { claimed: true, started: true },
+      { claimed: false, started: false },
+      { claimed: false, started: false },
+      { claimed: false, started: false },
+      { claimed: true, started: false },
+      { claimed: true, started: true },
+      { claimed: true, started: true },
+      { claimed: true, started: false },
+    ]);
+
+    expect((await attemptsOf(p1)).map((a) => a.id)).toEqual([batch[0]!.attempt.id]);
+    expect(await decisionCount(p1)).toBe(1);
+    expect(await attemptsOf(p0)).toHaveLength(1);
+    expect(await decisionCount(p0)).toBe(1);
+    expect((await attemptsOf(p3)).map((a) => a.id)).toEqual([batch[6]!.attempt.id]);
+    const [failed] = await attemptsOf(p2);
+    expect(failed).toMatchObject({ id: noRoute.id, status: "failed" });
+    expect(failed?.completed_at).not.toBeNull();
+    expect(await outboxCount(noRouteEvent.id)).toBe(1);
+  });
+
+  it("answers concurrent begins of the same messages exactly once each, whatever batches they fall into", async () => {
+    const firsts = Array.from({ length: 10 }, () => routed(randomUUID(), newId("pay")));
+    const again = firsts.map((b) => routed(b.messageId, b.decision.paymentId));
+    const results = await Promise.all([...firsts, ...again].map((b) => store.begin(b.messageId, b.decision, b.attempt, null)));
+    for (let i = 0; i < firsts.length; i++) {
+      const pair = [results[i]!, results[i + firsts.length]!];
+      expect(pair).toEqual(expect.arrayContaining([{ claimed: true, started: true }, { claimed: false, started: false }]));
+      expect(await attemptsOf(firsts[i]!.decision.paymentId)).toHaveLength(1);
+    }
+  });
+
+  it("completes a batch where each item answers whether its condition held", async () => {
+    const [a, b, c, d] = Array.from({ length: 4 }, () => routed(randomUUID(), newId("pay")));
+    await store.beginAll([a!, b!, c!, d!]);
+    const events = [a, b, c, c].map((x) => failedEvent(x!.attempt));
+    const batch: CompleteItem[] = [
+      { id: a!.attempt.id, from: { status: "sending" }, update: update("succeeded"), event: events[0]! },
+      { id: b!.attempt.id, from: { status: "pending" }, update: update("succeeded"), event: events[1]! }, // not in that status
+      { id: c!.attempt.id, from: { status: "sending" }, update: update("failed", "declined"), event: events[2]! },
+      { id: c!.attempt.id, from: { status: "sending" }, update: update("succeeded"), event: events[3]! }, // the same attempt again
+      { id: d!.attempt.id, from: { status: "sending", queryCount: 5 }, update: update("unknown"), event: null }, // no longer our claim
+    ];
+    expect(values(await store.completeAll(batch))).toEqual([true, false, true, false, false]);
+
+    expect((await attemptsOf(a!.decision.paymentId))[0]).toMatchObject({ status: "succeeded", channel_txn_id: "txn_succeeded" });
+    expect((await attemptsOf(a!.decision.paymentId))[0]?.completed_at).not.toBeNull();
+    expect((await attemptsOf(b!.decision.paymentId))[0]).toMatchObject({ status: "sending", completed_at: null });
+    expect((await attemptsOf(c!.decision.paymentId))[0]).toMatchObject({ status: "failed", channel_txn_id: "txn_failed" });
+    expect((await attemptsOf(d!.decision.paymentId))[0]).toMatchObject({ status: "sending" });
+    expect(await Promise.all(events.map((e) => outboxCount(e.id)))).toEqual([1, 0, 1, 0]);
+  });
+
+  it("fails over in one statement, and writes nothing when the failed attempt is no longer sending", async () => {
+    const first = routed(randomUUID(), newId("pay"));
+    const paymentId = first.decision.paymentId;
+    await store.beginAll([first]);
+    const event = failedEvent(first.attempt, true);
+    const next = { ...attemptFor(paymentId, "sending", 2), channel: "unionpay" };
+    expect(await store.failover({ id: first.attempt.id, update: update("failed", "channel_unavailable"), event }, decisionFor(paymentId, "unionpay", 2), next)).toBe(true);
+    expect((await attemptsOf(paymentId)).map((a) => [a.attempt_no, a.status])).toEqual([
+      [1, "failed"],
+      [2, "sending"],
+    ]);
+    expect(await decisionCount(paymentId)).toBe(2);
+    expect(await outboxCount(event.id)).toBe(1);
+
+    const late = failedEvent(first.attempt, true);
+    const third = { ...attemptFor(paymentId, "sending", 3), channel: "wechat" };
+    expect(await store.failover({ id: first.attempt.id, update: update("failed", "channel_unavailable"), event: late }, decisionFor(paymentId, "wechat", 3), third)).toBe(false);
+    expect(await attemptsOf(paymentId)).toHaveLength(2);
+    expect(await decisionCount(paymentId)).toBe(2);
+    expect(await outboxCount(late.id)).toBe(0);
+  });
+});
