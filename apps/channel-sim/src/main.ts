@@ -4,6 +4,7 @@ import { runMain, runService } from "@pps/runtime";
 import { createApp } from "./app.ts";
 import { createProtocols } from "./channels/index.ts";
 import { loadAppEnv } from "./env.ts";
+import { createChargeWriter } from "./sim/charge-writer.ts";
 import type { SimDeps } from "./sim/deps.ts";
 import { createDispatcher } from "./sim/dispatcher.ts";
 import { createFaultStore } from "./sim/faults.ts";
@@ -14,10 +15,12 @@ runMain(async () => {
   // The simulated channels hold the other half of the FAKE development keys the adapters default to.
   const keys = DEV_CHANNEL_KEYS;
   const shutdown = new AbortController();
+  const faults = createFaultStore(infra.db, infra.logger);
   const sim: SimDeps = {
     db: infra.db,
     logger: infra.logger,
-    faults: createFaultStore(infra.db),
+    faults,
+    charges: createChargeWriter(infra.db),
     protocols: createProtocols(keys),
     config: {
       publicUrl: env.SIM_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
@@ -39,6 +42,7 @@ runMain(async () => {
     port: env.PORT,
     components: [
       ...infra.components,
+      { name: "fault-settings", start: () => faults.start(), stop: () => faults.stop() },
       createDispatcher(sim),
       // Stopped first: answers held back by the timeout/latency faults are released so the server can close.
       { name: "held-answers", stop: () => shutdown.abort() },

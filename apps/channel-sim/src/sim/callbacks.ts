@@ -1,25 +1,27 @@
 import { newId } from "@pps/domain";
 import { simCallbacks } from "@pps/db/schema";
 import type { Charge } from "../channels/protocol.ts";
-import { protocolOf, type SimDeps, type Tx } from "./deps.ts";
+import { protocolOf, type SimDeps, type Sql, type Tx } from "./deps.ts";
 import { toFaultSet } from "./faults.ts";
 
 /** How long after the final callback its stale, earlier-state sibling goes out (callback_out_of_order). */
 const STALE_GAP_MS = 300;
 
+export type NewCallback = { channel: string; chargeId: string; merchantRef: string; kind: "final" | "stale"; url: string; headers: Record<string, string>; body: string; dueAt: Date };
+
 /**
- * Queues the callbacks announcing a transaction's final state, in the caller's transaction, shaped by the
- * callback faults of the request (stored on the charge) and of the channel now.
+ * The callbacks announcing a transaction's final state, shaped by the callback faults of the request
+ * (stored on the charge) and `channelFaults`, the channel's callback directives that hit it now.
  */
-export async function enqueueFinalCallbacks(tx: Tx, deps: SimDeps, charge: Charge): Promise<number> {
+export function finalCallbacks(deps: SimDeps, charge: Charge, channelFaults: string[]): NewCallback[] {
   const proto = protocolOf(deps, charge.channel);
-  const faults = toFaultSet([...charge.faults, ...(await deps.faults.activeForCallbacks(proto.id, charge.merchantRef, tx))]);
-  if (faults.flags.has("callback_never")) return 0;
+  const faults = toFaultSet([...charge.faults, ...channelFaults]);
+  if (faults.flags.has("callback_never")) return [];
   const now = Date.now();
   const due = new Date(now + faults.callbackDelayMs);
   const at = charge.paidAt ?? charge.closedAt ?? new Date(now);
   const final = proto.renderCallback(charge, newId("ntf"), at);
-  const row = (kind: "final" | "stale", msg: typeof final, dueAt: Date) => ({
+  const row = (kind: "final" | "stale", msg: typeof final, dueAt: Date): NewCallback => ({
     channel: charge.channel,
     chargeId: charge.id,
     merchantRef: charge.merchantRef,
@@ -36,6 +38,34 @@ export async function enqueueFinalCallbacks(tx: Tx, deps: SimDeps, charge: Charg
     const earlier: Charge = { ...charge, status: proto.staleStatus, failureReason: null, paidAt: null, closedAt: null, updatedAt: charge.createdAt };
     rows.push(row("stale", proto.renderCallback(earlier, newId("ntf"), charge.createdAt), new Date(due.getTime() + STALE_GAP_MS)));
   }
-  await tx.insert(simCallbacks).values(rows);
+  return rows;
+}
+
+/** The final callbacks of a charge with the channel's callback faults of now, for a batch statement to queue. */
+export async function finalCallbacksNow(deps: SimDeps, charge: Charge): Promise<NewCallback[]> {
+  return finalCallbacks(deps, charge, await deps.faults.activeForCallbacks(protocolOf(deps, charge.channel).id, charge.merchantRef));
+}
+
+/** Queues the callbacks announcing a transaction's final state, in the caller's transaction. */
+export async function enqueueFinalCallbacks(tx: Tx, deps: SimDeps, charge: Charge): Promise<number> {
+  const channelFaults = await deps.faults.activeForCallbacks(protocolOf(deps, charge.channel).id, charge.merchantRef, tx);
+  const rows = finalCallbacks(deps, charge, channelFaults);
+  if (rows.length > 0) await tx.insert(simCallbacks).values(rows);
   return rows.length;
+}
+
+/**
+ * For a data-modifying CTE: queues `rows`, in their order, but only those of charges whose ids the CTE
+ * named `done` returns (the charges the same statement actually wrote).
+ */
+export function insertCallbacksOfDone(sql: Sql, rows: NewCallback[]) {
+  return sql`
+    insert into sim.callbacks (channel, charge_id, merchant_ref, kind, url, headers, body, due_at)
+    select u.channel, u.charge_id, u.merchant_ref, u.kind, u.url, u.headers::jsonb, u.body, u.due_at
+    from unnest(${rows.map((r) => r.channel)}::text[], ${rows.map((r) => r.chargeId)}::text[], ${rows.map((r) => r.merchantRef)}::text[],
+      ${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.url)}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[],
+      ${rows.map((r) => r.body)}::text[], ${rows.map((r) => r.dueAt.toISOString())}::text[]::timestamptz[])
+      with ordinality as u(channel, charge_id, merchant_ref, kind, url, headers, body, due_at, ord)
+    where u.charge_id in (select id from done)
+    order by u.ord`;
 }

@@ -2,9 +2,16 @@ import type { ChannelId } from "@pps/channels";
 import type { Database } from "@pps/db";
 import type { Logger } from "@pps/logger";
 import type { ChannelProtocol } from "../channels/protocol.ts";
+import type { ChargeWriter } from "./charge-writer.ts";
 import type { FaultStore } from "./faults.ts";
 
 export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
+/**
+ * The raw postgres.js client, for the set-based statements of the hot paths. Drizzle replaces its
+ * timestamp (and timestamp array) serializers with pass-throughs, so arrays of timestamps are sent as ISO
+ * text (`::text[]::timestamptz[]`).
+ */
+export type Sql = Database["$client"];
 
 export type SimConfig = {
   /** Base for payer-facing URLs; null = the request's own origin. */
@@ -22,6 +29,8 @@ export type SimDeps = {
   db: Database;
   logger: Logger;
   faults: FaultStore;
+  /** Creates the charges of pay requests, concurrent ones in one statement. */
+  charges: ChargeWriter;
   protocols: ReadonlyMap<ChannelId, ChannelProtocol>;
   config: SimConfig;
   /** Aborted at shutdown: releases answers held back by `timeout` / `latency`. */

@@ -1,8 +1,9 @@
-import { eq, inArray, sql } from "drizzle-orm";
-import { simCallbackDeliveries, simCallbacks, simCharges } from "@pps/db/schema";
+import { sql } from "drizzle-orm";
+import { simCallbacks, simCharges } from "@pps/db/schema";
 import { PollingLoop, type Component } from "@pps/runtime";
+import type { Charge } from "../channels/protocol.ts";
 import { protocolOf, type SimDeps } from "./deps.ts";
-import { applyPayerAction } from "./payer-actions.ts";
+import { applyPayerAction, applyPayerActionsAtOnce, type PayerAction } from "./payer-actions.ts";
 
 /** While a claimed row is being worked on, other replicas leave it alone for this long. */
 const LEASE = "30 seconds";
@@ -10,6 +11,44 @@ const LEASE = "30 seconds";
 const BATCH = 100;
 
 type CallbackRow = typeof simCallbacks.$inferSelect;
+
+const actionOf = (charge: Charge): PayerAction => (charge.autoAction === "cancel" ? { type: "cancel" } : { type: "pay" });
+
+/** One delivery attempt's result and what it means for its callback (null: left as it is). */
+type Delivery = {
+  callbackId: number;
+  attempt: number;
+  httpStatus: number | null;
+  responseBody: string | null;
+  error: string | null;
+  accepted: boolean;
+  status: "delivered" | "abandoned" | null;
+  deliveredAt: Date | null;
+  dueAt: Date | null;
+  lastError: string | null;
+};
+
+/**
+ * Records a round's delivery attempts in one statement: a row in callback_deliveries each, and its callback
+ * delivered, abandoned or due again. The callbacks are distinct: a round claims each once.
+ */
+async function recordDeliveries(deps: SimDeps, ds: Delivery[]): Promise<void> {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  await deps.db.$client`
+    with u as (
+      select * from unnest(${ds.map((d) => d.callbackId)}::bigint[], ${ds.map((d) => d.attempt)}::int[], ${ds.map((d) => d.httpStatus)}::int[],
+        ${ds.map((d) => d.responseBody)}::text[], ${ds.map((d) => d.error)}::text[], ${ds.map((d) => (d.accepted ? "yes" : "no"))}::text[],
+        ${ds.map((d) => d.status)}::text[], ${ds.map((d) => iso(d.deliveredAt))}::text[]::timestamptz[], ${ds.map((d) => iso(d.dueAt))}::text[]::timestamptz[],
+        ${ds.map((d) => d.lastError)}::text[])
+        as u(callback_id, attempt, http_status, response_body, error, accepted, status, delivered_at, due_at, last_error)
+    ), recorded as (
+      insert into sim.callback_deliveries (callback_id, attempt, http_status, response_body, error, accepted)
+      select callback_id, attempt, http_status, response_body, error, accepted from u
+    )
+    update sim.callbacks c set status = coalesce(u.status, c.status), delivered_at = coalesce(u.delivered_at, c.delivered_at),
+      due_at = coalesce(u.due_at, c.due_at), last_error = u.last_error
+    from u where c.id = u.callback_id`;
+}
 
 /**
  * The callback sender and payer robot: polls Postgres for due callbacks and automated payer actions.
@@ -19,7 +58,8 @@ type CallbackRow = typeof simCallbacks.$inferSelect;
 export function createDispatcher(deps: SimDeps): Component & { tick: () => Promise<boolean> } {
   const { db, logger, config } = deps;
 
-  async function deliver(row: CallbackRow): Promise<void> {
+  /** Sends one callback; what came of it is recorded with the rest of the round. */
+  async function deliver(row: CallbackRow): Promise<Delivery> {
     const proto = protocolOf(deps, row.channel);
     let httpStatus: number | null = null;
     let responseBody: string | null = null;
@@ -34,53 +74,76 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     const accepted = httpStatus !== null && proto.ackAccepted(httpStatus, responseBody ?? "");
     const giveUp = !accepted && row.attempts >= config.callbackMaxAttempts;
     const retryMs = Math.min(30_000, config.callbackRetryBaseMs * 2 ** Math.max(0, row.attempts - 1));
-    await db.transaction(async (tx) => {
-      await tx.insert(simCallbackDeliveries).values({ callbackId: row.id, attempt: row.attempts, httpStatus, responseBody, error, accepted: accepted ? "yes" : "no" });
-      await tx
-        .update(simCallbacks)
-        .set(
-          accepted
-            ? { status: "delivered", deliveredAt: new Date(), lastError: null }
-            : giveUp
-              ? { status: "abandoned", lastError: error ?? `HTTP ${httpStatus}` }
-              : { dueAt: new Date(Date.now() + retryMs), lastError: error ?? `HTTP ${httpStatus}` },
-        )
-        .where(eq(simCallbacks.id, row.id));
-    });
+    const lastError = accepted ? null : (error ?? `HTTP ${httpStatus}`);
     if (!accepted) logger.info({ callbackId: row.id, channel: row.channel, attempt: row.attempts, httpStatus, error, giveUp }, "callback not accepted");
+    return {
+      callbackId: row.id,
+      attempt: row.attempts,
+      httpStatus,
+      responseBody,
+      error,
+      accepted,
+      status: accepted ? "delivered" : giveUp ? "abandoned" : null,
+      deliveredAt: accepted ? new Date() : null,
+      dueAt: accepted || giveUp ? null : new Date(Date.now() + retryMs),
+      lastError,
+    };
   }
 
+  /** Claims the due callbacks and reads them in one statement, sends them, records the results in one statement. */
   async function sendDueCallbacks(): Promise<number> {
-    const rows = await db.execute<{ id: number }>(sql`
-      update ${simCallbacks} set attempts = attempts + 1, due_at = now() + ${LEASE}::interval
-      where id in (
-        select id from ${simCallbacks} where status = 'pending' and due_at <= now()
-        order by due_at, id limit ${BATCH} for update skip locked)
-      returning id`);
-    if (rows.length === 0) return 0;
     const claimed = await db
-      .select()
-      .from(simCallbacks)
-      .where(inArray(simCallbacks.id, rows.map((r) => Number(r.id))));
-    await Promise.all(claimed.map((row) => deliver(row).catch((err: unknown) => logger.error({ err, callbackId: row.id }, "callback delivery bookkeeping failed"))));
+      .update(simCallbacks)
+      .set({ attempts: sql`attempts + 1`, dueAt: sql`now() + ${LEASE}::interval` })
+      .where(
+        sql`${simCallbacks.id} in (
+          select id from ${simCallbacks} where status = 'pending' and due_at <= now()
+          order by due_at, id limit ${BATCH} for update skip locked)`,
+      )
+      .returning();
+    if (claimed.length === 0) return 0;
+    // A charge's callbacks claimed together (a duplicate, a stale one after the final, when the round came
+    // late) go out one after another, in the order they were queued.
+    const byCharge = new Map<string, CallbackRow[]>();
+    for (const row of claimed.sort((a, b) => a.id - b.id)) {
+      byCharge.set(row.chargeId, [...(byCharge.get(row.chargeId) ?? []), row]);
+    }
+    const deliveries = await Promise.all(
+      [...byCharge.values()].map(async (rows) => {
+        const done: Delivery[] = [];
+        for (const row of rows) done.push(await deliver(row));
+        return done;
+      }),
+    );
+    // Unrecorded, the callbacks come back after the lease and are sent again: a callback is sent at least once.
+    await recordDeliveries(deps, deliveries.flat()).catch((err: unknown) =>
+      logger.error({ err, callbackIds: claimed.map((r) => r.id) }, "callback delivery bookkeeping failed"),
+    );
     return claimed.length;
   }
 
+  /** Claims the due payer actions; settles those it can in one statement, the others one by one. */
   async function runAutomatedPayers(): Promise<number> {
-    const rows = await db.execute<{ id: string; auto_action: string }>(sql`
-      update ${simCharges} set auto_action_at = now() + ${LEASE}::interval
-      where id in (
-        select id from ${simCharges} where auto_action is not null and auto_action_at <= now()
-        order by auto_action_at limit ${BATCH} for update skip locked)
-      returning id, auto_action`);
+    const claimed = await db
+      .update(simCharges)
+      .set({ autoActionAt: sql`now() + ${LEASE}::interval` })
+      .where(
+        sql`${simCharges.id} in (
+          select id from ${simCharges} where auto_action is not null and auto_action_at <= now()
+          order by auto_action_at limit ${BATCH} for update skip locked)`,
+      )
+      .returning();
+    const actions = claimed.map((charge) => ({ charge, action: actionOf(charge) }));
+    const settled = await applyPayerActionsAtOnce(deps, actions).catch((err: unknown) => {
+      logger.error({ err }, "automated payer actions failed as a batch; applying them one by one");
+      return new Set<string>();
+    });
     await Promise.all(
-      rows.map((r) =>
-        applyPayerAction(deps, r.id, r.auto_action === "cancel" ? { type: "cancel" } : { type: "pay" }).catch((err: unknown) =>
-          logger.error({ err, chargeId: r.id }, "automated payer action failed"),
-        ),
-      ),
+      actions
+        .filter(({ charge }) => !settled.has(charge.id))
+        .map(({ charge, action }) => applyPayerAction(deps, charge.id, action).catch((err: unknown) => logger.error({ err, chargeId: charge.id }, "automated payer action failed"))),
     );
-    return rows.length;
+    return claimed.length;
   }
 
   /** One round of both duties; true when either claimed a full batch (more is probably due). */

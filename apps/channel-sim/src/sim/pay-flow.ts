@@ -1,8 +1,8 @@
 import type { Context } from "hono";
 import { wire } from "@pps/channels";
 import type { Charge, ChannelProtocol, ChargeStatus, FailureReason, Rejection, SimPayRequest } from "../channels/protocol.ts";
-import { createOrGetCharge, expireIfDue, findCharge, type ChargeRef, type NewCharge } from "./book.ts";
-import { enqueueFinalCallbacks } from "./callbacks.ts";
+import { createOrGetCharge, expireIfDue, findCharge, type ChargeRef } from "./book.ts";
+import { enqueueFinalCallbacks, finalCallbacksNow } from "./callbacks.ts";
 import type { SimDeps, Tx } from "./deps.ts";
 import { toFaultSet, type FaultOp } from "./faults.ts";
 import { sleep } from "./sleep.ts";
@@ -12,7 +12,7 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; rejection: Rejecti
 /** Channel-specific steps of a pay request around the common pipeline. */
 export type PayHooks = {
   /** Values computed at creation (e.g. PayPal's settlement at the rate of the day). */
-  extraValues?: (req: SimPayRequest) => Partial<NewCharge>;
+  extraValues?: (req: SimPayRequest) => Partial<Charge>;
   /** Runs in the creating transaction (e.g. the carrier sends its SMS code). */
   afterCreate?: (tx: Tx, deps: SimDeps, charge: Charge) => Promise<Charge>;
   /** A sync channel performs the automated payer action inside the pay request and answers the result. */
@@ -45,7 +45,8 @@ async function faultsFor(deps: SimDeps, proto: ChannelProtocol, op: FaultOp, ref
 /**
  * The common pay pipeline: connection-level faults first (nothing taken), then validation, the idempotent
  * insert, the initial state the faults and payer automation call for, and the answer (held back or
- * replaced by a 500 when the fault says so, after the charge).
+ * replaced by a 500 when the fault says so, after the charge). The insert, with the callbacks when the
+ * final state is known at once, is one statement shared with concurrent requests (deps.charges).
  */
 export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtocol, parsed: Parsed<SimPayRequest>, hooks: PayHooks = {}): Promise<Response> {
   const origin = originOf(c, deps);
@@ -86,7 +87,7 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
     autoAction = payer;
   }
 
-  const values: NewCharge = {
+  const charge: Charge = {
     id: proto.newTxnId(),
     channel: proto.id,
     merchantId: req.merchantId,
@@ -94,6 +95,9 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
     product: req.product,
     amount: req.amount,
     currency: req.currency,
+    settleAmount: null,
+    settleCurrency: null,
+    fxRate: null,
     status,
     failureReason,
     subject: req.subject,
@@ -105,24 +109,23 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
     passthrough: req.passthrough,
     faults: directives,
     extra: req.extra,
+    smsCode: null,
+    smsAttempts: 0,
     autoAction,
     autoActionAt: autoAction ? new Date(now.getTime() + deps.config.autoPayerDelayMs) : null,
     expiresAt: req.expiresAt,
     paidAt: status === "succeeded" ? now : null,
     closedAt: status === "failed" || status === "closed" ? now : null,
+    createdAt: now,
+    updatedAt: now,
     ...hooks.extraValues?.(req),
   };
 
-  const { charge, created } = await deps.db.transaction(async (tx) => {
-    const result = await createOrGetCharge(tx, values);
-    if (!result.created) return result;
-    let charge = result.charge;
-    if (hooks.afterCreate) charge = await hooks.afterCreate(tx, deps, charge);
-    if (announce) await enqueueFinalCallbacks(tx, deps, charge);
-    return { charge, created: true };
-  });
+  const { charge: stored, created } = hooks.afterCreate
+    ? await createInTransaction(deps, charge, announce, hooks.afterCreate)
+    : await deps.charges.submit({ charge, callbacks: announce ? await finalCallbacksNow(deps, charge) : [] });
 
-  if (!created && (charge.amount !== req.amount || charge.currency !== req.currency || charge.product !== req.product)) {
+  if (!created && (stored.amount !== req.amount || stored.currency !== req.currency || stored.product !== req.product)) {
     return proto.renderRejection(ctx, { kind: "order_conflict", message: `reference ${req.merchantRef} was used for another order` });
   }
   if (created && faults.flags.has("timeout")) {
@@ -130,7 +133,18 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
     await sleep(deps.config.timeoutHoldMs, [deps.shutdown, c.req.raw.signal]);
   }
   if (created && faults.flags.has("5xx_after_charge")) return internalError(c);
-  return proto.renderCharge({ ...ctx, created }, await expireIfDue(deps.db, charge));
+  return proto.renderCharge({ ...ctx, created }, await expireIfDue(deps.db, stored));
+}
+
+/** The one-by-one creation, for a channel with steps of its own in the creating transaction. */
+function createInTransaction(deps: SimDeps, values: Charge, announce: boolean, afterCreate: NonNullable<PayHooks["afterCreate"]>): Promise<{ charge: Charge; created: boolean }> {
+  return deps.db.transaction(async (tx) => {
+    const result = await createOrGetCharge(tx, values);
+    if (!result.created) return result;
+    const charge = await afterCreate(tx, deps, result.charge);
+    if (announce) await enqueueFinalCallbacks(tx, deps, charge);
+    return { charge, created: true };
+  });
 }
 
 /** The common query pipeline: the book, then channel-wide query faults (scoped by the order's reference). */
