@@ -1,10 +1,10 @@
 import type { Logger } from "@pps/logger";
-import { PollingLoop } from "@pps/runtime";
+import { Coalescer, PollingLoop } from "@pps/runtime";
 import { signBodyForMerchant } from "@pps/signing";
 import type { DestinationGuard } from "./destination-guard.ts";
 import { type DeliveryResult, deliverOnce } from "./http-delivery.ts";
 import type { MerchantSigningClient } from "./merchant-signing.ts";
-import type { NotificationStore, ClaimedNotification } from "./notification-store.ts";
+import type { AttemptToRecord, ClaimedNotification, NotificationStore, RecordOutcome } from "./notification-store.ts";
 import type { NotifierMetrics } from "./notifier-metrics.ts";
 
 export type DispatcherOptions = {
@@ -30,14 +30,17 @@ const SIGNING_UNAVAILABLE_RETRY_MS = 5_000;
  * Delivers due notifications. It claims them from Postgres (the schedule lives there, never only in memory)
  * with a lease, up to the free slots of its worker pool, and the claim itself keeps each merchant within its
  * in-flight limit, so a merchant whose endpoint hangs holds at most that many workers and everyone else's
- * notifications keep flowing. Each attempt is signed afresh, sent, and recorded with its consequence.
+ * notifications keep flowing. Each attempt is signed afresh, sent, and recorded with its consequence; the
+ * attempts that finish together are recorded together (group commit: one statement for the lot).
  */
 export class Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly loop: PollingLoop;
+  private readonly recorder: Coalescer<AttemptToRecord, RecordOutcome>;
 
   constructor(private readonly opts: DispatcherOptions) {
     const { store, workers, pollMs, metrics, logger } = opts;
+    this.recorder = new Coalescer({ run: (attempts) => store.recordAttempts(attempts), maxBatch: workers });
     this.loop = new PollingLoop({
       name: "notification claim",
       logger,
@@ -100,7 +103,7 @@ export class Dispatcher {
     }
     metrics.deliveries.inc({ outcome: result.outcome, error: result.error ?? "none" });
     metrics.deliveryDuration.observe({ outcome: result.outcome }, result.latencyMs / 1000);
-    const recorded = await store.record(n, result, startedAt);
+    const recorded = await this.recorder.submit({ claim: n, result, startedAt });
     if (!recorded.recorded) {
       logger.warn({ notificationId: n.id, outcome: result.outcome }, "lease lost before the attempt was recorded; another dispatcher owns the notification");
       return;

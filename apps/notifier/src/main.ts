@@ -9,7 +9,7 @@ import { loadAppEnv } from "./env.ts";
 import { MerchantSigningClient } from "./merchant-signing.ts";
 import { NotificationStore } from "./notification-store.ts";
 import { createNotifierMetrics } from "./notifier-metrics.ts";
-import { createPaymentEventsConsumer, createPaymentEventsHandler } from "./payment-events-consumer.ts";
+import { createPaymentEventsBatchHandler, createPaymentEventsConsumer, createPaymentEventsHandler } from "./payment-events-consumer.ts";
 
 /** Advisory lock of the notify outbox relay (unique across apps). */
 const OUTBOX_LOCK_ID = 7_300_003;
@@ -38,12 +38,14 @@ runMain(async () => {
     metrics,
     logger,
   });
+  const handlerDeps = { store, onCreated: () => dispatcher.wake(), metrics, logger };
   const consumer = createPaymentEventsConsumer({
     kafka: infra.kafka,
     topicPrefix: env.KAFKA_TOPIC_PREFIX,
     eventTypes: env.NOTIFY_EVENT_TYPES,
     concurrency: env.CONSUMER_CONCURRENCY,
-    handler: createPaymentEventsHandler({ store, onCreated: () => dispatcher.wake(), metrics, logger }),
+    handler: createPaymentEventsHandler(handlerDeps),
+    batchHandler: createPaymentEventsBatchHandler(handlerDeps),
     metrics,
     logger,
   });

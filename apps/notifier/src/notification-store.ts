@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
-import { deliveryAttempts, notifications, notifyInbox, notifyMerchantSettings, notifyOutbox } from "@pps/db/schema";
+import { deliveryAttempts, notifications, notifyMerchantSettings } from "@pps/db/schema";
 import { newId } from "@pps/domain";
-import { claimMessage, makeEnvelope, notificationEvents, type NotificationDeadLettered, outboxRow } from "@pps/messaging";
+import { makeEnvelope, notificationEvents, type NotificationDeadLettered, outboxRow } from "@pps/messaging";
+import type { Settled } from "@pps/runtime";
 import type { DeliveryResult } from "./http-delivery.ts";
 import { attemptOffsetSeconds, nextAfterFailure } from "./schedule.ts";
 
@@ -36,9 +37,56 @@ export type NewNotification = {
   occurredAt: string;
 };
 
+/** One delivery attempt to record: the claim it was made under, what happened, and when it started. */
+export type AttemptToRecord = { claim: ClaimedNotification; result: DeliveryResult; startedAt: Date };
+
 export type RecordOutcome = { recorded: false } | { recorded: true; row: NotificationRow; deadLettered: boolean };
 
+/** What an attempt leads to, decided before it is written: the next attempt's offset when it is retried. */
+type NextState = { status: "delivered" | "dead"; offsetSeconds: null } | { status: "pending"; offsetSeconds: number };
+
 const secs = (seconds: number) => sql`make_interval(secs => ${seconds}::double precision)`;
+
+const NOTIFICATION_COLUMNS = Object.entries(getTableColumns(notifications)).map(([field, column]) => ({ field, column }));
+/**
+ * `n.<column> as "<field>"` for every column of notifications, kept in step with the schema: statements
+ * written for postgres.js return rows with NotificationRow's field names (see toNotificationRow).
+ */
+const NOTIFICATION_ROW = NOTIFICATION_COLUMNS.map(({ field, column }) => `n.${column.name} as "${field}"`).join(", ");
+/** The same fields again, from a CTE that returned NOTIFICATION_ROW. */
+const NOTIFICATION_FIELDS = NOTIFICATION_COLUMNS.map(({ field }) => `"${field}"`).join(", ");
+
+/**
+ * A NOTIFICATION_ROW as drizzle would have read it: drizzle makes the shared postgres.js client hand out
+ * timestamps as text, so each value goes through its column's own mapping (text to Date).
+ */
+function toNotificationRow(raw: Record<string, unknown>): NotificationRow {
+  const row: Record<string, unknown> = {};
+  for (const { field, column } of NOTIFICATION_COLUMNS) row[field] = raw[field] === null ? null : column.mapFromDriverValue(raw[field]);
+  return row as NotificationRow;
+}
+
+/**
+ * The outbox row of the dead-letter event for a notification this attempt makes dead. Its fields are the
+ * claim's and the attempt's (under the lease no one else changes the row, so `attempts` is the claim's plus
+ * this one); the recording statement replaces `deadAt` with the moment the row went dead (its updated_at).
+ */
+function deadLetterRow(claim: ClaimedNotification, result: DeliveryResult) {
+  const payload: NotificationDeadLettered = {
+    notificationId: claim.id,
+    merchantId: claim.merchantId,
+    paymentId: claim.paymentId,
+    eventId: claim.eventId,
+    eventType: claim.eventType,
+    attempts: claim.attempts + 1,
+    lastError: result.error,
+    lastStatusCode: result.statusCode,
+    url: claim.url,
+    deadAt: new Date().toISOString(),
+  };
+  const envelope = makeEnvelope({ type: notificationEvents.deadLettered.type, version: notificationEvents.deadLettered.version, aggregateId: claim.id, payload });
+  return outboxRow(notificationEvents.deadLettered, envelope);
+}
 
 export class NotificationStore {
   constructor(
@@ -46,39 +94,61 @@ export class NotificationStore {
     private readonly defaults: StoreDefaults,
   ) {}
 
-  private async scheduleFor(tx: Pick<Database, "select">, merchantId: string): Promise<readonly number[]> {
-    const [row] = await tx.select({ schedule: notifyMerchantSettings.scheduleSeconds }).from(notifyMerchantSettings).where(eq(notifyMerchantSettings.merchantId, merchantId));
-    return row?.schedule ?? this.defaults.schedule;
+  /** The merchants' own schedules, for those that have one (the others use the default). */
+  private async schedulesOf(merchantIds: string[]): Promise<Map<string, readonly number[]>> {
+    if (merchantIds.length === 0) return new Map();
+    const rows = await this.db
+      .select({ merchantId: notifyMerchantSettings.merchantId, schedule: notifyMerchantSettings.scheduleSeconds })
+      .from(notifyMerchantSettings)
+      .where(and(inArray(notifyMerchantSettings.merchantId, merchantIds), isNotNull(notifyMerchantSettings.scheduleSeconds)));
+    return new Map(rows.map((r) => [r.merchantId, r.schedule!]));
+  }
+
+  /** Creates the notification for one event, once (see createMany). Returns whether it was created now. */
+  async create(input: NewNotification): Promise<boolean> {
+    return (await this.createMany([input])).length > 0;
   }
 
   /**
-   * Creates the notification for an event, once: the inbox claim and the insert share one transaction, and the
-   * unique event id catches anything else. Returns whether a notification was created now.
+   * Creates the notifications for a chunk of events, each once, in one statement (so one round trip and
+   * one commit, atomic as a whole): the inbox claims for all event ids in one insert, then one insert of
+   * the notifications whose claim succeeded; the unique event id catches anything else. An event id twice
+   * in the chunk counts once. The first attempt is due at the first offset of the merchant's schedule
+   * (its settings or the default), jittered like every attempt. Returns the event ids created now.
    */
-  async create(input: NewNotification): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      if (!(await claimMessage(tx, notifyInbox, PAYMENT_EVENTS_CONSUMER, input.eventId))) return false;
-      const schedule = await this.scheduleFor(tx, input.merchantId);
-      const first = attemptOffsetSeconds(schedule, 0, this.defaults.jitterRatio);
-      const rows = await tx
-        .insert(notifications)
-        .values({
-          id: newId("ntf"),
-          merchantId: input.merchantId,
-          paymentId: input.paymentId,
-          eventId: input.eventId,
-          eventType: input.eventType,
-          objectVersion: input.objectVersion,
-          url: input.url,
-          body: input.body,
-          status: "pending",
-          nextAttemptAt: sql`now() + ${secs(first)}`,
-          eventOccurredAt: new Date(input.occurredAt),
-        })
-        .onConflictDoNothing({ target: notifications.eventId })
-        .returning({ id: notifications.id });
-      return rows.length > 0;
-    });
+  async createMany(inputs: NewNotification[]): Promise<string[]> {
+    const byEvent = new Map<string, NewNotification>();
+    for (const input of inputs) if (!byEvent.has(input.eventId)) byEvent.set(input.eventId, input);
+    if (byEvent.size === 0) return [];
+    // In event id order, so two transactions claiming overlapping chunks (a rebalance) cannot deadlock.
+    const rows = [...byEvent.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
+    // The first attempt's jitter is proportional to its own offset: the jittered offset of a schedule
+    // starting at 1 s is the factor that the merchant's first offset is multiplied by in SQL.
+    const firstOffsetFactor = rows.map(() => attemptOffsetSeconds([1], 0, this.defaults.jitterRatio));
+    const created = await this.db.$client<{ eventId: string }[]>`
+      with input as (
+        select * from unnest(
+          ${rows.map(() => newId("ntf"))}::text[], ${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.eventType)}::text[],
+          ${rows.map((r) => r.merchantId)}::text[], ${rows.map((r) => r.paymentId)}::text[], ${rows.map((r) => r.objectVersion)}::int[],
+          ${rows.map((r) => r.url)}::text[], ${rows.map((r) => r.body)}::text[], ${rows.map((r) => r.occurredAt)}::text[]::timestamptz[],
+          ${firstOffsetFactor}::float8[]
+        ) as i(id, event_id, event_type, merchant_id, payment_id, object_version, url, body, event_occurred_at, first_offset_factor)
+      ), claimed as (
+        insert into notify.inbox (consumer, message_id)
+        select ${PAYMENT_EVENTS_CONSUMER}::text, event_id from input
+        on conflict do nothing
+        returning message_id
+      )
+      insert into notify.notifications (id, merchant_id, payment_id, event_id, event_type, object_version, url, body, status, next_attempt_at, event_occurred_at)
+      select i.id, i.merchant_id, i.payment_id, i.event_id, i.event_type, i.object_version, i.url, i.body, 'pending',
+        now() + make_interval(secs => (coalesce(s.schedule_seconds, ${[...this.defaults.schedule]}::int[]))[1] * i.first_offset_factor),
+        i.event_occurred_at
+      from input i
+      join claimed c on c.message_id = i.event_id
+      left join notify.merchant_settings s on s.merchant_id = i.merchant_id
+      on conflict (event_id) do nothing
+      returning event_id as "eventId"`;
+    return created.map((r) => r.eventId);
   }
 
   /**
@@ -87,107 +157,148 @@ export class NotificationStore {
    * round-robin (every merchant's oldest due one first), so one merchant's backlog cannot crowd out another's.
    * Claims are serialised by an advisory lock so two replicas cannot both fill the same merchant's last slot;
    * SKIP LOCKED passes over rows a worker is recording right now.
+   *
+   * One round trip: BEGIN, the lock, the claim (select and update in one statement) and COMMIT are pipelined
+   * on a reserved connection. The claim is a statement of its own after the lock, so its snapshot (read
+   * committed) already sees the claims of whoever held the lock before. A failed statement aborts the
+   * transaction, and the pipelined COMMIT then rolls it back.
    */
   async claim(limit: number): Promise<ClaimedNotification[]> {
     if (limit <= 0) return [];
-    return this.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK_ID})`);
-      const locked = await tx.execute<{ id: string }>(sql`
-        with inflight as (
-          select merchant_id, count(*)::int as n from notify.notifications
-          where status = 'delivering' and lease_until > now()
-          group by merchant_id
-        ), due as (
-          select id, merchant_id, next_attempt_at as due_at from notify.notifications where status = 'pending' and next_attempt_at <= now()
-          union all
-          select id, merchant_id, lease_until as due_at from notify.notifications where status = 'delivering' and lease_until <= now()
-        ), ranked as (
-          select id, merchant_id, due_at, row_number() over (partition by merchant_id order by due_at, id) as rn from due
-        ), eligible as (
-          select r.id from ranked r
-          left join inflight i on i.merchant_id = r.merchant_id
-          left join notify.merchant_settings s on s.merchant_id = r.merchant_id
-          where r.rn <= coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}) - coalesce(i.n, 0)
-          order by r.rn, r.due_at
-          limit ${limit}
-        )
-        select n.id from notify.notifications n
-        where n.id in (select id from eligible)
-          and ((n.status = 'pending' and n.next_attempt_at <= now()) or (n.status = 'delivering' and n.lease_until <= now()))
-        for update of n skip locked`);
-      const ids = [...locked].map((r) => r.id);
-      if (ids.length === 0) return [];
-      const rows = await tx
-        .update(notifications)
-        .set({ status: "delivering", leaseUntil: sql`now() + ${secs(this.defaults.leaseMs / 1000)}`, leaseToken: sql`gen_random_uuid()`, updatedAt: sql`now()` })
-        .where(inArray(notifications.id, ids))
-        .returning();
-      return rows as ClaimedNotification[];
-    });
+    const pg = await this.db.$client.reserve();
+    try {
+      const [begun, locked, claimed, committed] = await Promise.allSettled([
+        pg`begin`,
+        pg`select pg_advisory_xact_lock(${CLAIM_LOCK_ID}::bigint)`,
+        pg`
+          with inflight as (
+            select merchant_id, count(*)::int as n from notify.notifications
+            where status = 'delivering' and lease_until > now()
+            group by merchant_id
+          ), due as (
+            select id, merchant_id, next_attempt_at as due_at from notify.notifications where status = 'pending' and next_attempt_at <= now()
+            union all
+            select id, merchant_id, lease_until as due_at from notify.notifications where status = 'delivering' and lease_until <= now()
+          ), ranked as (
+            select id, merchant_id, due_at, row_number() over (partition by merchant_id order by due_at, id) as rn from due
+          ), eligible as (
+            select r.id from ranked r
+            left join inflight i on i.merchant_id = r.merchant_id
+            left join notify.merchant_settings s on s.merchant_id = r.merchant_id
+            where r.rn <= coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}::int) - coalesce(i.n, 0)
+            order by r.rn, r.due_at
+            limit ${limit}::int
+          ), locked as (
+            select n.id from notify.notifications n
+            where n.id in (select id from eligible)
+              and ((n.status = 'pending' and n.next_attempt_at <= now()) or (n.status = 'delivering' and n.lease_until <= now()))
+            for update of n skip locked
+          )
+          update notify.notifications n
+          set status = 'delivering', lease_until = now() + make_interval(secs => ${this.defaults.leaseMs / 1000}::double precision),
+            lease_token = gen_random_uuid(), updated_at = now()
+          from locked where n.id = locked.id
+          returning ${pg.unsafe(NOTIFICATION_ROW)}`,
+        pg`commit`,
+      ]);
+      for (const step of [begun, locked, claimed, committed]) if (step.status === "rejected") throw step.reason;
+      return claimed.status === "fulfilled" ? claimed.value.map((raw) => toNotificationRow(raw) as ClaimedNotification) : [];
+    } finally {
+      pg.release();
+    }
   }
 
   /**
-   * Records one attempt and its consequence in one transaction: delivered (never sent again), the next
-   * attempt's time on the merchant's schedule, or dead (with a dead-letter event through the outbox).
-   * Nothing is recorded if this claim's lease was taken over meanwhile.
+   * Records attempts and their consequences (see recordBatch) together. If the batch fails as a whole, each
+   * attempt is recorded alone, so one that cannot be written (e.g. a byte Postgres refuses) costs no other
+   * its record: that one alone fails, and its lease will expire and it will be tried again.
    */
-  async record(claim: ClaimedNotification, result: DeliveryResult, startedAt: Date): Promise<RecordOutcome> {
-    return this.db.transaction(async (tx) => {
-      const attemptsInSeries = claim.seriesAttempts + 1;
-      let next: { status: "delivered" } | { status: "pending"; offsetSeconds: number } | { status: "dead" };
-      if (result.outcome === "delivered") next = { status: "delivered" };
-      else if (result.outcome === "refused") next = { status: "dead" };
-      else {
-        const after = nextAfterFailure(await this.scheduleFor(tx, claim.merchantId), attemptsInSeries, this.defaults.jitterRatio);
-        next = after.retry ? { status: "pending", offsetSeconds: after.offsetSeconds } : { status: "dead" };
-      }
-      const [row] = await tx
-        .update(notifications)
-        .set({
-          status: next.status,
-          attempts: sql`${notifications.attempts} + 1`,
-          seriesAttempts: attemptsInSeries,
-          leaseUntil: null,
-          leaseToken: null,
-          lastError: result.error,
-          lastStatusCode: result.statusCode,
-          updatedAt: sql`now()`,
-          ...(next.status === "delivered" ? { deliveredAt: sql`now()` } : {}),
-          // Offsets count from the series' start, so a slow attempt does not push the whole schedule back.
-          ...(next.status === "pending" ? { nextAttemptAt: sql`greatest(now(), ${notifications.seriesStartedAt} + ${secs(next.offsetSeconds)})` } : {}),
-        })
-        .where(and(eq(notifications.id, claim.id), eq(notifications.leaseToken, claim.leaseToken), eq(notifications.status, "delivering")))
-        .returning();
-      if (!row) return { recorded: false };
-      await tx.insert(deliveryAttempts).values({
-        notificationId: row.id,
-        attemptNo: row.attempts,
-        series: row.series,
-        startedAt,
-        outcome: result.outcome,
-        statusCode: result.statusCode,
-        latencyMs: result.latencyMs,
-        responseBody: result.responseBody,
-        error: result.error,
-        errorDetail: result.errorDetail,
-      });
-      if (row.status !== "dead") return { recorded: true, row, deadLettered: false };
-      const payload: NotificationDeadLettered = {
-        notificationId: row.id,
-        merchantId: row.merchantId,
-        paymentId: row.paymentId,
-        eventId: row.eventId,
-        eventType: row.eventType,
-        attempts: row.attempts,
-        lastError: row.lastError,
-        lastStatusCode: row.lastStatusCode,
-        url: row.url,
-        deadAt: row.updatedAt.toISOString(),
-      };
-      const envelope = makeEnvelope({ type: notificationEvents.deadLettered.type, version: notificationEvents.deadLettered.version, aggregateId: row.id, payload });
-      await tx.insert(notifyOutbox).values(outboxRow(notificationEvents.deadLettered, envelope));
-      return { recorded: true, row, deadLettered: true };
+  async recordAttempts(attempts: AttemptToRecord[]): Promise<Settled<RecordOutcome>[]> {
+    try {
+      return (await this.recordBatch(attempts)).map((value) => ({ ok: true, value }));
+    } catch (err) {
+      if (attempts.length === 1) return [{ ok: false, error: err }];
+      return Promise.all(
+        attempts.map((attempt) =>
+          this.recordBatch([attempt]).then(
+            ([value]): Settled<RecordOutcome> => ({ ok: true, value: value! }),
+            (error: unknown): Settled<RecordOutcome> => ({ ok: false, error }),
+          ),
+        ),
+      );
+    }
+  }
+
+  /**
+   * Records attempts in one statement (atomic; the merchants' schedules are read first when an attempt
+   * failed): each attempt row and the notification's consequence, delivered (never sent again), the next
+   * attempt's time on the merchant's schedule, or dead with its dead-letter event through the outbox.
+   * Nothing is recorded for a claim whose lease was taken over meanwhile: the lease token must still match,
+   * and as no two claims share a token, each notification row is updated at most once even if the batch
+   * holds two claims of it. Answers in the order given.
+   */
+  private async recordBatch(attempts: AttemptToRecord[]): Promise<RecordOutcome[]> {
+    if (attempts.length === 0) return [];
+    const failedMerchants = new Set(attempts.filter((a) => a.result.outcome === "failed").map((a) => a.claim.merchantId));
+    const schedules = await this.schedulesOf([...failedMerchants]);
+    const next = attempts.map(({ claim, result }) => this.nextState(result, claim.seriesAttempts + 1, schedules.get(claim.merchantId) ?? this.defaults.schedule));
+    // The dead-letter event is built here; the statement stamps deadAt with the moment the row went dead.
+    const outbox = attempts.map(({ claim, result }, i) => (next[i]!.status === "dead" ? deadLetterRow(claim, result) : null));
+    const pg = this.db.$client;
+    const raw = await pg`
+      with result as (
+        select * from unnest(
+          ${attempts.map((a) => a.claim.id)}::text[], ${attempts.map((a) => a.claim.leaseToken)}::uuid[],
+          ${next.map((n) => n.status)}::text[], ${attempts.map((a) => a.claim.seriesAttempts + 1)}::int[], ${next.map((n) => n.offsetSeconds)}::float8[],
+          ${attempts.map((a) => a.startedAt.toISOString())}::text[]::timestamptz[], ${attempts.map((a) => a.result.outcome)}::text[],
+          ${attempts.map((a) => a.result.statusCode)}::int[], ${attempts.map((a) => a.result.latencyMs)}::int[],
+          ${attempts.map((a) => a.result.responseBody)}::text[], ${attempts.map((a) => a.result.error)}::text[], ${attempts.map((a) => a.result.errorDetail)}::text[],
+          ${outbox.map((o) => o?.eventId ?? null)}::uuid[], ${outbox.map((o) => o?.topic ?? null)}::text[],
+          ${outbox.map((o) => o?.key ?? null)}::text[], ${outbox.map((o) => (o ? JSON.stringify(o.envelope) : null))}::text[]
+        ) as r(id, lease_token, next_status, series_attempts, offset_seconds, started_at, outcome, status_code, latency_ms,
+          response_body, error, error_detail, outbox_event_id, outbox_topic, outbox_key, outbox_envelope)
+      ), updated as (
+        update notify.notifications n set
+          status = r.next_status,
+          attempts = n.attempts + 1,
+          series_attempts = r.series_attempts,
+          lease_until = null,
+          lease_token = null,
+          last_error = r.error,
+          last_status_code = r.status_code,
+          updated_at = now(),
+          delivered_at = case when r.next_status = 'delivered' then now() else n.delivered_at end,
+          -- Offsets count from the series' start, so a slow attempt does not push the whole schedule back.
+          next_attempt_at = case when r.next_status = 'pending' then greatest(now(), n.series_started_at + make_interval(secs => r.offset_seconds)) else n.next_attempt_at end
+        from result r
+        where n.id = r.id and n.lease_token = r.lease_token and n.status = 'delivering'
+        returning ${pg.unsafe(NOTIFICATION_ROW)}, r.lease_token as claim_token, r.started_at, r.outcome, r.latency_ms, r.response_body,
+          r.error_detail, r.outbox_event_id, r.outbox_topic, r.outbox_key, r.outbox_envelope
+      ), attempt_rows as (
+        insert into notify.delivery_attempts (notification_id, attempt_no, series, started_at, outcome, status_code, latency_ms, response_body, error, error_detail)
+        select u.id, u.attempts, u.series, u.started_at, u.outcome, u."lastStatusCode", u.latency_ms, u.response_body, u."lastError", u.error_detail from updated u
+      ), dead_letters as (
+        insert into notify.outbox (event_id, topic, key, envelope)
+        select u.outbox_event_id, u.outbox_topic, u.outbox_key,
+          jsonb_set(u.outbox_envelope::jsonb, '{payload,deadAt}', to_jsonb(to_char(u."updatedAt" at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+        from updated u where u.status = 'dead'
+      )
+      select ${pg.unsafe(NOTIFICATION_FIELDS)}, claim_token from updated`;
+    // By claim, not only by id: of two claims of one notification (the first one's lease expired) only the
+    // current one was recorded.
+    const byClaim = new Map(raw.map((r) => [`${r.id} ${r.claim_token}`, toNotificationRow(r)]));
+    return attempts.map(({ claim }): RecordOutcome => {
+      const row = byClaim.get(`${claim.id} ${claim.leaseToken}`);
+      return row ? { recorded: true, row, deadLettered: row.status === "dead" } : { recorded: false };
     });
+  }
+
+  /** Delivered, dead (refused, or no attempt left on the schedule), or pending until the next attempt. */
+  private nextState(result: DeliveryResult, attemptsInSeries: number, schedule: readonly number[]): NextState {
+    if (result.outcome === "delivered") return { status: "delivered", offsetSeconds: null };
+    if (result.outcome === "refused") return { status: "dead", offsetSeconds: null };
+    const after = nextAfterFailure(schedule, attemptsInSeries, this.defaults.jitterRatio);
+    return after.retry ? { status: "pending", offsetSeconds: after.offsetSeconds } : { status: "dead", offsetSeconds: null };
   }
 
   /** Gives a claim back without counting an attempt (we could not even try, e.g. no signing key yet). */

@@ -25,17 +25,13 @@ export { sleep };
  */
 export async function isolatedPlatform(label: string) {
   const suffix = randomBytes(4).toString("hex");
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/pps_${label}_${suffix}`;
-  const databaseUrl = url.toString();
+  const { databaseUrl, db, close: closeDatabase } = await isolatedDatabase(label, suffix);
   const topicPrefix = `test.${label}${suffix}.`;
-  await runMigrations(databaseUrl);
   const logger = createLogger({ service: `${label}-test`, level: "silent" });
   const kafka = createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-test`, logger });
   await ensureTopics(kafka, { prefix: topicPrefix, partitions: 3 });
   const publisher = new EventPublisher(kafka, topicPrefix);
   await publisher.start();
-  const db = createDb({ url: databaseUrl, max: 4, applicationName: `${label}-test` });
 
   const deadLetters: NotificationDeadLettered[] = [];
   const dlqReader = new EventConsumer({
@@ -63,8 +59,7 @@ export async function isolatedPlatform(label: string) {
     async close() {
       await dlqReader.stop().catch(() => undefined);
       await publisher.stop().catch(() => undefined);
-      await closeDb(db).catch(() => undefined);
-      await dropDatabase(databaseUrl).catch(() => undefined);
+      await closeDatabase();
       const admin = kafka.admin();
       await admin.connect();
       const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
@@ -75,6 +70,23 @@ export async function isolatedPlatform(label: string) {
 }
 
 export type Platform = Awaited<ReturnType<typeof isolatedPlatform>>;
+
+/** A migrated database of its own (for tests of the store without processes, and under isolatedPlatform). */
+export async function isolatedDatabase(label: string, suffix = randomBytes(4).toString("hex")) {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/pps_${label}_${suffix}`;
+  const databaseUrl = url.toString();
+  await runMigrations(databaseUrl);
+  const db = createDb({ url: databaseUrl, max: 4, applicationName: `${label}-test` });
+  return {
+    databaseUrl,
+    db,
+    async close() {
+      await closeDb(db).catch(() => undefined);
+      await dropDatabase(databaseUrl).catch(() => undefined);
+    },
+  };
+}
 
 const STATUS_OF: Record<string, PaymentStatus> = {
   "payment.succeeded": "succeeded",

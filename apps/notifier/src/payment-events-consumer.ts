@@ -1,36 +1,65 @@
 import type { Logger } from "@pps/logger";
 import type { Infra } from "@pps/platform";
-import { type Envelope, type EnvelopeHandler, EventConsumer, eventRegistry, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import { type BatchEnvelopeHandler, type Envelope, type EnvelopeHandler, EventConsumer, eventRegistry, type PaymentSnapshot, TOPICS } from "@pps/messaging";
 import { paymentNotificationBody } from "./notification-body.ts";
-import type { NotificationStore } from "./notification-store.ts";
+import type { NewNotification, NotificationStore } from "./notification-store.ts";
 import type { NotifierMetrics } from "./notifier-metrics.ts";
+
+export type PaymentEventsHandlerDeps = { store: NotificationStore; onCreated: () => void; metrics: NotifierMetrics; logger: Logger };
+
+/** The notification a payment event a merchant cares about becomes. */
+function notificationFor(envelope: Envelope): NewNotification {
+  const event = envelope as Envelope<PaymentSnapshot>;
+  const payment = event.payload;
+  return {
+    eventId: event.id,
+    eventType: event.type,
+    merchantId: payment.merchantId,
+    paymentId: payment.paymentId,
+    objectVersion: payment.version,
+    url: payment.notifyUrl,
+    body: paymentNotificationBody(event),
+    occurredAt: event.occurredAt,
+  };
+}
 
 /**
  * A payment event a merchant cares about → one notification row (the inbox claim and the insert in one
  * transaction, so a redelivered event changes nothing). The handler returns once the notification is
  * durable; delivery is the dispatcher's job, which it wakes.
  */
-export function createPaymentEventsHandler(deps: { store: NotificationStore; onCreated: () => void; metrics: NotifierMetrics; logger: Logger }): EnvelopeHandler {
+export function createPaymentEventsHandler(deps: PaymentEventsHandlerDeps): EnvelopeHandler {
   return async (envelope) => {
-    const event = envelope as Envelope<PaymentSnapshot>;
-    const payment = event.payload;
-    const created = await deps.store.create({
-      eventId: event.id,
-      eventType: event.type,
-      merchantId: payment.merchantId,
-      paymentId: payment.paymentId,
-      objectVersion: payment.version,
-      url: payment.notifyUrl,
-      body: paymentNotificationBody(event),
-      occurredAt: event.occurredAt,
-    });
-    if (!created) {
-      deps.logger.info({ eventId: event.id, paymentId: payment.paymentId }, "event already has its notification; skipping");
-      return;
-    }
-    deps.metrics.created.inc({ event_type: event.type });
-    deps.onCreated();
+    const notification = notificationFor(envelope);
+    if (await deps.store.create(notification)) created(deps, notification);
+    else skipped(deps, notification);
   };
+}
+
+/**
+ * The same for a whole chunk of events in one statement (inbox claims and notifications set-based). An event
+ * twice in the chunk, or already notified from an earlier delivery, gets no second notification. If it
+ * throws, the consumer replays the chunk one event at a time through the per-message handler.
+ */
+export function createPaymentEventsBatchHandler(deps: PaymentEventsHandlerDeps): BatchEnvelopeHandler {
+  return async (items) => {
+    const notifications = items.map((item) => notificationFor(item.envelope));
+    const fresh = new Set(await deps.store.createMany(notifications));
+    for (const notification of notifications) {
+      // delete: an event id twice in the chunk was created (at most) once.
+      if (fresh.delete(notification.eventId)) created(deps, notification);
+      else skipped(deps, notification);
+    }
+  };
+}
+
+function created(deps: PaymentEventsHandlerDeps, notification: NewNotification): void {
+  deps.metrics.created.inc({ event_type: notification.eventType });
+  deps.onCreated();
+}
+
+function skipped(deps: PaymentEventsHandlerDeps, notification: NewNotification): void {
+  deps.logger.info({ eventId: notification.eventId, paymentId: notification.paymentId }, "event already has its notification; skipping");
 }
 
 export function createPaymentEventsConsumer(opts: {
@@ -39,6 +68,7 @@ export function createPaymentEventsConsumer(opts: {
   eventTypes: ReadonlySet<string>;
   concurrency: number;
   handler: EnvelopeHandler;
+  batchHandler: BatchEnvelopeHandler;
   metrics: NotifierMetrics;
   logger: Logger;
 }): EventConsumer {
@@ -52,6 +82,7 @@ export function createPaymentEventsConsumer(opts: {
     topicPrefix: opts.topicPrefix,
     accept: (type) => opts.eventTypes.has(type),
     handler: opts.handler,
+    batchHandler: opts.batchHandler,
     concurrency: opts.concurrency,
     onOutcome: (outcome) => opts.metrics.consumed.inc({ outcome }),
   });
