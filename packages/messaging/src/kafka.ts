@@ -73,6 +73,9 @@ export function toKafkaMessage(envelope: Envelope): Message {
   };
 }
 
+/** An envelope already serialized (as the outbox stores it), with what its key and headers need. */
+export type RawEventMessage = { key: string; value: string; type: string; version: string };
+
 /**
  * Idempotent producer (the broker drops duplicates from producer retries) with acks from all in-sync replicas.
  * maxInFlightRequests 1 keeps per-partition order across retries.
@@ -101,6 +104,18 @@ export class EventPublisher {
     const topicMessages = batches
       .filter((b) => b.envelopes.length > 0)
       .map((b) => ({ topic: `${this.topicPrefix}${b.topic}`, messages: b.envelopes.map(toKafkaMessage) }));
+    if (topicMessages.length === 0) return;
+    await this.producer.sendBatch({ acks: -1, topicMessages });
+  }
+
+  /** Publishes serialized envelopes (the outbox relay's rows) with the same key and headers as publish. */
+  async publishRaw(batches: { topic: string; messages: RawEventMessage[] }[]): Promise<void> {
+    const topicMessages = batches
+      .filter((b) => b.messages.length > 0)
+      .map((b) => ({
+        topic: `${this.topicPrefix}${b.topic}`,
+        messages: b.messages.map((m) => ({ key: m.key, value: m.value, headers: { "event-type": m.type, "event-version": m.version } })),
+      }));
     if (topicMessages.length === 0) return;
     await this.producer.sendBatch({ acks: -1, topicMessages });
   }
