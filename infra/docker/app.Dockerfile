@@ -13,6 +13,8 @@ RUN npm i -g pnpm@10.34.8
 WORKDIR /repo
 # Lockfile only: this layer (every package of the lockfile, in pnpm's store) is reused until the lockfile changes.
 COPY pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+# Patches of dependencies (patchedDependencies in pnpm-workspace.yaml) are applied when installing.
+COPY patches ./patches
 RUN pnpm fetch
 COPY . .
 RUN test -f "apps/$APP/package.json" || { echo "no app '$APP' under apps/" >&2; exit 1; }
