@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { nodeHttpTransport } from "@pps/channels";
 import { simCallbacks, simCharges } from "@pps/db/schema";
 import { PollingLoop, type Component } from "@pps/runtime";
 import type { Charge } from "../channels/protocol.ts";
@@ -64,13 +65,12 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     let httpStatus: number | null = null;
     let responseBody: string | null = null;
     let error: string | null = null;
-    try {
-      const res = await fetch(row.url, { method: "POST", headers: row.headers, body: row.body, signal: AbortSignal.timeout(config.callbackTimeoutMs), redirect: "manual" });
+    // node:http with keep-alive (redirects are not followed), like the channel clients.
+    const res = await nodeHttpTransport({ url: row.url, method: "POST", headers: row.headers, body: row.body }, config.callbackTimeoutMs);
+    if (res.kind === "answer") {
       httpStatus = res.status;
-      responseBody = (await res.text()).slice(0, 2_000);
-    } catch (err) {
-      error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    }
+      responseBody = res.body.slice(0, 2_000);
+    } else error = res.detail;
     const accepted = httpStatus !== null && proto.ackAccepted(httpStatus, responseBody ?? "");
     const giveUp = !accepted && row.attempts >= config.callbackMaxAttempts;
     const retryMs = Math.min(30_000, config.callbackRetryBaseMs * 2 ** Math.max(0, row.attempts - 1));

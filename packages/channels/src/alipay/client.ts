@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { canonicalJson, canonicalParams, sign, verify } from "@pps/signing";
 import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -69,8 +68,7 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
   async function call(params: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<AlipayResponse>> {
     const method = params["method"]!;
     const body = new URLSearchParams(alipaySignParams(params, endpoint.signingKey)).toString();
-    const res = await httpCall(
-      opts.fetch,
+    const res = await opts.call(
       { url: `${endpoint.baseUrl}/alipay/gateway.do`, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }, body },
       timeoutMs,
     );

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { canonicalParams, sign, verify } from "@pps/signing";
 import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -63,8 +62,7 @@ export function verifyBankParams(params: Record<string, unknown>, key: string): 
 export function createBankClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
   async function post(path: string, params: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<BankAnswer>> {
     const body = new URLSearchParams(signBankParams(params, endpoint.signingKey)).toString();
-    const res = await httpCall(
-      opts.fetch,
+    const res = await opts.call(
       { url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }, body },
       timeoutMs,
     );

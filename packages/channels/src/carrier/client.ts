@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
 import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -60,7 +59,7 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
       "x-signature": carrierRequestSignature(ts, method, pathAndQuery, body, endpoint.signingKey),
     };
     if (method === "POST") headers["content-type"] = "application/json";
-    const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
+    const res = await opts.call({ url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
     return classifyAnswer<CarrierAnswer>(res, (a) => {
       if (!verifyCarrierMessage(headersToRecord(a.headers), a.body, endpoint.verifyKey)) return { ok: false, detail: "bad or missing signature" };
       const parsedJson = parseJson(a.body);

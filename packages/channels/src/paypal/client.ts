@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
 import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -106,7 +105,7 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       "paypal-auth-nonce": randomNonce(),
     };
     if (method === "POST") headers["content-type"] = "application/json";
-    const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
+    const res = await opts.call({ url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
     return classifyAnswer<PaypalAnswer>(res, (a) => {
       if (!verifyPaypalTransmission(headersToRecord(a.headers), a.body, endpoint.merchantId, endpoint.verifyKey)) return { ok: false, detail: "bad or missing transmission signature" };
       const parsedJson = parseJson(a.body);

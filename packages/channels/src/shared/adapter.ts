@@ -1,21 +1,21 @@
 import type { ChannelOutcome } from "../types.ts";
-import { DEFAULT_TIMEOUT_MS, type FetchLike, type HttpResult } from "./http.ts";
+import { DEFAULT_TIMEOUT_MS, type FetchLike, fetchTransport, type HttpResult, type HttpTransport, nodeHttpTransport } from "./http.ts";
 import { unavailable, unknown } from "./outcomes.ts";
 
 /** Options every create<Name>Adapter takes. */
 export type AdapterOptions = {
   /** Default per-call timeout (5 s); a call's own `timeoutMs` wins. */
   timeoutMs?: number;
-  /** For tests; defaults to the global fetch. */
+  /** For tests (or another dispatcher): calls go through this fetch instead of node:http. */
   fetch?: FetchLike;
   /** For tests; defaults to the clock. */
   now?: () => Date;
 };
 
-export type ResolvedOptions = { timeoutMs: number; fetch: FetchLike; now: () => Date };
+export type ResolvedOptions = { timeoutMs: number; call: HttpTransport; now: () => Date };
 
 export function resolveOptions(opts: AdapterOptions = {}): ResolvedOptions {
-  return { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, fetch: opts.fetch ?? ((u, i) => fetch(u, i)), now: opts.now ?? (() => new Date()) };
+  return { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, call: opts.fetch ? fetchTransport(opts.fetch) : nodeHttpTransport, now: opts.now ?? (() => new Date()) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyFetchError, httpCall } from "./http.ts";
+import { classifyFetchError, httpCall, nodeHttpTransport } from "./http.ts";
 import { refusedFetch, resetFetch, timeoutFetch } from "./test-fixtures.ts";
 import { decodePassthrough, encodePassthrough } from "./adapter.ts";
 import { parseFlatXml, toFlatXml } from "./xml.ts";
@@ -42,6 +42,57 @@ describe("transport classification", () => {
     await new Promise<void>((r) => server.close(() => r()));
     const res = await httpCall((u, i) => fetch(u, i), { url: `http://127.0.0.1:${port}/`, method: "POST", body: "x" }, 1_000);
     expect(res.kind).toBe("not_sent");
+  });
+});
+
+describe("node:http transport (the default)", () => {
+  async function serve(handler: Parameters<typeof import("node:http").createServer>[1]) {
+    const { createServer } = await import("node:http");
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/pay`, close: () => server.close() };
+  }
+
+  it("answers status, headers and body, and sends the body and headers given", async () => {
+    const seen: { method?: string; type?: string; body?: string } = {};
+    const s = await serve((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        Object.assign(seen, { method: req.method, type: req.headers["content-type"], body });
+        res.writeHead(402, { "x-sign": "abc", "content-type": "text/plain" }).end("declined ünïcode");
+      });
+    });
+    const res = await nodeHttpTransport({ url: s.url, method: "POST", headers: { "content-type": "application/json" }, body: '{"a":"é"}' }, 1_000);
+    s.close();
+    expect(seen).toEqual({ method: "POST", type: "application/json", body: '{"a":"é"}' });
+    expect(res.kind === "answer" && [res.status, res.headers.get("x-sign"), res.body]).toEqual([402, "abc", "declined ünïcode"]);
+  });
+
+  it("classifies failures as httpCall does: closed port not_sent, silence and a cut-off answer lost", async () => {
+    const { createServer } = await import("node:net");
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    expect((await nodeHttpTransport({ url: `http://127.0.0.1:${closedPort}/`, method: "GET" }, 1_000)).kind).toBe("not_sent");
+
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const started = Date.now();
+    const res = await nodeHttpTransport({ url: `http://127.0.0.1:${(silent.address() as { port: number }).port}/`, method: "POST", body: "x" }, 200);
+    silent.close();
+    expect(res).toEqual({ kind: "lost", detail: "no answer within 200 ms" });
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    const cut = await serve((_req, res) => {
+      res.writeHead(200, { "content-length": "100" });
+      res.write("partial");
+      setTimeout(() => res.destroy(), 20);
+    });
+    const cutRes = await nodeHttpTransport({ url: cut.url, method: "POST", body: "x" }, 1_000);
+    cut.close();
+    expect(cutRes.kind).toBe("lost");
   });
 });
 

@@ -1,3 +1,6 @@
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+
 /**
  * One HTTP exchange with a channel, classified by what it tells us about the money:
  * - answer: the channel answered (any status); the caller still has to verify the signature.
@@ -59,3 +62,52 @@ export async function httpCall(fetchImpl: FetchLike, req: HttpRequest, timeoutMs
     return { kind: "lost", detail: `answer cut off: ${describe(err)}` };
   }
 }
+
+/** One HTTP exchange as the adapters make it: the request, and the classified result. */
+export type HttpTransport = (req: HttpRequest, timeoutMs: number) => Promise<HttpResult>;
+
+/** A transport over an injected fetch (tests, or a fetch with its own dispatcher). */
+export function fetchTransport(fetchImpl: FetchLike): HttpTransport {
+  return (req, timeoutMs) => httpCall(fetchImpl, req, timeoutMs);
+}
+
+const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }) };
+
+/**
+ * The default transport: node:http with keep-alive connections. It classifies failures exactly as
+ * httpCall does, and costs a fraction of the CPU of the WHATWG fetch (no web streams, no Request and
+ * Response objects): this runs for every payment.
+ */
+export const nodeHttpTransport: HttpTransport = (req, timeoutMs) =>
+  new Promise<HttpResult>((resolve) => {
+    const url = new URL(req.url);
+    const secure = url.protocol === "https:";
+    const send = secure ? httpsRequest : httpRequest;
+    let settled = false;
+    const finish = (result: HttpResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    let answered = false;
+    const outgoing = send(url, { method: req.method, headers: { ...req.headers, ...(req.body !== undefined ? { "content-length": String(Buffer.byteLength(req.body)) } : {}) }, agent: secure ? agents.https : agents.http }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+        finish({ kind: "answer", status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
+      });
+      // The body can still be cut off (timeout or reset) after the headers arrived: the channel did act on it.
+      res.on("error", (err) => finish({ kind: "lost", detail: `answer cut off: ${describe(err)}` }));
+      res.on("aborted", () => finish({ kind: "lost", detail: "answer cut off" }));
+    });
+    const timer = setTimeout(() => {
+      outgoing.destroy();
+      finish({ kind: "lost", detail: answered ? "answer cut off: timed out" : `no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    outgoing.on("error", (err) => finish(answered ? { kind: "lost", detail: `answer cut off: ${describe(err)}` } : { kind: classifyFetchError(err), detail: describe(err) }));
+    outgoing.end(req.body);
+  });

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { canonicalParams, sign, verify } from "@pps/signing";
 import { classifyAnswer, parseJson, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -68,7 +67,7 @@ function parseJsonObject(text: string): Record<string, unknown> | null {
 export function createUnionPayClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
   async function post(path: string, fields: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<UnionPayAnswer>> {
     const body = JSON.stringify(signUnionPay(fields, endpoint.signingKey));
-    const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/json" }, body }, timeoutMs);
+    const res = await opts.call({ url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/json" }, body }, timeoutMs);
     return classifyAnswer(res, (a) => {
       const json = parseJsonObject(a.body);
       if (!json) return { ok: false, detail: "not a JSON object" };

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { canonicalParams, sign, verify } from "@pps/signing";
 import { classifyAnswer, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
-import { httpCall } from "../shared/http.ts";
 import { parseFlatXml, toFlatXml } from "../shared/xml.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -74,7 +73,7 @@ export function createWechatClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
   async function post(path: string, fields: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<WechatAnswer>> {
     const signed = { ...fields, sign_type: "HMAC-SHA256" };
     const body = toFlatXml({ ...signed, sign: wechatSign(signed, endpoint.signingKey) });
-    const res = await httpCall(opts.fetch, { url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "text/xml; charset=utf-8" }, body }, timeoutMs);
+    const res = await opts.call({ url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "text/xml; charset=utf-8" }, body }, timeoutMs);
     return classifyAnswer(res, (a) => {
       const fieldsIn = parseFlatXml(a.body);
       if (!fieldsIn) return { ok: false, detail: "not WeChat XML" };
