@@ -52,7 +52,7 @@ function claimStatement(sql: ReservedSql, consumer: string, windowSeconds: numbe
       returning message_id
     ), fresh as (
       select i.* from input i join claim on claim.message_id = i.message_id::uuid
-      where not exists (select 1 from risk.decisions d where d.payment_id = i.payment_id)
+      where (select 1 from risk.decisions d where d.payment_id = i.payment_id limit 1) is null  -- a per-row index probe; "not exists" becomes a hash anti-join over the whole table
     ), activity as (
       insert into risk.payer_activity as a (payer_id, payments, recent, devices, last_device_new)
       select payer_id, 1, array[at], case when device_id is null then '{}'::text[] else array[device_id] end, false

@@ -17,7 +17,10 @@ export function createDb({ url, max = 10, applicationName = "pps" }: CreateDbOpt
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
-    connection: { application_name: applicationName },
+    // Plans are made for each execution's values. A prepared statement otherwise switches to one generic plan
+    // after five runs, fixed while its tables were small (sequential scans) and never revisited as they grow.
+    // Set-based statements over unnest() arrays are where it hurt: the generic plan cannot see the array size.
+    connection: { application_name: applicationName, plan_cache_mode: "force_custom_plan" },
   });
   return drizzle(sql, { schema }) as Database;
 }
