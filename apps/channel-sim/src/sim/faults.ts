@@ -91,6 +91,8 @@ export function createFaultStore(db: Database, logger: Logger) {
   let latest: Promise<unknown> = Promise.resolve();
   let listener: { unlisten: () => Promise<void> } | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let subscribing = false;
+  let stopped = false;
 
   /** Re-reads the table after any re-read in progress, so what it installs reflects every write made before the call. */
   function reload(): Promise<Settings> {
@@ -125,15 +127,38 @@ export function createFaultStore(db: Database, logger: Logger) {
   }
 
   return {
+    /**
+     * Subscribes and loads in the background, so the service starts (and answers /readyz 503) while the
+     * database is unreachable; until loaded, callers read the table on demand. The backstop retries both.
+     */
     async start(): Promise<void> {
-      listener = await db.$client.listen(CHANGED, refreshQuietly, refreshQuietly);
-      await reload();
-      timer = setInterval(refreshQuietly, BACKSTOP_REFRESH_MS);
+      stopped = false;
+      const subscribe = async () => {
+        if (subscribing || listener || stopped) return;
+        subscribing = true;
+        try {
+          const l = await db.$client.listen(CHANGED, refreshQuietly, refreshQuietly);
+          if (stopped) await l.unlisten();
+          else listener = l;
+          await reload();
+        } catch (err) {
+          logger.warn({ err }, "fault settings not subscribed yet (database unreachable?); retrying");
+        } finally {
+          subscribing = false;
+        }
+      };
+      timer = setInterval(() => {
+        if (listener) refreshQuietly();
+        else void subscribe();
+      }, BACKSTOP_REFRESH_MS);
       timer.unref();
+      void subscribe();
     },
     async stop(): Promise<void> {
+      stopped = true;
       clearInterval(timer);
       await listener?.unlisten();
+      listener = undefined;
     },
     async list(): Promise<ChannelFaultSetting[]> {
       const rows = await db.select().from(simFaults);
