@@ -35,6 +35,12 @@ export const envSchema = baseEnvSchema(7100).extend({
   EXPIRY_SWEEP_INTERVAL_MS: envVars.durationMs(1000),
   CONSUMER_CONCURRENCY: envVars.positiveInt(32),
   MAX_BODY_BYTES: envVars.positiveInt(64 * 1024),
+  /**
+   * Payments (and pre-orders) being accepted at once by this replica; past it a request is refused at once
+   * with 503 internal.overloaded and Retry-After, writing nothing, instead of queueing until its caller
+   * gives up while the work is still done.
+   */
+  ACCEPT_MAX_IN_FLIGHT: envVars.positiveInt(128),
   /** Our RSA key pair: responses to RSA_SHA256 merchants are signed with it. Development keys by default. */
   PLATFORM_SIGNING_PRIVATE_KEY: z.string().includes("PRIVATE KEY").default(DEV_PLATFORM_PRIVATE_KEY),
   PLATFORM_SIGNING_PUBLIC_KEY: z.string().includes("PUBLIC KEY").default(DEV_PLATFORM_PUBLIC_KEY),

@@ -39,6 +39,7 @@ export const ERROR_CODES = [
   "auth.admin_token_invalid",
   "internal.error",
   "internal.unavailable",
+  "internal.overloaded",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -93,6 +94,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 500;
     case "channel.unavailable":
     case "internal.unavailable":
+    case "internal.overloaded":
       return 503;
   }
 }

@@ -86,6 +86,20 @@ async function submit(c: Ctx, deps: ApiDeps, acceptor: Acceptor, kind: "payment"
 export function registerCreatePayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
   // Requests that arrive together are written together (group commit): see accept-batch.ts.
   const acceptor = createAcceptor(deps.db);
-  app.post("/v1/payments", (c) => submit(c, deps, acceptor, "payment"));
-  app.post("/v1/orders", (c) => submit(c, deps, acceptor, "order"));
+  // Load shedding: past the limit a request is refused before any work (see ACCEPT_MAX_IN_FLIGHT).
+  let inFlight = 0;
+  const guarded = (kind: "payment" | "order") => async (c: Ctx) => {
+    if (inFlight >= deps.env.ACCEPT_MAX_IN_FLIGHT) {
+      c.header("retry-after", "1");
+      throw new AppError("internal.overloaded", "too many payments are being accepted right now; retry shortly with the same Idempotency-Key");
+    }
+    inFlight++;
+    try {
+      return await submit(c, deps, acceptor, kind);
+    } finally {
+      inFlight--;
+    }
+  };
+  app.post("/v1/payments", guarded("payment"));
+  app.post("/v1/orders", guarded("order"));
 }
