@@ -1,4 +1,6 @@
 import { sql } from "drizzle-orm";
+import { getTableConfig } from "drizzle-orm/pg-core";
+import type { TransactionSql } from "postgres";
 import type { inboxTable } from "@pps/db/schema";
 import type { Database } from "@pps/db";
 import type { Logger } from "@pps/logger";
@@ -17,6 +19,21 @@ export async function claimMessage(tx: Tx, table: InboxTable, consumer: string, 
     .onConflictDoNothing()
     .returning({ id: table.messageId });
   return rows.length > 0;
+}
+
+/**
+ * claimMessage for many ids at once, on a raw postgres.js transaction (the batch consumers' statements):
+ * one statement; answers the ids that were new. An id twice in `ids` is claimed once.
+ */
+export async function claimMessages(sql: TransactionSql, table: InboxTable, consumer: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { schema, name } = getTableConfig(table);
+  const rows = await sql<{ id: string }[]>`
+    insert into ${sql(`${schema ?? "public"}.${name}`)} (consumer, message_id)
+    select ${consumer}::text, m::uuid from unnest(${ids}::text[]) as u(m)
+    on conflict do nothing
+    returning message_id::text as id`;
+  return new Set(rows.map((r) => r.id));
 }
 
 /**

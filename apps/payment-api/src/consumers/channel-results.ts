@@ -1,11 +1,11 @@
 import { paymentAttempts, paymentInbox } from "@pps/db/schema";
-import { type AttemptResult, type BatchEnvelopeHandler, claimMessage, type Envelope } from "@pps/messaging";
+import { type AttemptResult, type BatchEnvelopeHandler, claimMessage, claimMessages, type Envelope } from "@pps/messaging";
 import { sql } from "drizzle-orm";
 import type { ApiDeps } from "../http/context.ts";
 import type { Tx } from "../http/idempotency.ts";
 import { transition } from "../payments/repository.ts";
 import { roundsBy } from "@pps/runtime";
-import { claimMessages, type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
+import { type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 import type { TransactionSql } from "postgres";
 
 export const CHANNEL_CONSUMER = "payment-api.channel-results";
@@ -89,7 +89,7 @@ export function createChannelResultBatchHandler(deps: Pick<ApiDeps, "db" | "rela
   return async (items) => {
     let applied = 0;
     await deps.db.$client.begin(async (sql) => {
-      const claimed = await claimMessages(sql, CHANNEL_CONSUMER, items.map((it) => it.envelope.id));
+      const claimed = await claimMessages(sql, paymentInbox, CHANNEL_CONSUMER, items.map((it) => it.envelope.id));
       const fresh = items.filter((it) => claimed.delete(it.envelope.id)).map((it) => ({ id: it.envelope.id, r: it.envelope.payload as AttemptResult }));
       for (const round of roundsBy(fresh, (x) => x.r.paymentId)) {
         await recordAttempts(sql, round.map((x) => x.r));

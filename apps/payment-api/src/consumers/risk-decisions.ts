@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { paymentInbox, payments, verifications } from "@pps/db/schema";
-import { type BatchEnvelopeHandler, claimMessage, type Envelope, type RiskDecision } from "@pps/messaging";
+import { type BatchEnvelopeHandler, claimMessage, claimMessages, type Envelope, type RiskDecision } from "@pps/messaging";
 import type { ApiDeps } from "../http/context.ts";
 import { hashOtp, newOtp, sendOtp } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
-import { claimMessages, type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
+import { type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 
 export const RISK_CONSUMER = "payment-api.risk-decisions";
 
@@ -65,7 +65,7 @@ export function createRiskDecisionBatchHandler(deps: Pick<ApiDeps, "db" | "env" 
     let applied = 0;
     if (simple.length > 0) {
       await deps.db.$client.begin(async (sql) => {
-        const claimed = await claimMessages(sql, RISK_CONSUMER, simple.map((it) => it.envelope.id));
+        const claimed = await claimMessages(sql, paymentInbox, RISK_CONSUMER, simple.map((it) => it.envelope.id));
         const reqs: TransitionRequest[] = [];
         for (const { envelope } of simple) {
           // A message twice in one chunk is claimed once.

@@ -104,14 +104,3 @@ async function recordChanges(sql: TransactionSql, changes: { row: PaymentRow; pr
     from unnest(${envelopes.map((e) => e.envelope.id)}::text[], ${envelopes.map((e) => e.def.topic)}::text[], ${envelopes.map((e) => e.envelope.aggregateId)}::text[],
       ${envelopes.map((e) => JSON.stringify(e.envelope))}::text[]) as u(eid, topic, key, env)`;
 }
-
-/** Claims many consumed message ids in the inbox at once; returns the ids that were new. */
-export async function claimMessages(sql: TransactionSql, consumer: string, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await sql<{ id: string }[]>`
-    insert into payment.inbox (consumer, message_id)
-    select ${consumer}::text, m::uuid from unnest(${ids}::text[]) as u(m)
-    on conflict do nothing
-    returning message_id::text as id`;
-  return new Set(rows.map((r) => r.id));
-}
