@@ -8,6 +8,7 @@ import { EMPTY_BLOCKLIST } from "./blocklist.ts";
 import { type DecideResult, DecisionConflictError, decidePayment, decidePayments } from "./decide-payment.ts";
 import type { RiskConfig } from "./risk-config.ts";
 import { DEFAULT_RULES } from "./rules.ts";
+import { snapshot } from "./risk-test-kit.ts";
 
 /** Its own database: a risk-stub started by another test file relays (and deletes) the outbox rows of the shared one. */
 const DECIDE_DB_URL = (() => {
@@ -24,30 +25,7 @@ const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 let db: Database;
 
 function payment(paymentId: string, payerId: string, deviceId: string | null): PaymentSnapshot {
-  const now = new Date().toISOString();
-  return {
-    paymentId,
-    merchantId: "m_risk_test",
-    merchantOrderNo: `ord-${paymentId}`,
-    product: "quick_pay",
-    amount: 12_900,
-    currency: "CNY",
-    status: "risk_review",
-    previousStatus: null,
-    version: 1,
-    channel: null,
-    failureCode: null,
-    failureMessage: null,
-    subject: "Batch test order",
-    payer: { id: payerId, ip: "198.51.100.23", deviceId, phone: null },
-    method: { bankCode: "CMB", cardType: "debit", wallet: null, flow: null },
-    returnUrl: "https://shop.example/return",
-    notifyUrl: "https://shop.example/notify",
-    metadata: {},
-    expiresAt: new Date(Date.now() + 30 * 60_000).toISOString(),
-    createdAt: now,
-    updatedAt: now,
-  };
+  return snapshot({ paymentId, payer: { id: payerId, deviceId, phone: null } });
 }
 
 function event(p: PaymentSnapshot, atSeconds: number, type: string = paymentEvents.created.type): Envelope<PaymentSnapshot> {

@@ -19,6 +19,7 @@ import {
 } from "@pps/messaging";
 import { startApp, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_TOPIC_PREFIX, waitFor, type AppProcess } from "@pps/test-support";
 import { INBOX_CONSUMER } from "./payment-events-consumer.ts";
+import { snapshot } from "./risk-test-kit.ts";
 
 const ADMIN_TOKEN = `test-admin-${randomUUID()}`;
 /**
@@ -49,39 +50,6 @@ let app: AppProcess;
 let db: Database;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type PaymentOverrides = Partial<Omit<PaymentSnapshot, "payer">> & { payer?: Partial<PaymentSnapshot["payer"]> };
-
-/** A payment as payment-api announces it on acceptance: status risk_review, version 1. */
-function snapshot(over: PaymentOverrides = {}): PaymentSnapshot {
-  const now = new Date();
-  const paymentId = over.paymentId ?? newId("pay");
-  const { payer, ...rest } = over;
-  return {
-    paymentId,
-    merchantId: "m_risk_test",
-    merchantOrderNo: `ord-${paymentId}`,
-    product: "quick_pay",
-    amount: 12_900,
-    currency: "CNY",
-    status: "risk_review",
-    previousStatus: null,
-    version: 1,
-    channel: null,
-    failureCode: null,
-    failureMessage: null,
-    subject: "Wireless headphones",
-    payer: { id: `u_${randomUUID()}`, ip: "198.51.100.23", deviceId: `dev_${randomUUID()}`, phone: "+8613800138000", ...payer },
-    method: { bankCode: "CMB", cardType: "debit", wallet: null, flow: null },
-    returnUrl: "https://shop.example/return",
-    notifyUrl: "https://shop.example/notify",
-    metadata: { cart: "c-1" },
-    expiresAt: new Date(now.getTime() + 30 * 60_000).toISOString(),
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    ...rest,
-  };
-}
 
 function paymentEnvelope(payment: PaymentSnapshot, type: string = paymentEvents.created.type, aggregateId = payment.paymentId): Envelope<PaymentSnapshot> {
   return makeEnvelope({ type, version: 1, aggregateId, payload: payment });
