@@ -1,53 +1,25 @@
-import { paymentAttempts, paymentInbox } from "@pps/db/schema";
-import { type AttemptResult, type BatchEnvelopeHandler, claimMessage, claimMessages, type Envelope } from "@pps/messaging";
-import { sql } from "drizzle-orm";
-import type { ApiDeps } from "../http/context.ts";
-import type { Tx } from "../http/idempotency.ts";
-import { transition } from "../payments/repository.ts";
+import { paymentInbox } from "@pps/db/schema";
+import { type AttemptResult, type BatchEnvelopeHandler, claimMessages, type Envelope, type MessageContext } from "@pps/messaging";
 import { roundsBy } from "@pps/runtime";
-import { type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 import type { TransactionSql } from "postgres";
+import type { ApiDeps } from "../http/context.ts";
+import { type TransitionRequest, transitionMany } from "../payments/transitions-batch.ts";
 
 export const CHANNEL_CONSUMER = "payment-api.channel-results";
 
-export async function recordAttempt(
-  tx: Tx,
-  a: { attemptId: string; paymentId: string; attemptNo: number; channel: string; outcome: string; channelTxnId: string | null; failureCode: string | null; failureMessage: string | null },
-): Promise<void> {
-  await tx
-    .insert(paymentAttempts)
-    .values(a)
-    .onConflictDoUpdate({
-      target: paymentAttempts.attemptId,
-      set: {
-        outcome: a.outcome,
-        channelTxnId: sql`coalesce(excluded.channel_txn_id, ${paymentAttempts.channelTxnId})`,
-        failureCode: a.failureCode,
-        failureMessage: a.failureMessage,
-        updatedAt: sql`now()`,
-      },
-    });
+/**
+ * Applies the router's attempt results, one message (the consumer's one-by-one fallback) as a batch of
+ * one. payment-api stays the single writer of payment state: the router only reports.
+ */
+export function createChannelResultHandler(deps: Pick<ApiDeps, "db" | "relay">) {
+  const batch = createChannelResultBatchHandler(deps);
+  return (envelope: Envelope, ctx: MessageContext): Promise<void> => batch([{ envelope, ctx }]);
 }
 
 /**
- * Applies the router's attempt results. payment-api stays the single writer of payment state: the router
- * only reports. Failures the router will retry elsewhere, pending and unknown outcomes are recorded on the
- * attempt and leave the payment processing.
+ * The transition an attempt result asks for, or null for none: failures the router will retry elsewhere,
+ * pending and unknown outcomes are only recorded on the attempt and leave the payment processing.
  */
-export function createChannelResultHandler(deps: Pick<ApiDeps, "db" | "relay">) {
-  return async (envelope: Envelope): Promise<void> => {
-    const r = envelope.payload as AttemptResult;
-    const changed = await deps.db.transaction(async (tx) => {
-      if (!(await claimMessage(tx, paymentInbox, CHANNEL_CONSUMER, envelope.id))) return false;
-      await recordAttempt(tx, { ...r, outcome: r.outcome });
-      const t = transitionFor(r, envelope.id);
-      return t !== null && (await transition(tx, t.paymentId, t.to, t.cause, { onlyFrom: t.onlyFrom, patch: t.patch })) !== null;
-    });
-    if (changed) deps.relay.notify();
-  };
-}
-
-/** The transition an attempt result asks for (see createChannelResultHandler), or null for none. */
 function transitionFor(r: AttemptResult, envelopeId: string): TransitionRequest | null {
   const cause = { cause: "channel.attempt_result", causeRef: envelopeId, detail: { attemptId: r.attemptId, outcome: r.outcome } };
   switch (r.outcome) {
@@ -64,7 +36,10 @@ function transitionFor(r: AttemptResult, envelopeId: string): TransitionRequest 
   }
 }
 
-/** recordAttempt for many attempts (each at most once) in one statement. */
+/**
+ * Records attempts as reported (each at most once per call) in one statement: inserted, or updated with the
+ * new outcome; a channel transaction id once known is kept.
+ */
 export async function recordAttempts(sql: TransactionSql, rs: AttemptResult[]): Promise<void> {
   if (rs.length === 0) return;
   await sql`
