@@ -11,7 +11,8 @@ import type { DeliveryResult } from "./http-delivery.ts";
 import { paymentNotificationBody } from "./notification-body.ts";
 import { type AttemptToRecord, type ClaimedNotification, NotificationStore, PAYMENT_EVENTS_CONSUMER } from "./notification-store.ts";
 import { createNotifierMetrics } from "./notifier-metrics.ts";
-import { isolatedDatabase, paymentEvent } from "./notifier-test-kit.ts";
+import { isolatedDatabase } from "@pps/test-support";
+import { paymentEvent } from "./notifier-test-kit.ts";
 import { createPaymentEventsBatchHandler, createPaymentEventsHandler } from "./payment-events-consumer.ts";
 
 /**

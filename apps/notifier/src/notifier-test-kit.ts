@@ -4,13 +4,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { eq } from "drizzle-orm";
-import { closeDb, createDb, type Database, dropDatabase, runMigrations } from "@pps/db";
+import type { Database } from "@pps/db";
 import { deliveryAttempts, notifications } from "@pps/db/schema";
 import { newId, type PaymentStatus } from "@pps/domain";
 import { createLogger } from "@pps/logger";
 import { createKafka, type Envelope, EventConsumer, EventPublisher, ensureTopics, eventRegistry, makeEnvelope, type NotificationDeadLettered, type PaymentSnapshot, TOPICS } from "@pps/messaging";
 import { bodySignatureFromHeaders, type MerchantCredentials, verifyNotification } from "@pps/sdk";
-import { TEST_DATABASE_URL, TEST_KAFKA_BROKERS, type TestMerchant } from "@pps/test-support";
+import { isolatedDatabase, TEST_KAFKA_BROKERS, type TestMerchant } from "@pps/test-support";
 
 export const INTERNAL_TOKEN = "test-internal-token-not-secret";
 export const NOTIFIER_ADMIN_TOKEN = "test-notifier-admin-token";
@@ -70,23 +70,6 @@ export async function isolatedPlatform(label: string) {
 }
 
 export type Platform = Awaited<ReturnType<typeof isolatedPlatform>>;
-
-/** A migrated database of its own (for tests of the store without processes, and under isolatedPlatform). */
-export async function isolatedDatabase(label: string, suffix = randomBytes(4).toString("hex")) {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/pps_${label}_${suffix}`;
-  const databaseUrl = url.toString();
-  await runMigrations(databaseUrl);
-  const db = createDb({ url: databaseUrl, max: 4, applicationName: `${label}-test` });
-  return {
-    databaseUrl,
-    db,
-    async close() {
-      await closeDb(db).catch(() => undefined);
-      await dropDatabase(databaseUrl).catch(() => undefined);
-    },
-  };
-}
 
 const STATUS_OF: Record<string, PaymentStatus> = {
   "payment.succeeded": "succeeded",

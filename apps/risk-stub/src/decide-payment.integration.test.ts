@@ -1,27 +1,22 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database, dropDatabase, runMigrations } from "@pps/db";
+import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
 import { makeEnvelope, paymentEvents, type Envelope, type PaymentSnapshot } from "@pps/messaging";
-import { TEST_DATABASE_URL, waitFor } from "@pps/test-support";
+import { isolatedDatabase, waitFor } from "@pps/test-support";
 import { EMPTY_BLOCKLIST } from "./blocklist.ts";
 import { type DecideResult, DecisionConflictError, decidePayment, decidePayments } from "./decide-payment.ts";
 import type { RiskConfig } from "./risk-config.ts";
 import { DEFAULT_RULES } from "./rules.ts";
 import { snapshot } from "./risk-test-kit.ts";
 
-/** Its own database: a risk-stub started by another test file relays (and deletes) the outbox rows of the shared one. */
-const DECIDE_DB_URL = (() => {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname += "_decide";
-  return url.toString();
-})();
-
 const CONSUMER = "risk-stub.test";
 /** Velocity: the 6th payment within 60 s is challenged. */
 const config: RiskConfig = { rulesVersion: 1, rules: DEFAULT_RULES, blocklistVersion: 0, blocklist: EMPTY_BLOCKLIST };
 const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 
+/** Its own database: a risk-stub started by another test file relays (and deletes) the outbox rows of the shared one. */
+let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
 let db: Database;
 
 function payment(paymentId: string, payerId: string, deviceId: string | null): PaymentSnapshot {
@@ -90,14 +85,12 @@ async function outboxKeys(paymentIds: string[]): Promise<string[]> {
 
 describe("deciding a chunk of payments in one transaction", () => {
   beforeAll(async () => {
-    await dropDatabase(DECIDE_DB_URL);
-    await runMigrations(DECIDE_DB_URL);
-    db = createDb({ url: DECIDE_DB_URL, max: 4 });
+    isolated = await isolatedDatabase("decide");
+    db = isolated.db;
   });
 
   afterAll(async () => {
-    await closeDb(db);
-    await dropDatabase(DECIDE_DB_URL);
+    await isolated.close();
   });
 
   it("decides exactly what one-by-one decides: payers in order, duplicates and redeliveries once", async () => {

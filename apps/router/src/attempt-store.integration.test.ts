@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database, dropDatabase, runMigrations } from "@pps/db";
+import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
 import type { AttemptResult, Envelope } from "@pps/messaging";
-import { TEST_DATABASE_URL } from "@pps/test-support";
+import { isolatedDatabase } from "@pps/test-support";
 import { attemptResultEnvelope } from "./attempt-result.ts";
 import { type AttemptUpdate, AttemptStore, type BeginItem, type CompleteItem, type DecisionRecord, type NewAttempt } from "./attempt-store.ts";
 import type { AttemptStatus } from "./resolution-policy.ts";
@@ -12,12 +12,7 @@ import type { AttemptStatus } from "./resolution-policy.ts";
  * Its own database: a router started by another test file relays (and deletes) the outbox rows of the shared
  * one, and its resolver takes attempts that come due there.
  */
-const STORE_DB_URL = (() => {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname += "_attempt_store";
-  return url.toString();
-})();
-
+let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
 let db: Database;
 let store: AttemptStore;
 
@@ -70,15 +65,13 @@ async function outboxCount(eventId: string): Promise<number> {
 
 describe("attempt store batches", () => {
   beforeAll(async () => {
-    await dropDatabase(STORE_DB_URL);
-    await runMigrations(STORE_DB_URL);
-    db = createDb({ url: STORE_DB_URL, max: 4 });
+    isolated = await isolatedDatabase("attempt_store");
+    db = isolated.db;
     store = new AttemptStore(db);
   });
 
   afterAll(async () => {
-    await closeDb(db);
-    await dropDatabase(STORE_DB_URL);
+    await isolated.close();
   });
 
   it("begins a batch with a message thrice, a redelivery, a routed payment and a payment twice, each exactly", async () => {

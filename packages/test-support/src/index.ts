@@ -1,3 +1,4 @@
+export * from "./database.ts";
 export * from "./env.ts";
 export * from "./merchants.ts";
 export * from "./ports.ts";

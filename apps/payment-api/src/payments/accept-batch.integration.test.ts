@@ -1,14 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database } from "@pps/db";
+import type { Database } from "@pps/db";
 import type { AppError } from "@pps/domain";
-import { TEST_DATABASE_URL } from "@pps/test-support";
+import { isolatedDatabase } from "@pps/test-support";
 import { acceptOne, createAcceptor, type AcceptItem, type AcceptResult } from "./accept-batch.ts";
 
 /**
  * The group-commit accept path against real Postgres: every request of a batch gets the answer the
  * one-by-one path would give it, and a refused request leaves nothing behind.
  */
+/** Its own database: a payment-api started by another test file relays (and deletes) the shared one's outbox rows. */
+let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
 let db: Database;
 const merchantId = `m_batch_${randomBytes(4).toString("hex")}`;
 const hex = (n = 6) => randomBytes(n).toString("hex");
@@ -59,11 +61,12 @@ async function nonceCount(nonces: string[]) {
 
 const codeOf = (r: PromiseSettledResult<AcceptResult>) => (r.status === "rejected" ? (r.reason as AppError).code : r.value.status);
 
-beforeAll(() => {
-  db = createDb({ url: TEST_DATABASE_URL, max: 4 });
+beforeAll(async () => {
+  isolated = await isolatedDatabase("accept");
+  db = isolated.db;
 });
 afterAll(async () => {
-  await closeDb(db);
+  await isolated.close();
 });
 
 describe("group-commit accept", () => {

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database } from "@pps/db";
+import type { Database } from "@pps/db";
 import { channelEvents, makeEnvelope, riskEvents, type AttemptResult, type RiskDecision } from "@pps/messaging";
-import { TEST_DATABASE_URL } from "@pps/test-support";
+import { isolatedDatabase } from "@pps/test-support";
 import { createChannelResultBatchHandler } from "../consumers/channel-results.ts";
 import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
 import type { CallbackResult } from "@pps/channels";
@@ -11,6 +11,8 @@ import { type CallbackItem, createCallbackApplier } from "./callback-batch.ts";
 import { transitionMany } from "./transitions-batch.ts";
 
 /** Set-based transitions and the batch consumers against real Postgres. */
+/** Its own database: a payment-api started by another test file relays (and deletes) the shared one's outbox rows. */
+let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
 let db: Database;
 const merchantId = `m_tb_${randomBytes(4).toString("hex")}`;
 const hex = (n = 6) => randomBytes(n).toString("hex");
@@ -44,11 +46,12 @@ async function state(id: string) {
   return { ...p!, trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`), outbox: o!.n };
 }
 
-beforeAll(() => {
-  db = createDb({ url: TEST_DATABASE_URL, max: 3 });
+beforeAll(async () => {
+  isolated = await isolatedDatabase("transitions");
+  db = isolated.db;
 });
 afterAll(async () => {
-  await closeDb(db);
+  await isolated.close();
 });
 
 describe("transitionMany", () => {
