@@ -1,18 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APPS, spawnApp, startApp, testAppEnv, waitFor, type AppProcess } from "@pps/test-support";
+import { APPS, type IsolatedEnvironment, isolatedEnvironment, spawnApp, startApp, testAppEnv, waitFor, type AppProcess } from "@pps/test-support";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 describe("every app as a real process", () => {
   const running = new Map<string, AppProcess>();
+  // Their own database and topics: these apps would otherwise join the consumer groups of other files' apps
+  // (a risk-stub deciding another file's payments) and poll their rows.
+  let isolated: IsolatedEnvironment;
 
   beforeAll(async () => {
-    const started = await Promise.all(APPS.map((name) => startApp(name, { SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOG_LEVEL: "info" })));
+    isolated = await isolatedEnvironment("apps");
+    const started = await Promise.all(APPS.map((name) => startApp(name, { ...isolated.env, SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOG_LEVEL: "info" })));
     for (const app of started) running.set(app.name, app);
   });
 
   afterAll(async () => {
     for (const app of running.values()) if (app.child.exitCode === null) app.child.kill("SIGKILL");
+    await Promise.all([...running.values()].map((app) => app.exited));
+    await isolated?.close();
   });
 
   it.each(APPS)("%s answers /healthz, and /readyz once its Postgres (and Kafka) are reachable", async (name) => {

@@ -1,7 +1,7 @@
 // Runs once per `vitest run`: a fresh test database with migrations applied, and this run's own Kafka topics.
 import { Kafka, logLevel } from "kafkajs";
 import { dropDatabase, runMigrations } from "@pps/db";
-import { ensureTopics, createKafka } from "@pps/messaging";
+import { createKafka, ensureTopics, TOPICS } from "@pps/messaging";
 import { createLogger } from "@pps/logger";
 
 export default async function setup() {
@@ -11,6 +11,7 @@ export default async function setup() {
   process.env.TEST_DATABASE_URL = databaseUrl;
   process.env.TEST_KAFKA_BROKERS = brokers.join(",");
   process.env.TEST_TOPIC_PREFIX = prefix;
+  process.env.TEST_TOPIC_NAMES = Object.values(TOPICS).map((t) => t.name).join(",");
 
   await dropDatabase(databaseUrl);
   await runMigrations(databaseUrl);

@@ -1,8 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { Kafka, logLevel } from "kafkajs";
-import { dropDatabase, runMigrations } from "@pps/db";
-import { TOPICS } from "@pps/messaging";
-import { freePort, startApp, TEST_ADMIN_TOKEN, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, type AppProcess } from "@pps/test-support";
+import { freePort, isolatedEnvironment, startApp, TEST_ADMIN_TOKEN, type AppProcess } from "@pps/test-support";
 
 export type Platform = {
   api: AppProcess;
@@ -32,18 +28,9 @@ export type PlatformOptions = {
  * beside other test files without sharing consumer groups, channel settings or risk rules.
  */
 export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
-  const suffix = randomBytes(4).toString("hex");
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/pps_e2e_${suffix}`;
-  const databaseUrl = url.toString();
-  const topicPrefix = `test.e2e${suffix}.`;
-  await runMigrations(databaseUrl);
-  const admin = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "pps-e2e-setup", logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: Object.values(TOPICS).map((t) => ({ topic: `${topicPrefix}${t.name}`, numPartitions: 3 })) });
-  await admin.disconnect();
-
-  const env = { DATABASE_URL: databaseUrl, KAFKA_TOPIC_PREFIX: topicPrefix, ADMIN_TOKEN: TEST_ADMIN_TOKEN };
+  const isolated = await isolatedEnvironment("e2e");
+  const { databaseUrl, topicPrefix } = isolated;
+  const env = { ...isolated.env, ADMIN_TOKEN: TEST_ADMIN_TOKEN };
   const sim = await startApp("channel-sim", { ...env, ...opts.simEnv });
   const channelEnv = { CHANNEL_BASE_URL: sim.url, SMS_GATEWAY_URL: sim.url };
   // payment-api and the notifier call each other, so the notifier's port is chosen first.
@@ -64,7 +51,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     },
     stop: async () => {
       await Promise.all([platform.api, platform.router, platform.risk, platform.sim, platform.notifier, platform.reconciler].map((a) => a.stop().catch(() => undefined)));
-      await dropDatabase(databaseUrl).catch(() => undefined);
+      await isolated.close().catch(() => undefined);
     },
   };
   return platform;

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { channelConfigFromEnv, createChannelAdapters, type ChannelAdapter, type ChannelId, type ParsedCallback, type PayRequest } from "@pps/channels";
-import { startApp, waitFor, type AppProcess } from "@pps/test-support";
+import { isolatedDatabase, startApp, waitFor, type AppProcess } from "@pps/test-support";
 
 // Every channel of the real channel-sim process, driven through its adapter, with callbacks received by a
 // small local HTTP server and verified by the adapter's parseCallback.
@@ -130,7 +130,12 @@ function txnOf(outcome: { status: string }): string {
   return outcome.channelTxnId;
 }
 
+// A database of this file's own: fault settings and the charge book are per database, and another file's
+// channel-sim (the router's tests) changes faults of the same channels.
+let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
+
 beforeAll(async () => {
+  isolated = await isolatedDatabase("sim");
   receiver = createServer((req, res) => {
     let rawBody = "";
     req.setEncoding("utf8");
@@ -154,7 +159,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  sim = await startApp("channel-sim", { SIM_CALLBACK_POLL_MS: "25", SIM_CALLBACK_RETRY_BASE_MS: "200", SIM_AUTO_PAYER_DELAY_MS: "50", SHUTDOWN_TIMEOUT_MS: "10000" });
+  sim = await startApp("channel-sim", { DATABASE_URL: isolated.databaseUrl, SIM_CALLBACK_POLL_MS: "25", SIM_CALLBACK_RETRY_BASE_MS: "200", SIM_AUTO_PAYER_DELAY_MS: "50", SHUTDOWN_TIMEOUT_MS: "10000" });
   adapters = createChannelAdapters(channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }));
 });
 
@@ -162,6 +167,7 @@ afterAll(async () => {
   // Answers held back by the timeout fault must not hold up the shutdown.
   const stopped = await sim?.stop();
   receiver?.close();
+  await isolated?.close();
   expect(stopped?.code).toBe(0);
 });
 

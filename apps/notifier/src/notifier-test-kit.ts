@@ -1,6 +1,6 @@
 // Shared by the notifier's integration tests (not part of the app): an isolated database and topic prefix,
 // a scriptable merchant endpoint, payment events, and signature checks through the merchant SDK.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { eq } from "drizzle-orm";
@@ -8,9 +8,9 @@ import type { Database } from "@pps/db";
 import { deliveryAttempts, notifications } from "@pps/db/schema";
 import { newId, type PaymentStatus } from "@pps/domain";
 import { createLogger } from "@pps/logger";
-import { createKafka, type Envelope, EventConsumer, EventPublisher, ensureTopics, eventRegistry, makeEnvelope, type NotificationDeadLettered, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import { createKafka, type Envelope, EventConsumer, EventPublisher, eventRegistry, makeEnvelope, type NotificationDeadLettered, type PaymentSnapshot, TOPICS } from "@pps/messaging";
 import { bodySignatureFromHeaders, type MerchantCredentials, verifyNotification } from "@pps/sdk";
-import { isolatedDatabase, TEST_KAFKA_BROKERS, type TestMerchant } from "@pps/test-support";
+import { isolatedEnvironment, TEST_KAFKA_BROKERS, type TestMerchant } from "@pps/test-support";
 
 export const INTERNAL_TOKEN = "test-internal-token-not-secret";
 export const NOTIFIER_ADMIN_TOKEN = "test-notifier-admin-token";
@@ -24,12 +24,10 @@ export { sleep };
  * dispatchers deliver (or refuse) this file's notifications.
  */
 export async function isolatedPlatform(label: string) {
-  const suffix = randomBytes(4).toString("hex");
-  const { databaseUrl, db, close: closeDatabase } = await isolatedDatabase(label, suffix);
-  const topicPrefix = `test.${label}${suffix}.`;
+  const isolated = await isolatedEnvironment(label);
+  const { databaseUrl, db, topicPrefix } = isolated;
   const logger = createLogger({ service: `${label}-test`, level: "silent" });
   const kafka = createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-test`, logger });
-  await ensureTopics(kafka, { prefix: topicPrefix, partitions: 3 });
   const publisher = new EventPublisher(kafka, topicPrefix);
   await publisher.start();
 
@@ -59,12 +57,7 @@ export async function isolatedPlatform(label: string) {
     async close() {
       await dlqReader.stop().catch(() => undefined);
       await publisher.stop().catch(() => undefined);
-      await closeDatabase();
-      const admin = kafka.admin();
-      await admin.connect();
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-      if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 }).catch(() => undefined);
-      await admin.disconnect();
+      await isolated.close();
     },
   };
 }

@@ -1,20 +1,22 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database } from "@pps/db";
+import type { Database } from "@pps/db";
 import { PaymentsClient } from "@pps/sdk";
-import { createTestMerchant, startApp, TEST_ADMIN_TOKEN, TEST_DATABASE_URL, type AppProcess } from "@pps/test-support";
+import { createTestMerchant, type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_ADMIN_TOKEN, type AppProcess } from "@pps/test-support";
 
 /** Past ACCEPT_MAX_IN_FLIGHT a payment is refused at once with 503, writing nothing. */
 let api: AppProcess;
+let isolated: IsolatedEnvironment;
 let db: Database;
 
 beforeAll(async () => {
-  api = await startApp("payment-api", { ADMIN_TOKEN: TEST_ADMIN_TOKEN, ACCEPT_MAX_IN_FLIGHT: "2" });
-  db = createDb({ url: TEST_DATABASE_URL, max: 2 });
+  isolated = await isolatedEnvironment("shed");
+  db = isolated.db;
+  api = await startApp("payment-api", { ...isolated.env, ADMIN_TOKEN: TEST_ADMIN_TOKEN, ACCEPT_MAX_IN_FLIGHT: "2" });
 });
 afterAll(async () => {
   await api?.stop();
-  await closeDb(db);
+  await isolated?.close();
 });
 
 describe("load shedding", () => {

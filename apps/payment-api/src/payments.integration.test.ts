@@ -1,18 +1,19 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { and, count, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closeDb, createDb, type Database } from "@pps/db";
+import type { Database } from "@pps/db";
 import { idempotencyKeys, paymentOutbox, payments, paymentTransitions, requestNonces } from "@pps/db/schema";
 import { createLogger } from "@pps/logger";
 import { channelEvents, createKafka, EventPublisher, makeEnvelope, riskEvents, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
 import { PaymentsClient, type CreatePaymentParams, type Payment, type PaymentDetail } from "@pps/sdk";
-import { createTestMerchant, setPayerStatus, startApp, TEST_ADMIN_TOKEN, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_TOPIC_PREFIX, waitFor, type AppProcess, type TestMerchant } from "@pps/test-support";
+import { createTestMerchant, type IsolatedEnvironment, isolatedEnvironment, setPayerStatus, startApp, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS, waitFor, type AppProcess, type TestMerchant } from "@pps/test-support";
 
 /**
  * payment-api as a real process against real Postgres and Kafka. Risk decisions and channel results are
  * published here as risk-stub and the router would; the whole pipeline runs in tests/e2e.
  */
 let api: AppProcess;
+let isolated: IsolatedEnvironment;
 let db: Database;
 let publisher: EventPublisher;
 let merchant: TestMerchant;
@@ -67,9 +68,10 @@ async function waitForStatus(c: PaymentsClient, id: string, status: string): Pro
 }
 
 beforeAll(async () => {
-  api = await startApp("payment-api", { ADMIN_TOKEN: TEST_ADMIN_TOKEN, PAY_LINK_TTL_SECONDS: "2", EXPIRY_SWEEP_INTERVAL_MS: "200" });
-  db = createDb({ url: TEST_DATABASE_URL, max: 4 });
-  publisher = new EventPublisher(createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "payment-api-test", logger: createLogger({ service: "t", level: "silent" }) }), TEST_TOPIC_PREFIX);
+  isolated = await isolatedEnvironment("payapi");
+  db = isolated.db;
+  api = await startApp("payment-api", { ...isolated.env, ADMIN_TOKEN: TEST_ADMIN_TOKEN, PAY_LINK_TTL_SECONDS: "2", EXPIRY_SWEEP_INTERVAL_MS: "200" });
+  publisher = new EventPublisher(createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "payment-api-test", logger: createLogger({ service: "t", level: "silent" }) }), isolated.topicPrefix);
   await publisher.start();
   merchant = await createTestMerchant(api.url);
   client = clientFor(merchant);
@@ -78,7 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await publisher?.stop();
   await api?.stop();
-  await closeDb(db);
+  await isolated?.close();
 });
 
 describe("creating and following a payment", () => {

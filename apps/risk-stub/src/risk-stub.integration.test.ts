@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { closeDb, createDb, type Database } from "@pps/db";
+import type { Database } from "@pps/db";
 import { riskDecisions, riskInbox, riskPayerActivity } from "@pps/db/schema";
 import { newId } from "@pps/domain";
 import { createLogger } from "@pps/logger";
@@ -17,29 +17,25 @@ import {
   type PaymentSnapshot,
   type RiskDecision,
 } from "@pps/messaging";
-import { startApp, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_TOPIC_PREFIX, waitFor, type AppProcess } from "@pps/test-support";
+import { type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_KAFKA_BROKERS, waitFor, type AppProcess } from "@pps/test-support";
 import { INBOX_CONSUMER } from "./payment-events-consumer.ts";
 import { snapshot } from "./risk-test-kit.ts";
 
 const ADMIN_TOKEN = `test-admin-${randomUUID()}`;
-/**
- * Another risk-stub started by another test file in this run would share the consumer group and may decide
- * some of these payments; it applies admin changes within its refresh interval (at most 1 s), so tests wait
- * that long after a change before publishing payments that depend on it.
- */
-const OTHER_REPLICAS_REFRESH_MS = 1_100;
-
 const logger = createLogger({ service: "risk-stub-test", level: "silent" });
 const kafka = createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "pps-risk-stub-test", logger });
-const publisher = new EventPublisher(kafka, TEST_TOPIC_PREFIX);
+/** This file's own database and topics: a risk-stub started by another file must not decide its payments. */
+let isolated: IsolatedEnvironment;
+let publisher: EventPublisher;
 const decided = new Map<string, Envelope<RiskDecision>[]>();
-const reader = new EventConsumer({
+let reader: EventConsumer;
+const startReader = () => new EventConsumer({
   kafka,
   groupId: `risk-stub-test-reader-${randomUUID()}`,
   topics: [TOPICS.riskDecisions.name],
   registry: eventRegistry,
   logger,
-  topicPrefix: TEST_TOPIC_PREFIX,
+  topicPrefix: isolated.topicPrefix,
   handler: async (envelope) => {
     const d = envelope as Envelope<RiskDecision>;
     decided.set(d.payload.paymentId, [...(decided.get(d.payload.paymentId) ?? []), d]);
@@ -81,18 +77,21 @@ function admin(method: string, path: string, body?: unknown, { token = ADMIN_TOK
 }
 
 beforeAll(async () => {
-  db = createDb({ url: TEST_DATABASE_URL, max: 2 });
+  isolated = await isolatedEnvironment("risk");
+  db = isolated.db;
+  publisher = new EventPublisher(kafka, isolated.topicPrefix);
+  reader = startReader();
   await publisher.start();
   await reader.start();
-  app = await startApp("risk-stub", { ADMIN_TOKEN, RULES_REFRESH_MS: "200" });
+  app = await startApp("risk-stub", { ...isolated.env, ADMIN_TOKEN, RULES_REFRESH_MS: "200" });
   await waitFor(async () => (await fetch(`${app.url}/readyz`)).ok, { what: "risk-stub /readyz", timeoutMs: 30_000 });
 });
 
 afterAll(async () => {
   const stopped = await app?.stop();
-  await reader.stop();
-  await publisher.stop();
-  await closeDb(db);
+  await reader?.stop();
+  await publisher?.stop();
+  await isolated?.close();
   expect(stopped?.code).toBe(0);
 });
 
@@ -141,7 +140,6 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     expect(again.status).toBe(200);
     const listed = (await (await admin("GET", "/v1/risk/blocklist?kind=ip&limit=1000")).json()) as { entries: { value: string }[] };
     expect(listed.entries.map((e) => e.value)).toContain(ip);
-    await sleep(OTHER_REPLICAS_REFRESH_MS);
 
     const byPayer = snapshot({ payer: { id: payer } });
     const results = await decide(byPayer, snapshot({ payer: { deviceId: device } }), snapshot({ payer: { ip } }), snapshot({ payer: { id: payer2, deviceId: device, ip } }));
@@ -154,7 +152,6 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
 
     expect((await admin("DELETE", `/v1/risk/blocklist/payer/${encodeURIComponent(payer)}`)).status).toBe(204);
     expect((await admin("DELETE", `/v1/risk/blocklist/payer/${encodeURIComponent(payer)}`)).status).toBe(404);
-    await sleep(OTHER_REPLICAS_REFRESH_MS);
     expect(await decide(snapshot({ payer: { id: payer, deviceId: byPayer.payer.deviceId } }))).toEqual([["allow", []]]);
   });
 
@@ -239,7 +236,6 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     expect(saved.config).toEqual(updated);
     expect(((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version).toBe(saved.version);
     expect(((await (await admin("GET", `/v1/risk/rules?version=${current.version}`)).json()) as { config: unknown }).config).toEqual(current.config);
-    await sleep(OTHER_REPLICAS_REFRESH_MS);
 
     try {
       const over = snapshot({ currency: "JPY", amount: 10_001 });

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { channelEndpointsFromEnv, createChannelAdapters } from "@pps/channels";
-import { closeDb, createDb } from "@pps/db";
 import { routingAttempts } from "@pps/db/schema";
 import { newId } from "@pps/domain";
 import { createLogger } from "@pps/logger";
@@ -17,27 +16,23 @@ import {
   type PaymentSnapshot,
   TOPICS,
 } from "@pps/messaging";
-import { type AppProcess, startApp, TEST_DATABASE_URL, TEST_KAFKA_BROKERS, TEST_TOPIC_PREFIX, waitFor } from "@pps/test-support";
+import { type AppProcess, type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_KAFKA_BROKERS, waitFor } from "@pps/test-support";
 
 const ADMIN_TOKEN = `test-admin-${randomUUID()}`;
-/**
- * A router started by another test file in this run shares the consumer group ("router") and may route some
- * of these payments; it reloads channel settings and circuits every second, so tests wait that long after an
- * admin change before publishing payments that depend on it.
- */
-const OTHER_REPLICAS_REFRESH_MS = 1_100;
-
 const logger = createLogger({ service: "router-test", level: "silent" });
 const kafka = createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "pps-router-test", logger });
-const publisher = new EventPublisher(kafka, TEST_TOPIC_PREFIX);
+/** This file's own database and topics: a router or risk-stub started by another file must not see its payments. */
+let isolated: IsolatedEnvironment;
+let publisher: EventPublisher;
 const results = new Map<string, AttemptResult[]>();
-const reader = new EventConsumer({
+let reader: EventConsumer;
+const startReader = () => new EventConsumer({
   kafka,
   groupId: `router-test-reader-${randomUUID()}`,
   topics: [TOPICS.channelResults.name],
   registry: eventRegistry,
   logger,
-  topicPrefix: TEST_TOPIC_PREFIX,
+  topicPrefix: isolated.topicPrefix,
   handler: async (envelope) => {
     const r = (envelope as Envelope<AttemptResult>).payload;
     results.set(r.paymentId, [...(results.get(r.paymentId) ?? []), r]);
@@ -101,13 +96,11 @@ async function admin(method: string, path: string, body?: unknown): Promise<Resp
 async function setChannel(id: string, change: Record<string, unknown>): Promise<void> {
   const res = await admin("PUT", `/v1/channels/${id}`, change);
   expect(res.status, await res.clone().text()).toBe(200);
-  await sleep(OTHER_REPLICAS_REFRESH_MS);
 }
 
 async function setCircuit(id: string, state: "open" | "closed"): Promise<void> {
   const res = await admin("POST", `/v1/channels/${id}/circuit`, { state });
   expect(res.status, await res.clone().text()).toBe(200);
-  await sleep(OTHER_REPLICAS_REFRESH_MS);
 }
 
 type Decisions = {
@@ -137,18 +130,22 @@ async function simFaults(channel: string, faults: string[]): Promise<void> {
 
 describe("router against channel-sim, Kafka and Postgres", () => {
   beforeAll(async () => {
+    isolated = await isolatedEnvironment("router");
+    publisher = new EventPublisher(kafka, isolated.topicPrefix);
+    reader = startReader();
     await publisher.start();
     await reader.start();
-    sim = await startApp("channel-sim");
-    router = await startApp("router", { ADMIN_TOKEN, CHANNEL_BASE_URL: sim.url, CHANNEL_TIMEOUT_MS: "1000", CALLBACK_BASE_URL: "http://127.0.0.1:9" });
+    sim = await startApp("channel-sim", isolated.env);
+    router = await startApp("router", { ...isolated.env, ADMIN_TOKEN, CHANNEL_BASE_URL: sim.url, CHANNEL_TIMEOUT_MS: "1000", CALLBACK_BASE_URL: "http://127.0.0.1:9" });
     await waitFor(async () => (await fetch(`${router.url}/readyz`)).ok, { what: "router ready" });
   });
 
   afterAll(async () => {
     await router?.stop();
     await sim?.stop();
-    await reader.stop();
-    await publisher.stop();
+    await reader?.stop();
+    await publisher?.stop();
+    await isolated?.close();
   });
 
   it("refuses the operator API without the admin token and validates changes", async () => {
@@ -281,16 +278,11 @@ describe("router against channel-sim, Kafka and Postgres", () => {
       metadata: paid.metadata,
     });
     expect(answer.status).toBe("succeeded");
-    const db = createDb({ url: TEST_DATABASE_URL, max: 1 });
-    try {
-      const base = { attemptNo: 1, channel: "bank_direct", status: "sending", amount: 10_000, currency: "CNY", expiresAt: new Date(paid.expiresAt), nextQueryAt: new Date() };
-      await db.insert(routingAttempts).values([
-        { ...base, id: paidAttempt, paymentId: paid.paymentId },
-        { ...base, id: lostAttempt, paymentId: lost.paymentId },
-      ]);
-    } finally {
-      await closeDb(db);
-    }
+    const base = { attemptNo: 1, channel: "bank_direct", status: "sending", amount: 10_000, currency: "CNY", expiresAt: new Date(paid.expiresAt), nextQueryAt: new Date() };
+    await isolated.db.insert(routingAttempts).values([
+      { ...base, id: paidAttempt, paymentId: paid.paymentId },
+      { ...base, id: lostAttempt, paymentId: lost.paymentId },
+    ]);
     const [settled] = await resultsFor(paid.paymentId, 1);
     expect(settled).toMatchObject({ outcome: "succeeded", attemptId: paidAttempt, channel: "bank_direct", willRetry: false });
     const [unknown] = await resultsFor(lost.paymentId, 1);

@@ -1,5 +1,6 @@
 export * from "./database.ts";
 export * from "./env.ts";
+export * from "./environment.ts";
 export * from "./merchants.ts";
 export * from "./ports.ts";
 export * from "./process.ts";
