@@ -18,7 +18,8 @@ export async function isolatedEnvironment(label: string) {
   const suffix = randomBytes(4).toString("hex");
   const database = await isolatedDatabase(label, suffix);
   const topicPrefix = `${TEST_TOPIC_PREFIX}${label}${suffix}.`;
-  const admin = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-setup`, logLevel: logLevel.NOTHING }).admin();
+  const kafka = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-test-environment`, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
   await admin.connect();
   try {
     await admin.createTopics({ waitForLeaders: true, topics: TEST_TOPIC_NAMES.map((name) => ({ topic: `${topicPrefix}${name}`, numPartitions: 3 })) });
@@ -35,7 +36,7 @@ export async function isolatedEnvironment(label: string) {
     /** Drops the database and deletes the topics. Stop the apps first. */
     async close() {
       await database.close();
-      const admin = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-teardown`, logLevel: logLevel.NOTHING }).admin();
+      const admin = kafka.admin();
       await admin.connect();
       try {
         const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
