@@ -7,7 +7,8 @@ import { z } from "zod";
 import type { PaymentApiEnv } from "../http/auth.ts";
 import { authenticate, type ApiDeps } from "../http/context.ts";
 import { paymentIdSchema } from "../http/wire.ts";
-import { toApiPayment, type PaymentRow } from "../payments/snapshot.ts";
+import { toApiPayment } from "../payments/payment-view.ts";
+import type { PaymentRow } from "../payments/snapshot.ts";
 
 const byOrderNoQuery = z.strictObject({ merchant_order_no: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) });
 

@@ -8,7 +8,7 @@ import type { Env } from "../env.ts";
 import type { PaymentApiEnv } from "../http/auth.ts";
 import type { ApiDeps } from "../http/context.ts";
 import { transition } from "../payments/repository.ts";
-import { toApiPayment } from "../payments/snapshot.ts";
+import { toApiPayment } from "../payments/payment-view.ts";
 
 function mac(secret: string, paymentId: string, issuedAt: number): string {
   return createHmac("sha256", secret).update(`${paymentId}.${issuedAt}`).digest("base64url").slice(0, 32);

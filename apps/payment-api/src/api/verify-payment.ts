@@ -9,7 +9,7 @@ import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempote
 import { paymentIdSchema, verifyPaymentSchema } from "../http/wire.ts";
 import { otpMatches } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
-import { toApiPayment } from "../payments/snapshot.ts";
+import { toApiPayment } from "../payments/payment-view.ts";
 
 /**
  * POST /v1/payments/{id}/verify: the merchant relays the OTP the payer received by SMS. A right code

@@ -5,7 +5,8 @@ import { Coalescer, type Settled } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import { idempotencyLockKey, runIdempotent, type StoredResponse } from "../http/idempotency.ts";
 import { insertPayment } from "./repository.ts";
-import { toApiPayment, toSnapshot, type PaymentRow } from "./snapshot.ts";
+import { toApiPayment } from "./payment-view.ts";
+import { toSnapshot, type PaymentRow } from "./snapshot.ts";
 
 /** A payment (or pre-order) that passed every check but the idempotency key, the nonce and the order number. */
 export type AcceptItem = {
