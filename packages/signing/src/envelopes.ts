@@ -5,6 +5,8 @@ import { sign, verify, type SignScheme } from "./schemes.ts";
  * The string a merchant signs for an API request: every body field and query parameter plus merchant_id,
  * timestamp, nonce, http_method and http_path, as a sorted `k=v&…` string. Binding method and path means a
  * signature for one endpoint cannot be replayed against another.
+ * @deprecated Ambiguous (a field can move between body and query, a value can imitate another field). Use
+ * `verifyMerchantRequest` / `signMerchantRequest` (format `v2`, or `legacy_params`, which refuses the ambiguous cases).
  */
 export function requestSigningPayload(input: { method: string; path: string; merchantId: string; timestamp: string; nonce: string | null; params: Record<string, unknown> }): string {
   return canonicalParams({
