@@ -1,6 +1,8 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { safeMessageHook, serializeErrValue, serializeLoggedErrors } from "./logged-errors.ts";
 
 export type { Logger } from "pino";
+export { safeErrorMessage, serializeError, type SerializedError } from "./error-serializer.ts";
 
 /** Field names whose values never reach a log line, wherever they sit (two levels deep). */
 export const REDACTED_KEYS = [
@@ -43,7 +45,10 @@ export function createLogger({ service, level = "info", destination }: CreateLog
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: "[redacted]" },
-      formatters: { level: (label) => ({ level: label }) },
+      // Errors anywhere in a line are serialized without the values of a failed query (error-serializer.ts).
+      serializers: { err: serializeErrValue },
+      hooks: { logMethod: safeMessageHook },
+      formatters: { level: (label) => ({ level: label }), log: serializeLoggedErrors },
     },
     destination,
   );
