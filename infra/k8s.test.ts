@@ -230,6 +230,17 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
       expect(Number(t.spec.config?.["min.insync.replicas"] ?? 1)).toBeLessThanOrEqual(t.spec.replicas);
     }
   });
+
+  it("labels exactly the catalogue's restricted topics (personal data) restricted, with a shorter retention than the public ones", () => {
+    const topics = all("KafkaTopic") as Topic[];
+    const prefix = String(config.data.KAFKA_TOPIC_PREFIX ?? "");
+    const labelled = topics.filter((t) => t.metadata.labels?.["pps.example.com/data-classification"] === "restricted").map((t) => t.spec.topicName ?? t.metadata.name);
+    const restricted = Object.values(TOPICS).filter((t) => t.restricted).map((t) => `${prefix}${t.name}`);
+    expect(restricted.length).toBeGreaterThan(0);
+    expect(labelled.sort()).toEqual(restricted.sort());
+    const retention = (name: string) => Number(topics.find((t) => (t.spec.topicName ?? t.metadata.name) === name)?.spec.config?.["retention.ms"]);
+    for (const name of restricted) expect(retention(name), name).toBeLessThan(retention(`${prefix}${TOPICS.paymentEvents.name}`));
+  });
 });
 
 describe("overlay differences", () => {

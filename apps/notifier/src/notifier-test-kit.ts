@@ -92,7 +92,7 @@ export function paymentEvent(type: string, merchantId: string, notifyUrl: string
     failureCode: status === "failed" ? "card_declined" : null,
     failureMessage: status === "failed" ? "the bank declined the card" : null,
     subject: "Notifier test order",
-    payer: { id: `u_${randomUUID().slice(0, 8)}`, ip: "198.51.100.23", deviceId: null, phone: null },
+    payer: { id: `u_${randomUUID().slice(0, 8)}` },
     method: { bankCode: "CMB", cardType: "debit", wallet: null, flow: null },
     returnUrl: "https://shop.example/return",
     notifyUrl,
@@ -102,7 +102,7 @@ export function paymentEvent(type: string, merchantId: string, notifyUrl: string
     updatedAt: now.toISOString(),
     ...over,
   };
-  return makeEnvelope({ type, version: 1, aggregateId: paymentId, payload });
+  return makeEnvelope({ type, version: 2, aggregateId: paymentId, payload });
 }
 
 export type Received = {

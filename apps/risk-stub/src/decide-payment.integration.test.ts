@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
-import { makeEnvelope, paymentEvents, type Envelope, type PaymentSnapshot } from "@pps/messaging";
+import { makeEnvelope, paymentInternalEvents, type Envelope, type EventDefinition, type InternalPaymentSnapshot } from "@pps/messaging";
 import { isolatedDatabase, waitFor } from "@pps/test-support";
 import { EMPTY_BLOCKLIST } from "./blocklist.ts";
 import { type DecideResult, DecisionConflictError, decidePayment, decidePayments } from "./decide-payment.ts";
@@ -19,12 +19,12 @@ const T0 = Date.parse("2026-03-01T12:00:00.000Z");
 let isolated: Awaited<ReturnType<typeof isolatedDatabase>>;
 let db: Database;
 
-function payment(paymentId: string, payerId: string, deviceId: string | null): PaymentSnapshot {
+function payment(paymentId: string, payerId: string, deviceId: string | null): InternalPaymentSnapshot {
   return snapshot({ paymentId, payer: { id: payerId, deviceId, phone: null } });
 }
 
-function event(p: PaymentSnapshot, atSeconds: number, type: string = paymentEvents.created.type): Envelope<PaymentSnapshot> {
-  return makeEnvelope({ type, version: 1, aggregateId: p.paymentId, payload: p, occurredAt: new Date(T0 + atSeconds * 1000) });
+function event(p: InternalPaymentSnapshot, atSeconds: number, def: EventDefinition = paymentInternalEvents.created): Envelope<InternalPaymentSnapshot> {
+  return makeEnvelope({ type: def.type, version: def.version, aggregateId: p.paymentId, payload: p, occurredAt: new Date(T0 + atSeconds * 1000) });
 }
 
 /**
@@ -46,14 +46,14 @@ function story() {
     { ...first, id: first.id.toUpperCase() }, // and again, its id spelled in capitals
     event(p(3, b, null), 3),
     event(p(4, a, "dev_1"), 3),
-    event(p(1, a, "dev_2"), 3, paymentEvents.submitted.type), // a second event for a payment decided just before
+    event(p(1, a, "dev_2"), 3, paymentInternalEvents.submitted), // a second event for a payment decided just before
     event(p(5, a, "dev_1"), 4),
     event(p(6, a, "dev_1"), 5),
     event(p(7, a, "dev_1"), 100),
     event(p(8, a, "dev_2"), -10), // late: older than the window the payer's row keeps
     event(p(9, b, "dev_3"), 6),
     decidedBefore, // redelivered
-    event(p(10, c, "dev_9"), 7, paymentEvents.submitted.type), // a second event for a payment decided before
+    event(p(10, c, "dev_9"), 7, paymentInternalEvents.submitted), // a second event for a payment decided before
   ];
   return { payers: [a, b, c], before: [decidedBefore], chunk };
 }

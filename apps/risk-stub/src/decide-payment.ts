@@ -1,6 +1,6 @@
 import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
-import { makeEnvelope, outboxRow, riskEvents, type Envelope, type PaymentSnapshot, type RiskDecision } from "@pps/messaging";
+import { makeEnvelope, outboxRow, riskEvents, type Envelope, type InternalPaymentSnapshot, type RiskDecision } from "@pps/messaging";
 import { roundsByKey } from "@pps/runtime";
 import { evaluateRisk, type PayerHistory, type RiskInput } from "./evaluate.ts";
 import type { RiskConfig } from "./risk-config.ts";
@@ -38,7 +38,7 @@ type DecisionRow = ReturnType<typeof decisionRow>;
  * effects. A round holds each payer once: ON CONFLICT DO UPDATE takes the event time and device of its own
  * row from `excluded` (recent = {at}, devices = {} or {device}).
  */
-function claimStatement(sql: ReservedSql, consumer: string, windowSeconds: number, envelopes: Envelope<PaymentSnapshot>[]) {
+function claimStatement(sql: ReservedSql, consumer: string, windowSeconds: number, envelopes: Envelope<InternalPaymentSnapshot>[]) {
   // Payer order, so concurrent transactions meeting on the same payers lock their rows in one order.
   const rows = envelopes
     .map((e) => ({ message_id: e.id, payment_id: e.payload.paymentId, payer_id: e.payload.payer.id, at: e.occurredAt, device_id: e.payload.payer.deviceId }))
@@ -101,7 +101,7 @@ function recordStatement(sql: ReservedSql, rows: DecisionRow[]) {
 type Activity = { payments: number; lastDeviceNew: boolean | null; inWindow: number | null };
 
 /** Evaluates the rules for a payment whose payer activity was just updated, and what to record for it. */
-function decide(config: RiskConfig, envelope: Envelope<PaymentSnapshot>, activity: Activity) {
+function decide(config: RiskConfig, envelope: Envelope<InternalPaymentSnapshot>, activity: Activity) {
   const payment = envelope.payload;
   const payerId = payment.payer.id;
   const deviceId = payment.payer.deviceId;
@@ -125,7 +125,7 @@ function decide(config: RiskConfig, envelope: Envelope<PaymentSnapshot>, activit
   return { decision, row: decisionRow(envelope, decision, config.rulesVersion, inputs) };
 }
 
-function decisionRow(envelope: Envelope<PaymentSnapshot>, decision: RiskDecision, rulesVersion: number, inputs: Record<string, unknown>) {
+function decisionRow(envelope: Envelope<InternalPaymentSnapshot>, decision: RiskDecision, rulesVersion: number, inputs: Record<string, unknown>) {
   const out = makeEnvelope({ type: riskEvents.decided.type, version: riskEvents.decided.version, aggregateId: decision.paymentId, payload: decision });
   const outbox = outboxRow(riskEvents.decided, out);
   return {
@@ -163,7 +163,7 @@ async function pipeline(statements: PromiseLike<unknown>[]): Promise<void> {
  * Decides one payment: `decidePayments` with one envelope, where a payment decided elsewhere meanwhile is
  * simply already decided.
  */
-export async function decidePayment(db: Database, consumer: string, config: RiskConfig, envelope: Envelope<PaymentSnapshot>): Promise<DecideResult> {
+export async function decidePayment(db: Database, consumer: string, config: RiskConfig, envelope: Envelope<InternalPaymentSnapshot>): Promise<DecideResult> {
   try {
     const [result] = await decidePayments(db, consumer, config, [envelope]);
     return result!;
@@ -187,7 +187,7 @@ export async function decidePayment(db: Database, consumer: string, config: Risk
  * round trips for the whole batch (two for one payment), and the fixed statement texts are prepared once per
  * connection. (A failed statement aborts the transaction, so a pipelined COMMIT then rolls back.)
  */
-export async function decidePayments(db: Database, consumer: string, config: RiskConfig, envelopes: Envelope<PaymentSnapshot>[]): Promise<DecideResult[]> {
+export async function decidePayments(db: Database, consumer: string, config: RiskConfig, envelopes: Envelope<InternalPaymentSnapshot>[]): Promise<DecideResult[]> {
   if (envelopes.length === 0) return [];
   const results: DecideResult[] = new Array(envelopes.length);
   // Velocity is counted in event time (when the payment entered review), so a consumer catching up on a

@@ -5,11 +5,12 @@ import {
   EventConsumer,
   eventKey,
   eventRegistry,
-  paymentEvents,
+  paymentEventsV1,
+  paymentInternalEvents,
   TOPICS,
   type Envelope,
   type EventConsumerOptions,
-  type PaymentSnapshot,
+  type InternalPaymentSnapshot,
 } from "@pps/messaging";
 import { type DecideResult, decidePayment, decidePayments } from "./decide-payment.ts";
 import type { RiskMetrics } from "./metrics.ts";
@@ -25,9 +26,15 @@ export const CONSUMER_GROUP = "risk-stub";
 /** The inbox's consumer name: the claim that makes redelivered payment events harmless. */
 export const INBOX_CONSUMER = "risk-stub.payment-events";
 
-/** Payment event types and versions whose payload is the payment snapshot this consumer reads. */
-const SNAPSHOT_EVENTS = new Set(Object.values(paymentEvents).map((d) => eventKey(d.type, d.version)));
-const PAYMENT_TYPES = new Set<string>(Object.values(paymentEvents).map((d) => d.type));
+/**
+ * The events of payments entering risk review, with the payer's contact data the device and IP rules need:
+ * the restricted twins on pps.payment.internal.v1, and (until none can be left on the public topic) the
+ * retired v1 public events that still carried it. Everything else on either topic is skipped by its
+ * headers, unparsed: public v2 events have no contact data, and risk never needs them.
+ */
+const SNAPSHOT_EVENTS = new Set(
+  [paymentInternalEvents.created, paymentInternalEvents.submitted, paymentEventsV1.created, paymentEventsV1.submitted].map((d) => eventKey(d.type, d.version)),
+);
 
 export type PaymentEventsConsumerOptions = {
   kafka: EventConsumerOptions["kafka"];
@@ -56,12 +63,12 @@ export class PaymentEventsConsumer {
     this.consumer = new EventConsumer({
       kafka: opts.kafka,
       groupId: CONSUMER_GROUP,
-      topics: [TOPICS.paymentEvents.name],
+      topics: [TOPICS.paymentInternal.name, TOPICS.paymentEvents.name],
       registry: eventRegistry,
       logger: opts.logger,
       topicPrefix: opts.topicPrefix,
       concurrency: opts.concurrency,
-      accept: (type) => PAYMENT_TYPES.has(type),
+      accept: (type, version) => SNAPSHOT_EVENTS.has(eventKey(type, version)),
       handler: (envelope) => this.handle(envelope),
       batchHandler: (items) => this.handleBatch(items),
       onOutcome: (outcome) => opts.metrics.consumerMessages.inc({ outcome }),
@@ -69,14 +76,14 @@ export class PaymentEventsConsumer {
   }
 
   /** The event as a payment to decide, or null when there is nothing to decide (counted when in another status). */
-  private toDecide(envelope: Envelope): Envelope<PaymentSnapshot> | null {
+  private toDecide(envelope: Envelope): Envelope<InternalPaymentSnapshot> | null {
     if (!SNAPSHOT_EVENTS.has(eventKey(envelope.type, envelope.version))) return null;
     // The registry validated the payload against the snapshot schema of this type and version.
-    if ((envelope.payload as PaymentSnapshot).status !== "risk_review") {
+    if ((envelope.payload as InternalPaymentSnapshot).status !== "risk_review") {
       this.opts.metrics.paymentEvents.inc({ result: "not_in_review" });
       return null;
     }
-    return envelope as Envelope<PaymentSnapshot>;
+    return envelope as Envelope<InternalPaymentSnapshot>;
   }
 
   async handle(envelope: Envelope): Promise<void> {
@@ -96,7 +103,7 @@ export class PaymentEventsConsumer {
     this.record(payments, results, started);
   }
 
-  private record(payments: Envelope<PaymentSnapshot>[], results: DecideResult[], started: number): void {
+  private record(payments: Envelope<InternalPaymentSnapshot>[], results: DecideResult[], started: number): void {
     const { metrics, logger } = this.opts;
     const seconds = (performance.now() - started) / 1000;
     let decided = false;

@@ -12,8 +12,12 @@ import {
   eventRegistry,
   makeEnvelope,
   paymentEvents,
+  paymentEventsV1,
+  paymentInternalEvents,
   TOPICS,
   type Envelope,
+  type EventDefinition,
+  type InternalPaymentSnapshot,
   type PaymentSnapshot,
   type RiskDecision,
 } from "@pps/messaging";
@@ -47,12 +51,13 @@ let db: Database;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function paymentEnvelope(payment: PaymentSnapshot, type: string = paymentEvents.created.type, aggregateId = payment.paymentId): Envelope<PaymentSnapshot> {
-  return makeEnvelope({ type, version: 1, aggregateId, payload: payment });
+function paymentEnvelope<P>(payment: P & { paymentId: string }, def: EventDefinition = paymentInternalEvents.created, aggregateId = payment.paymentId): Envelope<P> {
+  return makeEnvelope({ type: def.type, version: def.version, aggregateId, payload: payment });
 }
 
+/** Publishes on the restricted internal topic, where payment-api announces what risk decides on. */
 async function publish(...envelopes: Envelope[]): Promise<void> {
-  await publisher.publish(TOPICS.paymentEvents.name, envelopes);
+  await publisher.publish(TOPICS.paymentInternal.name, envelopes);
 }
 
 async function decisionFor(paymentId: string): Promise<RiskDecision> {
@@ -61,7 +66,7 @@ async function decisionFor(paymentId: string): Promise<RiskDecision> {
 }
 
 /** Publishes payments and returns their decisions as [outcome, reasons]. */
-async function decide(...payments: PaymentSnapshot[]): Promise<[string, string[]][]> {
+async function decide(...payments: InternalPaymentSnapshot[]): Promise<[string, string[]][]> {
   await publish(...payments.map((p) => paymentEnvelope(p)));
   return Promise.all(payments.map(async (p) => {
     const d = await decisionFor(p.paymentId);
@@ -178,7 +183,7 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     const devices = ["dev_a", "dev_b", "dev_a", "dev_a", "dev_a", "dev_b", "dev_c"];
     const payments = devices.map((deviceId) => snapshot({ payer: { id: payer, deviceId } }));
     // One key, so one partition and, in order, most likely one chunk; a payment's duplicate rides along.
-    const envelopes = payments.map((p) => paymentEnvelope(p, paymentEvents.created.type, payments[0]!.paymentId));
+    const envelopes = payments.map((p) => paymentEnvelope(p, paymentInternalEvents.created, payments[0]!.paymentId));
     await publish(...envelopes, envelopes[1]!);
     const results = await Promise.all(payments.map((p) => decisionFor(p.paymentId)));
     expect(results.map((d) => [d.outcome, d.reasons])).toEqual([
@@ -202,10 +207,10 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     // The same envelope twice (a producer retry), then a second event for the same payment in review.
     await publish(envelope);
     await publish(envelope);
-    await publish(paymentEnvelope(p, paymentEvents.submitted.type));
+    await publish(paymentEnvelope(p, paymentInternalEvents.submitted));
     // A marker on the same key (so the same partition, after the others): once it is decided, they were handled.
     const marker = snapshot();
-    await publish(paymentEnvelope(marker, paymentEvents.created.type, p.paymentId));
+    await publish(paymentEnvelope(marker, paymentInternalEvents.created, p.paymentId));
     await decisionFor(marker.paymentId);
     await decisionFor(p.paymentId);
     await sleep(300);
@@ -221,9 +226,25 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
   it("ignores payment events that are not in risk review", async () => {
     const p = snapshot({ status: "processing", previousStatus: "risk_review", version: 2 });
     const marker = snapshot();
-    await publish(paymentEnvelope(p, paymentEvents.processing.type), paymentEnvelope(marker, paymentEvents.created.type, p.paymentId));
+    await publish(paymentEnvelope(p, paymentInternalEvents.processing), paymentEnvelope(marker, paymentInternalEvents.created, p.paymentId));
     await decisionFor(marker.paymentId);
     expect(decided.has(p.paymentId)).toBe(false);
+  });
+
+  it("of the public topic takes only retired v1 events (a rollout's leftovers, contact data included), never v2", async () => {
+    const withoutContact = snapshot();
+    const publicV2: PaymentSnapshot = { ...withoutContact, payer: { id: withoutContact.payer.id } };
+    const legacy = snapshot();
+    // One key, so one partition in this order: once the v1 event is decided, the v2 one before it was seen.
+    await publisher.publish(TOPICS.paymentEvents.name, [
+      paymentEnvelope(publicV2, paymentEvents.created),
+      paymentEnvelope(legacy, paymentEventsV1.created, publicV2.paymentId),
+    ]);
+    expect((await decisionFor(legacy.paymentId)).outcome).toBe("allow");
+    const record = (await (await admin("GET", `/v1/risk/decisions/${legacy.paymentId}`)).json()) as { inputs: Record<string, unknown> };
+    expect(record.inputs).toMatchObject({ deviceId: legacy.payer.deviceId, ip: legacy.payer.ip, eventType: "payment.created" });
+    await sleep(300);
+    expect(decided.has(publicV2.paymentId)).toBe(false);
   });
 
   it("applies a rules update from the admin API, keeping the old version", async () => {

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { newId } from "@pps/domain";
-import type { PaymentSnapshot } from "@pps/messaging";
+import type { InternalPaymentSnapshot } from "@pps/messaging";
 
 /** Test fixtures shared by risk-stub's test files. */
 
-export type PaymentOverrides = Partial<Omit<PaymentSnapshot, "payer">> & { payer?: Partial<PaymentSnapshot["payer"]> };
+export type PaymentOverrides = Partial<Omit<InternalPaymentSnapshot, "payer">> & { payer?: Partial<InternalPaymentSnapshot["payer"]> };
 
-/** A payment as payment-api announces it on acceptance: status risk_review, version 1. */
-export function snapshot(over: PaymentOverrides = {}): PaymentSnapshot {
+/** A payment as payment-api announces it to risk on acceptance (the internal snapshot): status risk_review, version 1. */
+export function snapshot(over: PaymentOverrides = {}): InternalPaymentSnapshot {
   const now = new Date();
   const paymentId = over.paymentId ?? newId("pay");
   const { payer, ...rest } = over;

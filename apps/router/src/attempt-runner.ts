@@ -1,7 +1,7 @@
 import type { ChannelAdapter, ChannelId, ChannelOutcome, PayRequest } from "@pps/channels";
 import { newId } from "@pps/domain";
 import type { Logger } from "@pps/logger";
-import type { PaymentSnapshot } from "@pps/messaging";
+import type { InternalPaymentSnapshot } from "@pps/messaging";
 import { attemptResultEnvelope, resultFields } from "./attempt-result.ts";
 import type { AttemptStore, AttemptUpdate, DecisionRecord, NewAttempt } from "./attempt-store.ts";
 import type { ChannelState } from "./channel-state.ts";
@@ -71,7 +71,7 @@ function updateFor(outcome: ChannelOutcome, now: number, expiresAt: number, stuc
 export class AttemptRunner {
   constructor(private readonly deps: AttemptRunnerDeps) {}
 
-  private payRequest(p: PaymentSnapshot, attempt: NewAttempt): PayRequest {
+  private payRequest(p: InternalPaymentSnapshot, attempt: NewAttempt): PayRequest {
     const channel = attempt.channel as ChannelId;
     return {
       paymentId: p.paymentId,
@@ -90,7 +90,7 @@ export class AttemptRunner {
   }
 
   /** Never throws: if a commit fails, the attempt stays `sending` and the resolver queries it later. */
-  async run(payment: PaymentSnapshot, first: NewAttempt): Promise<void> {
+  async run(payment: InternalPaymentSnapshot, first: NewAttempt): Promise<void> {
     const { deps } = this;
     const input = routingInputOf(payment);
     const tried: string[] = [];

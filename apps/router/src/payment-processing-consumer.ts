@@ -1,7 +1,7 @@
 import { newId } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import type { Infra } from "@pps/platform";
-import { type EnvelopeHandler, EventConsumer, eventRegistry, paymentEvents, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import { type EnvelopeHandler, EventConsumer, eventKey, eventRegistry, type InternalPaymentSnapshot, paymentEventsV1, paymentInternalEvents, TOPICS } from "@pps/messaging";
 import { attemptResultEnvelope } from "./attempt-result.ts";
 import type { AttemptRunner } from "./attempt-runner.ts";
 import type { AttemptStore, DecisionRecord, NewAttempt } from "./attempt-store.ts";
@@ -33,14 +33,22 @@ function whyNoRoute(candidates: Candidate[]): string {
 }
 
 /**
- * payment.processing → choose the channel, record the decision and the attempt (status `sending`) with the
+ * What the router routes: a payment entering processing, with the payer's contact data the channels need
+ * (carrier billing charges the phone, WeChat Pay is sent the payer's IP). The restricted twin on
+ * pps.payment.internal.v1, and (until none can be left on the public topic) the retired public v1 event
+ * that still carried it; public v2 events are skipped by their headers.
+ */
+const ROUTED_EVENTS = new Set([paymentInternalEvents.processing, paymentEventsV1.processing].map((d) => eventKey(d.type, d.version)));
+
+/**
+ * payment.internal.processing → choose the channel, record the decision and the attempt (status `sending`) with the
  * inbox claim in one statement, then call the channel in the background. The handler returns once the
  * attempt is durable: from then on the runner, or after a crash the resolver, owns it.
  */
 export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): EnvelopeHandler {
   const { planner, store, runner, limiter, metrics, logger } = deps;
   return async (envelope) => {
-    const payment = envelope.payload as PaymentSnapshot;
+    const payment = envelope.payload as InternalPaymentSnapshot;
     const input = routingInputOf(payment);
     const now = Date.now();
     const expiresAt = Date.parse(payment.expiresAt);
@@ -97,11 +105,11 @@ export function createPaymentProcessingConsumer(o: PaymentProcessingConsumerOpti
     kafka: o.kafka,
     // EventConsumer prefixes the group like the topics, so environments sharing a broker never share a group.
     groupId: "router",
-    topics: [TOPICS.paymentEvents.name],
+    topics: [TOPICS.paymentInternal.name, TOPICS.paymentEvents.name],
     registry: eventRegistry,
     logger: o.logger,
     topicPrefix: o.topicPrefix,
-    accept: (type) => type === paymentEvents.processing.type,
+    accept: (type, version) => ROUTED_EVENTS.has(eventKey(type, version)),
     handler: o.handler,
     concurrency: o.concurrency,
     onOutcome: (outcome) => o.metrics.consumed.inc({ outcome }),

@@ -11,8 +11,11 @@ import {
   EventConsumer,
   EventPublisher,
   eventRegistry,
+  type InternalPaymentSnapshot,
   makeEnvelope,
   paymentEvents,
+  paymentEventsV1,
+  paymentInternalEvents,
   type PaymentSnapshot,
   TOPICS,
 } from "@pps/messaging";
@@ -44,7 +47,7 @@ let router: AppProcess;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function cmbPayment(metadata: Record<string, string> = {}): PaymentSnapshot {
+function cmbPayment(metadata: Record<string, string> = {}): InternalPaymentSnapshot {
   const now = new Date();
   const paymentId = newId("pay");
   return {
@@ -72,12 +75,14 @@ function cmbPayment(metadata: Record<string, string> = {}): PaymentSnapshot {
   };
 }
 
-function processing(p: PaymentSnapshot): Envelope<PaymentSnapshot> {
-  return makeEnvelope({ type: paymentEvents.processing.type, version: 1, aggregateId: p.paymentId, payload: p });
+/** What payment-api announces to the router on the restricted internal topic. */
+function processing(p: InternalPaymentSnapshot): Envelope<InternalPaymentSnapshot> {
+  const def = paymentInternalEvents.processing;
+  return makeEnvelope({ type: def.type, version: def.version, aggregateId: p.paymentId, payload: p });
 }
 
-async function publish(...envelopes: Envelope<PaymentSnapshot>[]): Promise<void> {
-  await publisher.publish(TOPICS.paymentEvents.name, envelopes);
+async function publish(...envelopes: Envelope<InternalPaymentSnapshot>[]): Promise<void> {
+  await publisher.publish(TOPICS.paymentInternal.name, envelopes);
 }
 
 async function resultsFor(paymentId: string, atLeast: number, what = `results of ${paymentId}`): Promise<AttemptResult[]> {
@@ -241,6 +246,33 @@ describe("router against channel-sim, Kafka and Postgres", () => {
     await sleep(1_500);
     expect(results.get(p.paymentId)).toHaveLength(1);
     expect((await decisionsOf(p.paymentId)).attempts).toHaveLength(1);
+  });
+
+  it("sends carrier billing the payer's phone from the internal snapshot", async () => {
+    const phone = `+86139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+    const base = cmbPayment();
+    const p: InternalPaymentSnapshot = {
+      ...base, product: "carrier_billing", amount: 1_500, method: { bankCode: null, cardType: null, wallet: null, flow: null }, payer: { ...base.payer, phone },
+    };
+    await publish(processing(p));
+    const [result] = await resultsFor(p.paymentId, 1);
+    expect(result).toMatchObject({ channel: "carrier", outcome: "requires_action", action: { type: "sms_confirmation" } });
+    const sms = (await (await fetch(`${sim.url}/sms/outbox?phone=${encodeURIComponent(phone)}`)).json()) as { messages: unknown[] };
+    expect(sms.messages.length).toBeGreaterThan(0);
+  });
+
+  it("of the public topic routes only retired v1 events (a rollout's leftovers, contact data included), never v2", async () => {
+    const withoutContact = cmbPayment();
+    const publicV2: PaymentSnapshot = { ...withoutContact, payer: { id: withoutContact.payer.id } };
+    const legacy = cmbPayment();
+    // One key, so one partition in this order: once the v1 event is routed, the v2 one before it was seen.
+    await publisher.publish(TOPICS.paymentEvents.name, [
+      makeEnvelope({ type: paymentEvents.processing.type, version: paymentEvents.processing.version, aggregateId: publicV2.paymentId, payload: publicV2 }),
+      makeEnvelope({ type: paymentEventsV1.processing.type, version: paymentEventsV1.processing.version, aggregateId: publicV2.paymentId, payload: legacy }),
+    ]);
+    expect((await resultsFor(legacy.paymentId, 1))[0]?.channel).toBe("bank_direct");
+    await sleep(500);
+    expect(results.has(publicV2.paymentId)).toBe(false);
   });
 
   it("routes a redelivered payment.processing once", async () => {

@@ -3,7 +3,7 @@ import type { Logger } from "@pps/logger";
 import { envelopeSchema, type Envelope } from "./envelope.ts";
 import type { EventRegistry } from "./registry.ts";
 import { PRODUCER_CONFIG } from "./kafka.ts";
-import { TOPICS } from "./topics.ts";
+import { isRestrictedTopic, TOPICS } from "./topics.ts";
 
 /** Thrown by a handler for a message that will never succeed: it goes to the dead-letter topic. */
 export class PermanentMessageError extends Error {
@@ -32,8 +32,11 @@ export type EventConsumerOptions = {
   registry: EventRegistry;
   logger: Logger;
   topicPrefix?: string;
-  /** Only these event types reach the handler; others are acknowledged and skipped. */
-  accept?: (type: string) => boolean;
+  /**
+   * Only these event types (and versions) reach the handler; others are acknowledged and skipped, by the
+   * message's headers when it has them, so without being parsed.
+   */
+  accept?: (type: string, version: number) => boolean;
   handler: EnvelopeHandler;
   /**
    * Optional fast path: each chunk's accepted messages go to this handler in one call. If it throws, the
@@ -54,15 +57,21 @@ export type EventConsumerOptions = {
 
 type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: string };
 
-/**
- * The event type our producers put in a header: lets a consumer skip events it does not take without
- * parsing or validating them (most consumers read a few types of a busy topic).
- */
-function headerEventType(message: KafkaMessage): string | undefined {
-  const h = message.headers?.["event-type"];
+function header(message: KafkaMessage, name: string): string | undefined {
+  const h = message.headers?.[name];
   if (h === undefined) return undefined;
   const v = Array.isArray(h) ? h[0] : h;
   return v === undefined ? undefined : v.toString();
+}
+
+/**
+ * The event type and version our producers put in headers: lets a consumer skip events it does not take
+ * without parsing or validating them (most consumers read a few types of a busy topic).
+ */
+function headerEvent(message: KafkaMessage): { type: string; version: number } | undefined {
+  const type = header(message, "event-type");
+  const version = Number(header(message, "event-version"));
+  return type === undefined || !Number.isInteger(version) ? undefined : { type, version };
 }
 
 export function decodeMessage(message: KafkaMessage, registry: EventRegistry): Decoded {
@@ -122,14 +131,18 @@ export class EventConsumer {
 
   private async deadLetter(message: KafkaMessage, ctx: MessageContext, reason: string): Promise<void> {
     this.opts.logger.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason }, "message sent to dead-letter topic");
+    // Personal data stays in its restricted topic: the dead letter points at the message instead of copying it.
+    const prefix = this.opts.topicPrefix ?? "";
+    const restricted = isRestrictedTopic(ctx.topic.startsWith(prefix) ? ctx.topic.slice(prefix.length) : ctx.topic);
     await this.dlq.send({
       topic: this.topic(TOPICS.deadLetter.name),
       acks: -1,
       messages: [
         {
           key: message.key,
-          value: message.value,
+          value: restricted ? null : message.value,
           headers: {
+            ...(restricted ? { "dlq-value-withheld": "restricted topic: read the message at its source topic, partition and offset" } : {}),
             "dlq-reason": reason.slice(0, 1000),
             "dlq-source-topic": ctx.topic,
             "dlq-source-partition": String(ctx.partition),
@@ -147,8 +160,8 @@ export class EventConsumer {
    */
   private async admit(message: KafkaMessage, ctx: MessageContext): Promise<Envelope | null> {
     const { accept } = this.opts;
-    const hinted = accept ? headerEventType(message) : undefined;
-    if (accept && hinted !== undefined && !accept(hinted)) {
+    const hinted = accept ? headerEvent(message) : undefined;
+    if (accept && hinted !== undefined && !accept(hinted.type, hinted.version)) {
       this.opts.onOutcome?.("skipped", ctx.topic);
       return null;
     }
@@ -158,7 +171,7 @@ export class EventConsumer {
       this.opts.onOutcome?.("dead_lettered", ctx.topic);
       return null;
     }
-    if (accept && !accept(decoded.envelope.type)) {
+    if (accept && !accept(decoded.envelope.type, decoded.envelope.version)) {
       this.opts.onOutcome?.("skipped", ctx.topic);
       return null;
     }

@@ -9,6 +9,11 @@ export type EventDefinition<T extends string = string, S extends z.ZodType = z.Z
   readonly topic: TopicName;
   readonly description: string;
   readonly payload: S;
+  /**
+   * Set on a version no longer produced but still read (messages of it stay on the topic within retention,
+   * and consumers must take them during a rollout): why it was retired and what replaces it.
+   */
+  readonly retired?: string;
 };
 
 export function defineEvent<T extends string, S extends z.ZodType>(def: EventDefinition<T, S>): EventDefinition<T, S> {

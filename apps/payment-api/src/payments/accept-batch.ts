@@ -1,12 +1,12 @@
 import type { Database } from "@pps/db";
 import { AppError } from "@pps/domain";
-import { makeEnvelope, paymentEvents } from "@pps/messaging";
+import { paymentEvents } from "@pps/messaging";
 import { Coalescer, type Settled } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import { idempotencyLockKey, runIdempotent, type StoredResponse } from "../http/idempotency.ts";
 import { insertPayment } from "./repository.ts";
 import { toApiPayment } from "./payment-view.ts";
-import { toSnapshot, type PaymentRow } from "./snapshot.ts";
+import { changeMessages, type PaymentRow } from "./snapshot.ts";
 
 /** A payment (or pre-order) that passed every check but the idempotency key, the nonce and the order number. */
 export type AcceptItem = {
@@ -138,7 +138,11 @@ async function writeBatch(sql: TransactionSql, items: AcceptItem[], batch: numbe
   }
   if (go.length === 0) return;
 
-  const envelopes = go.map(({ row }) => makeEnvelope({ type: PAYMENT_CREATED.type, version: PAYMENT_CREATED.version, aggregateId: row.id, payload: toSnapshot(row, null) }));
+  // The public event of each, and the restricted twin risk-stub decides on for those entering risk review
+  // (a pre-order awaiting payment has none).
+  const messages = go.map(({ row }) => changeMessages(PAYMENT_CREATED, row, null));
+  const envelopes = messages.map((m) => m.public.envelope);
+  const outbox = messages.flatMap((m) => (m.internal ? [m.public, m.internal] : [m.public]));
   const v = go.map((g) => g.item.values);
   const withNonce = go.filter((g) => g.item.nonce !== null);
   const json = (x: unknown) => JSON.stringify(x);
@@ -167,8 +171,9 @@ async function writeBatch(sql: TransactionSql, items: AcceptItem[], batch: numbe
       returning 1
     ), o as (
       insert into payment.outbox (event_id, topic, key, envelope)
-      select eid, ${PAYMENT_CREATED.topic}::text, key, env::jsonb
-      from unnest(${envelopes.map((e) => e.id)}::uuid[], ${envelopes.map((e) => e.aggregateId)}::text[], ${envelopes.map(json)}::text[]) as u(eid, key, env)
+      select eid, topic, key, env::jsonb
+      from unnest(${outbox.map((e) => e.envelope.id)}::uuid[], ${outbox.map((e) => e.def.topic)}::text[], ${outbox.map((e) => e.envelope.aggregateId)}::text[],
+        ${outbox.map((e) => json(e.envelope))}::text[]) as u(eid, topic, key, env)
       returning 1
     ), k as (
       insert into payment.idempotency_keys (merchant_id, key, request_hash, response_status, response_body)

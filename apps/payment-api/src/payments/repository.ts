@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { paymentOutbox, paymentTransitions, payments } from "@pps/db/schema";
 import { AppError, paymentStateMachine, type PaymentStatus } from "@pps/domain";
-import { makeEnvelope, outboxRow, paymentEvents, type EventDefinition } from "@pps/messaging";
+import { outboxRow, paymentEvents, type EventDefinition } from "@pps/messaging";
 import type { Tx } from "../http/idempotency.ts";
-import { toSnapshot, type PaymentRow } from "./snapshot.ts";
+import { changeMessages, type PaymentRow } from "./snapshot.ts";
 
 /** The event announcing that a payment entered `status`. */
 export const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
@@ -20,10 +20,14 @@ export const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
 
 export type Cause = { cause: string; causeRef?: string | null; detail?: unknown };
 
-/** Writes the audit row and the outbox event for a payment that just entered its current status. */
+/**
+ * Writes the audit row and the outbox event for a payment that just entered its current status (and the
+ * event's restricted twin, for the changes risk-stub and router act on).
+ */
 async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | null, cause: Cause, eventOverride?: EventDefinition): Promise<void> {
-  const def = eventOverride ?? EVENT_FOR[row.status as PaymentStatus];
-  const envelope = makeEnvelope({ type: def.type, version: def.version, aggregateId: row.id, payload: toSnapshot(row, previous) });
+  const messages = changeMessages(eventOverride ?? EVENT_FOR[row.status as PaymentStatus], row, previous);
+  const { def, envelope } = messages.public;
+  const outbox = [outboxRow(def, envelope), ...(messages.internal ? [outboxRow(messages.internal.def, messages.internal.envelope)] : [])];
   // Both inserts go out together (pipelined on the transaction's connection): one round trip, not two.
   await Promise.all([
     tx.insert(paymentTransitions).values({
@@ -38,7 +42,7 @@ async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | n
     eventId: envelope.id,
     envelope,
     }),
-    tx.insert(paymentOutbox).values(outboxRow(def, envelope)),
+    tx.insert(paymentOutbox).values(outbox),
   ]);
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
-import { channelEvents, makeEnvelope, riskEvents, type AttemptResult, type RiskDecision } from "@pps/messaging";
+import { channelEvents, makeEnvelope, riskEvents, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
 import { isolatedDatabase } from "@pps/test-support";
 import { createChannelResultBatchHandler } from "../consumers/channel-results.ts";
 import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
@@ -42,8 +42,11 @@ async function state(id: string) {
     select status, version, channel, failure_code, action from payment.payments where id = ${id}`;
   const trail = await db.$client<{ from_status: string | null; to_status: string; version: number; cause: string }[]>`
     select from_status, to_status, version, cause from payment.payment_transitions where payment_id = ${id} order by version`;
-  const [o] = await db.$client<{ n: number }[]>`select count(*)::int as n from payment.outbox where key = ${id}`;
-  return { ...p!, trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`), outbox: o!.n };
+  // `outbox`: public events; `internal`: their restricted twins (risk review, processing).
+  const [o] = await db.$client<{ n: number; internal: number }[]>`
+    select count(*) filter (where topic = ${TOPICS.paymentEvents.name})::int as n, count(*) filter (where topic = ${TOPICS.paymentInternal.name})::int as internal
+    from payment.outbox where key = ${id}`;
+  return { ...p!, trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`), outbox: o!.n, internal: o!.internal };
 }
 
 beforeAll(async () => {
@@ -71,7 +74,7 @@ describe("transitionMany", () => {
     expect(done.map((d) => d && `${d.previous}>${d.row.status}@${d.row.version}`)).toEqual(["risk_review>processing@2", null, "processing>requires_action@3", null, null, null]);
     expect(await state(a)).toEqual({
       status: "requires_action", version: 3, channel: "wechat", failure_code: null, action: { type: "qr_code", payload: "weixin://x" },
-      trail: ["->risk_review@1:api", "risk_review>processing@2:test", "processing>requires_action@3:test"], outbox: 3,
+      trail: ["->risk_review@1:api", "risk_review>processing@2:test", "processing>requires_action@3:test"], outbox: 3, internal: 2,
     });
     expect((await state(b)).trail).toEqual(["->risk_review@1:api"]);
     expect((await state(c)).outbox).toBe(1);
@@ -90,8 +93,8 @@ describe("batch consumers", () => {
     const handler = createRiskDecisionBatchHandler({ db, relay, env: {} as never, logger: {} as never, sms: {} as never });
     await handler([e1, e2, e1, e3].map((envelope) => ({ envelope, ctx })));
     await handler([e1, e2].map((envelope) => ({ envelope, ctx }))); // redelivered
-    expect((await state(allow)).trail).toEqual(["->risk_review@1:api", "risk_review>processing@2:risk.decided"]);
-    expect(await state(block)).toMatchObject({ status: "failed", failure_code: "risk_blocked", outbox: 2 });
+    expect(await state(allow)).toMatchObject({ trail: ["->risk_review@1:api", "risk_review>processing@2:risk.decided"], outbox: 2, internal: 2 });
+    expect(await state(block)).toMatchObject({ status: "failed", failure_code: "risk_blocked", outbox: 2, internal: 1 });
     expect(await state(gone)).toMatchObject({ status: "expired", outbox: 1 });
   });
 

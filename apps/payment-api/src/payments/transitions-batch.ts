@@ -1,9 +1,9 @@
 import { paymentStateMachine, type PaymentStatus } from "@pps/domain";
-import { makeEnvelope, type EventDefinition } from "@pps/messaging";
+import type { EventDefinition } from "@pps/messaging";
 import { roundsBy } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import { EVENT_FOR, fromRaw, type Cause, type TransitionPatch } from "./repository.ts";
-import { toSnapshot, type PaymentRow } from "./snapshot.ts";
+import { changeMessages, type PaymentRow } from "./snapshot.ts";
 
 export type TransitionRequest = {
   paymentId: string;
@@ -81,13 +81,12 @@ function allowedFrom(req: TransitionRequest): PaymentStatus[] {
   return paymentStateMachine.sourcesOf(req.to).filter((s) => !req.onlyFrom || req.onlyFrom.includes(s));
 }
 
-/** The audit rows and outbox events of many changes, in one statement. */
+/** The audit rows and outbox events (public, and restricted twins where due) of many changes, in one statement. */
 async function recordChanges(sql: TransactionSql, changes: { row: PaymentRow; previous: PaymentStatus; req: TransitionRequest }[]): Promise<void> {
   if (changes.length === 0) return;
-  const envelopes = changes.map(({ row, previous, req }) => {
-    const def = req.event ?? EVENT_FOR[row.status as PaymentStatus];
-    return { def, envelope: makeEnvelope({ type: def.type, version: def.version, aggregateId: row.id, payload: toSnapshot(row, previous) }) };
-  });
+  const messages = changes.map(({ row, previous, req }) => changeMessages(req.event ?? EVENT_FOR[row.status as PaymentStatus], row, previous));
+  const envelopes = messages.map((m) => m.public);
+  const outbox = messages.flatMap((m) => (m.internal ? [m.public, m.internal] : [m.public]));
   await sql`
     with t as (
       insert into payment.payment_transitions (payment_id, merchant_id, from_status, to_status, version, cause, cause_ref, detail, event_id, envelope)
@@ -101,6 +100,6 @@ async function recordChanges(sql: TransactionSql, changes: { row: PaymentRow; pr
     )
     insert into payment.outbox (event_id, topic, key, envelope)
     select eid::uuid, topic, key, env::jsonb
-    from unnest(${envelopes.map((e) => e.envelope.id)}::text[], ${envelopes.map((e) => e.def.topic)}::text[], ${envelopes.map((e) => e.envelope.aggregateId)}::text[],
-      ${envelopes.map((e) => JSON.stringify(e.envelope))}::text[]) as u(eid, topic, key, env)`;
+    from unnest(${outbox.map((e) => e.envelope.id)}::text[], ${outbox.map((e) => e.def.topic)}::text[], ${outbox.map((e) => e.envelope.aggregateId)}::text[],
+      ${outbox.map((e) => JSON.stringify(e.envelope))}::text[]) as u(eid, topic, key, env)`;
 }

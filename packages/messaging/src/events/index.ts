@@ -1,7 +1,7 @@
 import { EventRegistry } from "../registry.ts";
 import { channelEvents } from "./channel.ts";
 import { notificationEvents } from "./notification.ts";
-import { paymentEvents } from "./payment.ts";
+import { paymentEvents, paymentEventsV1, paymentInternalEvents } from "./payment.ts";
 import { riskEvents } from "./risk.ts";
 
 export * from "./channel.ts";
@@ -9,7 +9,17 @@ export * from "./notification.ts";
 export * from "./payment.ts";
 export * from "./risk.ts";
 
-/** Every event type this platform publishes, at every version still produced. */
-export const ALL_EVENTS = [...Object.values(paymentEvents), ...Object.values(riskEvents), ...Object.values(channelEvents), ...Object.values(notificationEvents)];
+/**
+ * Every event type this platform publishes, at every version still produced or still read (retired ones,
+ * marked `retired`, stay until no message of them can be left on a topic).
+ */
+export const ALL_EVENTS = [
+  ...Object.values(paymentEvents),
+  ...Object.values(paymentEventsV1),
+  ...Object.values(paymentInternalEvents),
+  ...Object.values(riskEvents),
+  ...Object.values(channelEvents),
+  ...Object.values(notificationEvents),
+];
 
 export const eventRegistry = new EventRegistry(ALL_EVENTS);
