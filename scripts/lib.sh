@@ -14,6 +14,16 @@ ensure_pnpm() {
   fi
 }
 
+# Debian's Chromium drives the browser tests (playwright-core cannot download its own browser here).
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || [[ -n "${CHROMIUM_PATH:-}" ]]; then return; fi
+  say "installing Chromium (apt-get) for the browser tests"
+  local sudo=""
+  [[ "$(id -u)" == 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
+}
+
 install_deps() {
   ensure_pnpm
   say "installing dependencies (pnpm install --frozen-lockfile)"

@@ -4,6 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$SECONDS
 install_deps
+ensure_chromium
 start_kafka
 resolve_postgres
 trap stop_started EXIT

@@ -324,7 +324,7 @@ describe("merchant notifications", () => {
       expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body, n.headers))).toEqual({ ok: true });
       expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body.replace(String(p.amount), "1"), n.headers))).toEqual({ ok: false, reason: "mismatch" });
 
-      const listed = (await client.listNotifications(p.id)) as { data: { id: string; event_type: string; status: string }[] };
+      const listed = (await client.listPaymentNotifications(p.id)) as { data: { id: string; event_type: string; status: string }[] };
       const success = listed.data.find((x) => x.event_type === "payment.succeeded")!;
       expect(success.status).toBe("delivered");
       const before = received.length;

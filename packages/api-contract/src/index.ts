@@ -1,1 +1,7 @@
-export {};
+export * from "./admin.ts";
+export * from "./common.ts";
+export * from "./document.ts";
+export * from "./headers.ts";
+export * from "./notifications.ts";
+export * from "./payments.ts";
+export * from "./routes.ts";

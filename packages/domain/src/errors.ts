@@ -12,6 +12,11 @@ export const ERROR_CODES = [
   "request.idempotency_key_missing",
   "request.idempotency_key_reused",
   "request.idempotency_in_progress",
+  "request.invalid_characters",
+  "request.json_too_deep",
+  "request.parameter_ambiguous",
+  "request.conflict",
+  "request.aborted",
   "auth.signature_missing",
   "auth.signature_invalid",
   "auth.timestamp_out_of_window",
@@ -48,6 +53,10 @@ export function httpStatusFor(code: ErrorCode): number {
     case "request.invalid_json":
     case "request.validation_failed":
     case "request.idempotency_key_missing":
+    case "request.invalid_characters":
+    case "request.json_too_deep":
+    case "request.parameter_ambiguous":
+    case "request.aborted":
     case "payment.amount_out_of_range":
     case "payment.currency_not_supported":
     case "payment.product_not_supported":
@@ -73,6 +82,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 405;
     case "request.idempotency_in_progress":
     case "request.idempotency_key_reused":
+    case "request.conflict":
     case "payment.duplicate_order_no":
     case "payment.invalid_state":
     case "channel.callback_mismatch":

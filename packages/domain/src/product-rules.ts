@@ -15,7 +15,10 @@ export type ProductRule = {
 const FOREIGN = ["USD", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "SGD"] as const;
 
 /** Products this release accepts through POST /v1/payments and /v1/orders. The others come with their own issues. */
-export const PRODUCT_RULES: Partial<Record<Product, ProductRule>> = {
+export const API_PRODUCTS = ["online_banking", "platform_pay", "foreign_card", "carrier_billing"] as const satisfies readonly Product[];
+export type ApiProduct = (typeof API_PRODUCTS)[number];
+
+export const PRODUCT_RULES: Record<ApiProduct, ProductRule> = {
   online_banking: { currencies: ["CNY"], minAmount: 1, maxAmount: 100_000_000, requires: ["method.bankCode"] },
   platform_pay: { currencies: ["CNY"], minAmount: 1, maxAmount: 50_000_000, requires: ["method.wallet"] },
   foreign_card: { currencies: FOREIGN, minAmount: 1, maxAmount: 10_000_000, requires: [] },
@@ -24,5 +27,5 @@ export const PRODUCT_RULES: Partial<Record<Product, ProductRule>> = {
 };
 
 export function productRule(product: Product): ProductRule | undefined {
-  return PRODUCT_RULES[product];
+  return (API_PRODUCTS as readonly Product[]).includes(product) ? PRODUCT_RULES[product as ApiProduct] : undefined;
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { AppError } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import { errorResponse, toErrorResponse } from "./errors.ts";
+import { validationDetails } from "./json-body.ts";
 import type { Metrics } from "./metrics.ts";
+import { assertCleanUrl } from "./request-text.ts";
 
 export type ReadinessCheck = { name: string; check: () => Promise<void> };
 
@@ -35,12 +38,30 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
+const TARGET_NAMES: Record<string, string> = { json: "request fields", query: "query parameters", param: "path parameters", header: "headers" };
+
 /**
- * The base Hono app every service extends: request ids, access metrics, /healthz, /readyz, /metrics,
- * one error shape, JSON 404.
+ * What a route's schemas refuse becomes one error: 400 request.validation_failed with the problems (where and
+ * what, never the rejected value). Routes whose path names a resource may pass `notFound` so a malformed id
+ * answers like an unknown one.
  */
-export function createServiceApp({ logger, metrics, readiness = [], readinessTimeoutMs = 2_000 }: CreateServiceAppOptions): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+export function validationHook(opts: { notFound?: { code: ConstructorParameters<typeof AppError>[0]; message: string } } = {}) {
+  return (result: { success: boolean; target: string; error?: unknown }): undefined => {
+    if (result.success) return undefined;
+    if (result.target === "param" && opts.notFound) throw new AppError(opts.notFound.code, opts.notFound.message);
+    const details = validationDetails(result.error as Parameters<typeof validationDetails>[0]);
+    throw new AppError("request.validation_failed", `${TARGET_NAMES[result.target] ?? result.target} are invalid`, details);
+  };
+}
+
+/**
+ * The base app every service extends: request ids, access metrics, /healthz, /readyz, /metrics, one error
+ * shape, JSON 404, and a refusal of paths and queries that carry NUL, lone surrogates or broken
+ * percent-encoding. It is an OpenAPIHono: routes registered with `app.openapi(route, handler)` validate with
+ * their schemas and appear in the app's OpenAPI document (see api-docs.ts).
+ */
+export function createServiceApp<E extends AppEnv = AppEnv>({ logger, metrics, readiness = [], readinessTimeoutMs = 2_000 }: CreateServiceAppOptions): OpenAPIHono<E> {
+  const app = new OpenAPIHono<E>({ defaultHook: validationHook() });
 
   app.use(async (c, next) => {
     const incoming = c.req.header("x-request-id");
@@ -49,7 +70,12 @@ export function createServiceApp({ logger, metrics, readiness = [], readinessTim
     c.set("logger", logger.child({ requestId }));
     c.header("x-request-id", requestId);
     const started = performance.now();
-    await next();
+    try {
+      assertCleanUrl(c.req.url);
+      await next();
+    } catch (err) {
+      c.res = toErrorResponse(c, err, logger);
+    }
     const route = c.req.routePath || "unmatched";
     const seconds = (performance.now() - started) / 1000;
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { requestSigningPayload, signBodyForMerchant, verify } from "@pps/signing";
+import { signBodyForMerchant, verifyMerchantRequest } from "@pps/signing";
 import { describe, expect, it } from "vitest";
 import { signRequestHeaders, verifyNotification, type MerchantCredentials } from "./client.ts";
 
@@ -13,16 +13,18 @@ const creds: Record<string, MerchantCredentials> = {
 };
 
 describe("request signing", () => {
-  it.each(Object.keys(creds))("%s headers verify on the server side with the matching key", (scheme) => {
+  it.each(Object.keys(creds))("%s headers verify on the server side with the matching key, over the exact bytes", (scheme) => {
     const c = creds[scheme]!;
-    const params = { amount: 100, currency: "CNY", payer: { id: "u1" } };
-    const headers = signRequestHeaders(c, { method: "POST", path: "/v1/payments", params, nonce: "n".repeat(16), timestamp: 1_700_000_000 });
-    const payload = requestSigningPayload({ method: "POST", path: "/v1/payments", merchantId: "m_1", timestamp: "1700000000", nonce: "n".repeat(16), params });
+    const body = JSON.stringify({ amount: 100, currency: "CNY", payer: { id: "u1" } });
+    const request = { method: "POST", path: "/v1/payments", rawQuery: "", merchantId: "m_1", timestamp: "1700000000", nonce: "n".repeat(16), body };
+    const headers = signRequestHeaders(c, { method: "POST", path: "/v1/payments", body, nonce: "n".repeat(16), timestamp: 1_700_000_000 });
     const key = c.scheme === "RSA_SHA256" ? rsa.publicKey : c.secretKey!;
-    expect(verify(c.scheme, payload, headers["x-signature"]!, key)).toBe(true);
-    // The same signature does not cover another path or amount.
-    const otherPath = requestSigningPayload({ method: "POST", path: "/v1/orders", merchantId: "m_1", timestamp: "1700000000", nonce: "n".repeat(16), params });
-    expect(verify(c.scheme, otherPath, headers["x-signature"]!, key)).toBe(false);
+    const check = (r: typeof request) => verifyMerchantRequest({ format: "v2", scheme: c.scheme, key, signature: headers["x-signature"]!, request: r });
+    expect(check(request)).toEqual({ ok: true, format: "v2" });
+    // The same signature covers no other path, query, or body byte.
+    expect(check({ ...request, path: "/v1/orders" }).ok).toBe(false);
+    expect(check({ ...request, rawQuery: "amount=100" }).ok).toBe(false);
+    expect(check({ ...request, body: body.replace("100", "101") }).ok).toBe(false);
   });
 });
 

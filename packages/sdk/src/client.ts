@@ -1,10 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { BODY_SIGNATURE_HEADERS, requestSigningPayload, sign, verifyBody, type SignScheme } from "@pps/signing";
-import type { ApiErrorBody, CreatePaymentParams, EventsPage, Payment, PaymentDetail } from "./types.ts";
+import { BODY_SIGNATURE_HEADERS, type SignFormat, type SignScheme, signMerchantRequest, verifyBody } from "@pps/signing";
+import type {
+  ApiErrorBody,
+  CreatePaymentParams,
+  EventsPage,
+  Notification,
+  NotificationList,
+  Payment,
+  PaymentDetail,
+  PlatformKey,
+  RequestQuery,
+  VerificationResent,
+} from "./types.ts";
 
 export type MerchantCredentials = {
   merchantId: string;
   scheme: SignScheme;
+  /**
+   * What the signature covers: "v2" (default) signs the exact method, path, query and body bytes;
+   * "legacy_params" the sorted k=v string, only for merchants still configured for it (docs/signing.md).
+   */
+  signFormat?: SignFormat;
   /**
    * The secret key given at onboarding: signs HMAC_SHA256 and MD5 requests, and verifies the HMAC-SHA256
    * signature on every response and notification (RSA merchants get one too).
@@ -51,18 +67,30 @@ export function newNonce(): string {
   return randomBytes(16).toString("base64url");
 }
 
-/** The signature headers for one request (exported for clients in other stacks to compare against). */
-export function signRequestHeaders(credentials: MerchantCredentials, input: { method: string; path: string; params: Record<string, unknown>; nonce: string | null; timestamp: number }): Record<string, string> {
+/**
+ * The signature headers for one request, over exactly what will be sent: the path and query as they go on
+ * the wire (after URL serialisation) and the body's bytes. Exported for clients in other stacks to compare against.
+ */
+export function signRequestHeaders(
+  credentials: MerchantCredentials,
+  input: { method: string; path: string; rawQuery?: string; body?: string; nonce: string | null; timestamp: number },
+): Record<string, string> {
   const timestamp = String(input.timestamp);
-  const payload = requestSigningPayload({ method: input.method, path: input.path, merchantId: credentials.merchantId, timestamp, nonce: input.nonce, params: input.params });
   const key = credentials.scheme === "RSA_SHA256" ? credentials.privateKey : credentials.secretKey;
   if (!key) throw new Error(`credentials for ${credentials.scheme} need ${credentials.scheme === "RSA_SHA256" ? "privateKey" : "secretKey"}`);
+  const signed = signMerchantRequest({
+    format: credentials.signFormat ?? "v2",
+    scheme: credentials.scheme,
+    key,
+    request: { method: input.method, path: input.path, rawQuery: input.rawQuery ?? "", merchantId: credentials.merchantId, timestamp, nonce: input.nonce, body: input.body ?? "" },
+  });
+  if (!signed.ok) throw new Error(`this request cannot be signed in format ${credentials.signFormat ?? "v2"}: ${signed.reason}`);
   return {
     "x-merchant-id": credentials.merchantId,
     "x-timestamp": timestamp,
     ...(input.nonce ? { "x-nonce": input.nonce } : {}),
     "x-sign-type": credentials.scheme,
-    "x-signature": sign(credentials.scheme, payload, key),
+    "x-signature": signed.signature,
   };
 }
 
@@ -117,14 +145,16 @@ export class PaymentsClient {
   /** Low-level call: signs, sends, verifies; returns status and body without throwing on 4xx/5xx. */
   async request<T = unknown>(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<RawResponse<T>> {
     const mutating = method !== "GET";
-    const query = options.query ?? {};
-    const qs = new URLSearchParams(query).toString();
+    const url = new URL(`${this.opts.baseUrl.replace(/\/$/, "")}${path}`);
+    for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
     const text = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers: Record<string, string> = {
       ...signRequestHeaders(this.opts.credentials, {
         method,
-        path,
-        params: { ...query, ...(options.body ?? {}) },
+        // What fetch sends: the serialised URL's path and query, byte for byte.
+        path: url.pathname,
+        rawQuery: url.search.slice(1),
+        ...(text !== undefined ? { body: text } : {}),
         nonce: mutating ? (options.nonce ?? newNonce()) : (options.nonce ?? null),
         timestamp: options.timestamp ?? Math.floor(Date.now() / 1000),
       }),
@@ -132,7 +162,7 @@ export class PaymentsClient {
       ...(options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {}),
       ...options.headers,
     };
-    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, "")}${path}${qs ? `?${qs}` : ""}`, {
+    const res = await this.fetch(url, {
       method,
       headers,
       ...(text !== undefined ? { body: text } : {}),
@@ -179,23 +209,30 @@ export class PaymentsClient {
   }
 
   /** A new SMS code for a payment awaiting verification (the previous code stops working). */
-  resendVerification(id: string, opts: { idempotencyKey: string }): Promise<{ payment_id: string; sent_to: string; expires_at: string; resends_left: number }> {
+  resendVerification(id: string, opts: { idempotencyKey: string }): Promise<VerificationResent> {
     return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verification/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
   }
 
   /** Events about your payments after `cursor` (oldest first); pass the returned next_cursor to continue. */
-  listEvents(opts: { after?: string; limit?: number } = {}): Promise<EventsPage> {
+  listEvents(opts: RequestQuery<"listEvents"> = {}): Promise<EventsPage> {
     const query: Record<string, string> = {};
     if (opts.after) query.after = opts.after;
     if (opts.limit) query.limit = String(opts.limit);
     return this.call("GET", "/v1/events", { query });
   }
 
-  listNotifications(paymentId: string): Promise<unknown> {
+  listPaymentNotifications(paymentId: string): Promise<NotificationList> {
     return this.call("GET", `/v1/payments/${encodeURIComponent(paymentId)}/notifications`, {});
   }
 
-  resendNotification(notificationId: string, opts: { idempotencyKey: string }): Promise<unknown> {
+  resendNotification(notificationId: string, opts: { idempotencyKey: string }): Promise<Notification> {
     return this.call("POST", `/v1/notifications/${encodeURIComponent(notificationId)}/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
+  }
+
+  /** Our RSA public key (RSA_SHA256 merchants verify responses and notifications with it). Unsigned. */
+  async getPlatformKey(): Promise<PlatformKey> {
+    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, "")}/v1/platform-key`, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
+    if (!res.ok) throw new PaymentsApiError(res.status, "unknown", "request failed", null);
+    return (await res.json()) as PlatformKey;
   }
 }

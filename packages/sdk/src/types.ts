@@ -1,60 +1,38 @@
-/** Wire types of the merchant API (snake_case, as on the wire). */
+/**
+ * Wire types of the merchant API, inferred from the contract (@pps/api-contract) that payment-api serves:
+ * nothing here is written by hand, so the SDK cannot drift from the server.
+ */
+import type { merchantRoutes } from "@pps/api-contract";
+import type { z } from "zod";
 
-export type Product = "online_banking" | "platform_pay" | "foreign_card" | "carrier_billing";
-export type PaymentStatus = "awaiting_payment" | "risk_review" | "requires_verification" | "processing" | "requires_action" | "succeeded" | "failed" | "expired" | "canceled";
+export type {
+  ApiErrorBody,
+  CreatePaymentParams,
+  EventEnvelope,
+  EventsPage,
+  Notification,
+  Payment,
+  PaymentDetail,
+} from "@pps/api-contract";
+export type { ApiProduct as Product, PaymentStatus } from "@pps/domain";
 
-export type CreatePaymentParams = {
-  merchant_order_no: string;
-  product: Product;
-  /** Integer of minor units (cents, fen). */
-  amount: number;
-  currency: string;
-  subject: string;
-  payer: { id: string; ip?: string; device_id?: string; phone?: string };
-  method?: { bank_code?: string; card_type?: "debit" | "credit"; wallet?: "wechat" | "alipay"; flow?: "qr_code" | "deeplink" };
-  notify_url: string;
-  return_url: string;
-  expires_in?: number;
-  metadata?: Record<string, string>;
-};
+type Routes = typeof merchantRoutes;
+export type OperationId = keyof Routes;
 
-export type NextAction =
-  | { type: "redirect"; url: string }
-  | { type: "qr_code"; payload: string; deeplink: string | null }
-  | { type: "sms_confirmation"; phoneMasked: string };
+type JsonSchemaOf<T> = T extends { content: { "application/json": { schema: infer S extends z.ZodType } } } ? S : never;
 
-export type Payment = {
-  id: string;
-  object: "payment";
-  merchant_id: string;
-  merchant_order_no: string;
-  product: Product;
-  amount: number;
-  currency: string;
-  subject: string;
-  status: PaymentStatus;
-  version: number;
-  payer: { id: string };
-  method: { bank_code: string | null; card_type: string | null; wallet: string | null; flow: string | null };
-  channel: string | null;
-  next_action: NextAction | null;
-  failure: { code: string; message: string | null } | null;
-  settlement: { amount: number; currency: string; fxRate: string } | null;
-  metadata: Record<string, string>;
-  pay_url?: string;
-  expires_at: string;
-  created_at: string;
-  updated_at: string;
-};
+/** The JSON body an operation takes (what you pass: defaults may be left out). */
+export type RequestBody<Op extends OperationId> = Routes[Op]["request"] extends { body: infer B } ? z.input<JsonSchemaOf<B>> : undefined;
 
-export type PaymentDetail = Payment & {
-  attempts: { id: string; attempt_no: number; channel: string; outcome: string; channel_txn_id: string | null; failure: { code: string; message: string | null } | null; updated_at: string }[];
-  timeline: { from: string | null; to: string; version: number; cause: string; at: string }[];
-};
+/** The query parameters an operation takes. */
+export type RequestQuery<Op extends OperationId> = Routes[Op]["request"] extends { query: infer Q extends z.ZodType } ? z.input<Q> : undefined;
 
-export type ApiErrorBody = { error: { code: string; message: string; requestId: string; details?: unknown } };
+/** The body of an operation's successful answer. */
+export type ResponseBody<Op extends OperationId> = {
+  [S in keyof Routes[Op]["responses"]]: S extends 200 | 201 ? z.output<JsonSchemaOf<Routes[Op]["responses"][S]>> : never;
+}[keyof Routes[Op]["responses"]];
 
-/** One event as published (the same envelope as on Kafka and in notifications). */
-export type EventEnvelope = { id: string; type: string; version: number; occurredAt: string; aggregateId: string; payload: Record<string, unknown> & { version: number; status: PaymentStatus } };
-
-export type EventsPage = { data: EventEnvelope[]; next_cursor: string | null; has_more: boolean };
+export type NextAction = ResponseBody<"createPayment">["next_action"];
+export type VerificationResent = ResponseBody<"resendVerification">;
+export type NotificationList = ResponseBody<"listPaymentNotifications">;
+export type PlatformKey = ResponseBody<"getPlatformKey">;

@@ -1,9 +1,9 @@
+import { channelCallback } from "@pps/api-contract";
 import type { ChannelAdapter, ChannelId } from "@pps/channels";
 import { channelCallbacks } from "@pps/db/schema";
 import { AppError } from "@pps/domain";
-import type { Hono } from "hono";
-import type { PaymentApiEnv } from "../http/auth.ts";
-import type { ApiDeps } from "../http/context.ts";
+import { assertCleanText, jsonDepthExceeds, readLimitedBody, validationHook } from "@pps/runtime";
+import type { ApiDeps, PaymentApiApp } from "../http/context.ts";
 import { createCallbackApplier } from "../payments/callback-batch.ts";
 
 /**
@@ -12,15 +12,20 @@ import { createCallbackApplier } from "../payments/callback-batch.ts";
  * currency, their transaction id) and applied with a conditional transition, so duplicated, out-of-order
  * and stale callbacks change nothing wrongly. Every callback is recorded, whatever became of it.
  */
-export function registerChannelCallbacks(app: Hono<PaymentApiEnv>, deps: ApiDeps & { adapters: ReadonlyMap<ChannelId, ChannelAdapter> }): void {
+export function registerChannelCallbacks(app: PaymentApiApp, deps: ApiDeps & { adapters: ReadonlyMap<ChannelId, ChannelAdapter> }): void {
   // Callbacks that arrive together are applied together (group commit): see callback-batch.ts.
   const applier = createCallbackApplier(deps.db);
-  app.post("/v1/channel-callbacks/:channel", async (c) => {
-    const channel = c.req.param("channel") as ChannelId;
+  const notFound = validationHook({ notFound: { code: "channel.unknown", message: "unknown channel" } });
+  // The callback's format is the channel's own (an octet stream to the router), so the route validates only
+  // its path; the channel's adapter parses and verifies the rest.
+  app.openapi(channelCallback, async (c) => {
+    const channel = c.req.valid("param").channel as ChannelId;
     const adapter = deps.adapters.get(channel);
     if (!adapter) throw new AppError("channel.unknown", "unknown channel");
-    const rawBody = await c.req.text();
-    if (Buffer.byteLength(rawBody) > deps.env.MAX_BODY_BYTES) throw new AppError("request.body_too_large", "callback too large");
+    // Unauthenticated until the channel's signature verifies: bounded as it streams, and never parsed deeper than a channel's message goes.
+    const { text: rawBody } = await readLimitedBody(c.req.raw, deps.env.MAX_BODY_BYTES);
+    assertCleanText(rawBody, "the callback");
+    if (jsonDepthExceeds(rawBody, 8)) throw new AppError("request.validation_failed", "callback is malformed");
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((v, k) => {
       headers[k.toLowerCase()] = v;
@@ -31,7 +36,7 @@ export function registerChannelCallbacks(app: Hono<PaymentApiEnv>, deps: ApiDeps
       // final one): acknowledged so the channel stops sending it, and it changes nothing.
       await deps.db.insert(channelCallbacks).values({ channel, signatureValid: true, outcome: "stale", detail: parsed.detail.slice(0, 500) });
       const ack = adapter.callbackAck(true);
-      return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType });
+      return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
     }
     if (!parsed.ok) {
       await deps.db.insert(channelCallbacks).values({ channel, signatureValid: parsed.reason !== "signature_invalid", outcome: parsed.reason === "signature_invalid" ? "rejected_signature" : "malformed", detail: parsed.detail.slice(0, 500) });
@@ -49,6 +54,6 @@ export function registerChannelCallbacks(app: Hono<PaymentApiEnv>, deps: ApiDeps
     // An attempt we have not heard of yet (the router's report is still on its way): answer with the
     // channel's failure acknowledgement so it retries later.
     const ack = adapter.callbackAck(outcome.outcome !== "unknown_attempt");
-    return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType });
-  });
+    return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
+  }, notFound);
 }

@@ -1,16 +1,15 @@
+import { type CreatePaymentBody, createOrder, createPayment } from "@pps/api-contract";
 import { AppError, newId, productRule } from "@pps/domain";
-import { parseOrThrow } from "@pps/runtime";
-import type { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { PaymentApiEnv } from "../http/auth.ts";
-import { authenticate, type ApiDeps, type Ctx } from "../http/context.ts";
-import { idempotencyKeyFrom, requestHash } from "../http/idempotency.ts";
-import { createPaymentSchema, type CreatePaymentRequest } from "../http/wire.ts";
+import { type ApiDeps, type Ctx, type PaymentApiApp, signedCall } from "../http/context.ts";
+import { requestHash } from "../http/idempotency.ts";
 import type { Merchant } from "../payments/merchants.ts";
 import { type Acceptor, createAcceptor } from "../payments/accept-batch.ts";
 import { issuePayLink } from "./pay-link.ts";
 
 /** Product-level checks that zod cannot express: currency, amount limits, required payer/method fields. */
-function checkProductRules(req: CreatePaymentRequest): void {
+function checkProductRules(req: CreatePaymentBody): void {
   const rule = productRule(req.product);
   if (!rule) throw new AppError("payment.product_not_supported", `product ${req.product} is not available through this call`);
   if (!rule.currencies.includes(req.currency)) {
@@ -30,22 +29,22 @@ function checkProductRules(req: CreatePaymentRequest): void {
   }
 }
 
-async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePaymentRequest): Promise<void> {
-  if (merchant.status !== "active") throw new AppError("merchant.inactive", "the merchant account is not active");
+/** The merchant is active (checked with the signature); here, its products and the payer. */
+async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePaymentBody): Promise<void> {
   if (!merchant.enabledProducts.includes(req.product)) throw new AppError("merchant.product_not_enabled", `the merchant is not enabled for ${req.product}`);
   if (await deps.frozenPayers.isFrozen(req.payer.id)) throw new AppError("payer.frozen", "the payer's account is frozen");
 }
 
 /**
- * POST /v1/payments (pay now) and POST /v1/orders (pre-order with a pay link). Validation order: fields,
- * then the signature, then account status, then the order itself. The signature comes before account and
- * order checks so an unauthenticated caller learns nothing about merchants, payers or order numbers.
+ * POST /v1/payments (pay now) and POST /v1/orders (pre-order with a pay link). By the time this runs the
+ * signature, the merchant's status and the fields have been checked (signedCall, then the route's schema);
+ * then come the product's rules, account status, and the order itself. Nothing about merchants, payers or
+ * order numbers is told to a caller whose signature did not verify.
  */
-async function submit(c: Ctx, deps: ApiDeps, acceptor: Acceptor, kind: "payment" | "order"): Promise<Response> {
-  const req = parseOrThrow(createPaymentSchema, c.get("body"), "request fields are invalid");
+async function submit(c: Ctx, req: CreatePaymentBody, deps: ApiDeps, acceptor: Acceptor, kind: "payment" | "order"): Promise<Response> {
   checkProductRules(req);
-  const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
-  const key = idempotencyKeyFrom(c.req.header("idempotency-key"));
+  const { merchant, nonce, idempotencyKey } = c.get("auth");
+  const key = idempotencyKey!;
   await checkAccounts(deps, merchant, req);
 
   const now = deps.now?.() ?? Date.now();
@@ -83,23 +82,24 @@ async function submit(c: Ctx, deps: ApiDeps, acceptor: Acceptor, kind: "payment"
   return c.json(result.body as object, result.status as 201);
 }
 
-export function registerCreatePayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
+export function registerCreatePayment(app: PaymentApiApp, deps: ApiDeps): void {
   // Requests that arrive together are written together (group commit): see accept-batch.ts.
   const acceptor = createAcceptor(deps.db);
-  // Load shedding: past the limit a request is refused before any work (see ACCEPT_MAX_IN_FLIGHT).
+  // Load shedding: past the limit a request is refused before any work, even reading its body (see ACCEPT_MAX_IN_FLIGHT).
   let inFlight = 0;
-  const guarded = (kind: "payment" | "order") => async (c: Ctx) => {
+  const shed: MiddlewareHandler<PaymentApiEnv> = async (c, next) => {
     if (inFlight >= deps.env.ACCEPT_MAX_IN_FLIGHT) {
       c.header("retry-after", "1");
       throw new AppError("internal.overloaded", "too many payments are being accepted right now; retry shortly with the same Idempotency-Key");
     }
     inFlight++;
     try {
-      return await submit(c, deps, acceptor, kind);
+      await next();
     } finally {
       inFlight--;
     }
   };
-  app.post("/v1/payments", guarded("payment"));
-  app.post("/v1/orders", guarded("order"));
+  const middleware = [shed, ...signedCall(deps, { mutating: true, body: "json" })];
+  app.openapi({ ...createPayment, middleware }, (c) => submit(c, c.req.valid("json"), deps, acceptor, "payment") as never);
+  app.openapi({ ...createOrder, middleware }, (c) => submit(c, c.req.valid("json"), deps, acceptor, "order") as never);
 }

@@ -1,15 +1,7 @@
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
 import { paymentTransitions } from "@pps/db/schema";
-import { parseOrThrow } from "@pps/runtime";
-import type { Hono } from "hono";
-import { z } from "zod";
-import type { PaymentApiEnv } from "../http/auth.ts";
-import { authenticate, type ApiDeps } from "../http/context.ts";
-
-const feedQuery = z.strictObject({
-  after: z.string().regex(/^\d{1,18}$/, "a cursor from a previous page").optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
+import { type EventEnvelope, listEvents } from "@pps/api-contract";
+import { type ApiDeps, type PaymentApiApp, signedCall } from "../http/context.ts";
 
 /** Rows younger than this are not served yet, so a transaction that commits late cannot be skipped by a cursor. */
 const SETTLE_MS = 1_000;
@@ -19,10 +11,10 @@ const SETTLE_MS = 1_000;
  * pull what it missed. The cursor is opaque; keep the `next_cursor` of the last page. Events are the
  * same envelopes published to Kafka and sent as notifications.
  */
-export function registerEventsFeed(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
-  app.get("/v1/events", async (c) => {
-    const query = parseOrThrow(feedQuery, c.req.query(), "request fields are invalid");
-    const { merchant } = await authenticate(c, deps, { requireNonce: false });
+export function registerEventsFeed(app: PaymentApiApp, deps: ApiDeps): void {
+  app.openapi({ ...listEvents, middleware: signedCall(deps, { mutating: false, body: "none" }) }, async (c) => {
+    const query = c.req.valid("query");
+    const { merchant } = c.get("auth");
     const rows = await deps.db
       .select({ id: paymentTransitions.id, envelope: paymentTransitions.envelope })
       .from(paymentTransitions)
@@ -36,6 +28,6 @@ export function registerEventsFeed(app: Hono<PaymentApiEnv>, deps: ApiDeps): voi
       .orderBy(asc(paymentTransitions.id))
       .limit(query.limit);
     const last = rows.at(-1);
-    return c.json({ data: rows.map((r) => r.envelope), next_cursor: last ? String(last.id) : (query.after ?? null), has_more: rows.length === query.limit });
+    return c.json({ data: rows.map((r) => r.envelope as EventEnvelope), next_cursor: last ? String(last.id) : (query.after ?? null), has_more: rows.length === query.limit }, 200);
   });
 }

@@ -1,11 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
 import { payments, verifications } from "@pps/db/schema";
+import { resendVerification } from "@pps/api-contract";
 import { AppError } from "@pps/domain";
-import type { Hono } from "hono";
-import type { PaymentApiEnv } from "../http/auth.ts";
-import { authenticate, type ApiDeps } from "../http/context.ts";
-import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
-import { paymentIdSchema } from "../http/wire.ts";
+import { validationHook } from "@pps/runtime";
+import { type ApiDeps, type PaymentApiApp, signedCall } from "../http/context.ts";
+import { requestHash, runIdempotent } from "../http/idempotency.ts";
+import { assertPayerActive } from "../payments/merchants.ts";
 import { hashOtp, maskPhone, newOtp, sendOtp } from "../payments/otp.ts";
 
 /**
@@ -13,19 +13,21 @@ import { hashOtp, maskPhone, newOtp, sendOtp } from "../payments/otp.ts";
  * first did not arrive or expired. The new code replaces the old one and restarts the expiry; wrong tries
  * keep counting (a resend is no way around the attempt limit), and resends are limited too.
  */
-export function registerResendVerification(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
-  app.post("/v1/payments/:id/verification/resend", async (c) => {
-    const id = c.req.param("id");
-    const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
-    const key = idempotencyKeyFrom(c.req.header("idempotency-key"));
-    if (!paymentIdSchema.safeParse(id).success) throw new AppError("payment.not_found", "no such payment");
+export function registerResendVerification(app: PaymentApiApp, deps: ApiDeps): void {
+  const middleware = signedCall(deps, { mutating: true, body: "none" });
+  const notFound = validationHook({ notFound: { code: "payment.not_found", message: "no such payment" } });
+  app.openapi({ ...resendVerification, middleware }, async (c) => {
+    const { id } = c.req.valid("param");
+    const { merchant, nonce, idempotencyKey } = c.get("auth");
+    const key = idempotencyKey!;
     const now = deps.now?.() ?? Date.now();
     // Filled inside the transaction, sent after it commits.
     const pending: { otp?: { phone: string; code: string } } = {};
 
     const result = await runIdempotent(deps.db, { merchantId: merchant.id, key, hash: requestHash(c.req.method, c.req.path, c.get("rawBody")), nonce }, async (tx) => {
-      const [row] = await tx.select({ status: payments.status }).from(payments).where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id))).for("update");
+      const [row] = await tx.select({ status: payments.status, payerId: payments.payerId }).from(payments).where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id))).for("update");
       if (!row) throw new AppError("payment.not_found", "no such payment");
+      await assertPayerActive(deps.frozenPayers, row.payerId);
       const [v] = await tx.select().from(verifications).where(eq(verifications.paymentId, id)).for("update");
       if (row.status !== "requires_verification" || v?.status !== "pending") {
         throw new AppError("payment.invalid_state", `the payment is ${row.status} and awaits no verification`);
@@ -46,6 +48,6 @@ export function registerResendVerification(app: Hono<PaymentApiEnv>, deps: ApiDe
     // A replayed request sends nothing again: the code went out with the first one.
     if (result.replayed) c.header("idempotent-replayed", "true");
     else if (pending.otp) await sendOtp(deps, { paymentId: id, ...pending.otp, ttlSeconds: deps.env.OTP_TTL_SECONDS });
-    return c.json(result.body as object, result.status as 200);
-  });
+    return c.json(result.body as never, result.status as 200);
+  }, notFound);
 }

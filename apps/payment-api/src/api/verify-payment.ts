@@ -1,12 +1,11 @@
 import { and, eq, sql } from "drizzle-orm";
 import { payments, verifications } from "@pps/db/schema";
+import { verifyPayment } from "@pps/api-contract";
 import { AppError } from "@pps/domain";
-import { parseOrThrow } from "@pps/runtime";
-import type { Hono } from "hono";
-import type { PaymentApiEnv } from "../http/auth.ts";
-import { authenticate, type ApiDeps } from "../http/context.ts";
-import { idempotencyKeyFrom, requestHash, runIdempotent } from "../http/idempotency.ts";
-import { paymentIdSchema, verifyPaymentSchema } from "../http/wire.ts";
+import { validationHook } from "@pps/runtime";
+import { type ApiDeps, type PaymentApiApp, signedCall } from "../http/context.ts";
+import { requestHash, runIdempotent } from "../http/idempotency.ts";
+import { assertPayerActive } from "../payments/merchants.ts";
 import { otpMatches } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
 import { toApiPayment } from "../payments/payment-view.ts";
@@ -16,18 +15,21 @@ import { toApiPayment } from "../payments/payment-view.ts";
  * moves the payment on to processing; a wrong one counts an attempt (the count and the answer are stored
  * with the idempotency key, so a retried request does not count twice); the last wrong one fails the payment.
  */
-export function registerVerifyPayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): void {
-  app.post("/v1/payments/:id/verify", async (c) => {
-    const id = c.req.param("id");
-    const { code } = parseOrThrow(verifyPaymentSchema, c.get("body"), "request fields are invalid");
-    const { merchant, nonce } = await authenticate(c, deps, { requireNonce: true });
-    const key = idempotencyKeyFrom(c.req.header("idempotency-key"));
-    if (!paymentIdSchema.safeParse(id).success) throw new AppError("payment.not_found", "no such payment");
+export function registerVerifyPayment(app: PaymentApiApp, deps: ApiDeps): void {
+  const middleware = signedCall(deps, { mutating: true, body: "json" });
+  const notFound = validationHook({ notFound: { code: "payment.not_found", message: "no such payment" } });
+  app.openapi({ ...verifyPayment, middleware }, async (c) => {
+    const { id } = c.req.valid("param");
+    const { code } = c.req.valid("json");
+    const { merchant, nonce, idempotencyKey } = c.get("auth");
+    const key = idempotencyKey!;
     const now = deps.now?.() ?? Date.now();
 
     const result = await runIdempotent(deps.db, { merchantId: merchant.id, key, hash: requestHash(c.req.method, c.req.path, c.get("rawBody")), nonce }, async (tx) => {
       const [row] = await tx.select().from(payments).where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id))).for("update");
       if (!row) throw new AppError("payment.not_found", "no such payment");
+      // A payer frozen since the payment began goes no further (the merchant's status was checked with the signature).
+      await assertPayerActive(deps.frozenPayers, row.payerId);
       const [v] = await tx.select().from(verifications).where(eq(verifications.paymentId, id)).for("update");
       if (row.status !== "requires_verification" || !v || v.status !== "pending") {
         throw new AppError("payment.invalid_state", `the payment is ${row.status} and awaits no verification`);
@@ -54,6 +56,6 @@ export function registerVerifyPayment(app: Hono<PaymentApiEnv>, deps: ApiDeps): 
     });
     if (!result.replayed) deps.relay.notify();
     else c.header("idempotent-replayed", "true");
-    return c.json(result.body as object, result.status as 200);
-  });
+    return c.json(result.body as never, result.status as 200);
+  }, notFound);
 }

@@ -1,11 +1,11 @@
-import type { Context } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Database } from "@pps/db";
 import type { Logger } from "@pps/logger";
 import type { OutboxRelay } from "@pps/messaging";
+import type { Context } from "hono";
 import type { Env } from "../env.ts";
 import type { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
-import { merchantAuthenticate } from "./auth.ts";
-import type { PaymentApiEnv } from "./auth.ts";
+import { type MerchantCallOptions, merchantCall, type PaymentApiEnv } from "./auth.ts";
 
 /** What the API operations need. Built once in main.ts (or by tests). */
 export type ApiDeps = {
@@ -20,7 +20,15 @@ export type ApiDeps = {
 };
 
 export type Ctx = Context<PaymentApiEnv>;
+export type PaymentApiApp = OpenAPIHono<PaymentApiEnv>;
 
-export function authenticate(c: Ctx, deps: ApiDeps, opts: { requireNonce: boolean }) {
-  return merchantAuthenticate(c, { merchants: deps.merchants, windowSeconds: deps.env.SIGNATURE_WINDOW_SECONDS, requireNonce: opts.requireNonce, now: deps.now });
+/** The middleware of a signed merchant call (see merchantCall), configured from the app's settings. */
+export function signedCall(deps: ApiDeps, opts: Pick<MerchantCallOptions, "mutating" | "body">) {
+  return merchantCall({
+    merchants: deps.merchants,
+    windowSeconds: deps.env.SIGNATURE_WINDOW_SECONDS,
+    maxBodyBytes: deps.env.MAX_BODY_BYTES,
+    now: deps.now,
+    ...opts,
+  });
 }

@@ -9,14 +9,6 @@ export type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 /** What a mutating operation answers; stored and replayed for the same idempotency key. */
 export type StoredResponse = { status: number; body: unknown };
 
-const KEY = /^[\x21-\x7e]{1,255}$/;
-
-export function idempotencyKeyFrom(header: string | undefined): string {
-  if (!header) throw new AppError("request.idempotency_key_missing", "the Idempotency-Key header is required on this call");
-  if (!KEY.test(header)) throw new AppError("request.validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
-  return header;
-}
-
 export function requestHash(method: string, path: string, rawBody: string): string {
   return createHash("sha256").update(`${method}\n${path}\n${rawBody}`).digest("hex");
 }

@@ -1,14 +1,15 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { merchants, payerAccounts } from "@pps/db/schema";
-import type { Product } from "@pps/domain";
-import type { SignScheme } from "@pps/signing";
+import { AppError, type Product } from "@pps/domain";
+import type { SignFormat, SignScheme } from "@pps/signing";
 
 export type Merchant = {
   id: string;
   name: string;
   status: "active" | "suspended" | "closed";
   signScheme: SignScheme;
+  signFormat: SignFormat;
   secretKey: string;
   publicKey: string | null;
   enabledProducts: Product[];
@@ -76,4 +77,15 @@ export class FrozenPayers {
     if (frozen) this.frozen.add(payerId);
     else this.frozen.delete(payerId);
   }
+}
+
+/** Every payer action, and every merchant action on a payer's payment, stops at a frozen payer. */
+export async function assertPayerActive(frozenPayers: Pick<FrozenPayers, "isFrozen">, payerId: string): Promise<void> {
+  if (await frozenPayers.isFrozen(payerId)) throw new AppError("payer.frozen", "the payer's account is frozen");
+}
+
+/** Payer actions (pay links) stop at a merchant that is no longer active. */
+export async function assertMerchantActive(merchants: MerchantDirectory, merchantId: string): Promise<void> {
+  const merchant = await merchants.get(merchantId);
+  if (merchant?.status !== "active") throw new AppError("merchant.inactive", "the merchant account is not active");
 }

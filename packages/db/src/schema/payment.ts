@@ -16,6 +16,11 @@ export const merchants = paymentSchema.table("merchants", {
   status: text("status").notNull().default("active"),
   /** HMAC_SHA256 | MD5 | RSA_SHA256: how this merchant signs its requests (and how we sign its notifications). */
   signScheme: text("sign_scheme").notNull().default("HMAC_SHA256"),
+  /**
+   * v2 | legacy_params: what the signature covers (docs/signing.md). v2 pins the exact request bytes; merchants
+   * that existed before it were moved to legacy_params by migration 0009 and move to v2 when they are ready.
+   */
+  signFormat: text("sign_format").notNull().default("v2"),
   /** Shared secret for HMAC/MD5. Kept in the database for now; see the README on key storage. */
   secretKey: text("secret_key").notNull(),
   /** The merchant's RSA public key (PEM) for RSA_SHA256 requests. */
