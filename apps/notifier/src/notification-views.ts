@@ -1,10 +1,19 @@
-import { z } from "zod";
+import { z } from "@pps/runtime";
+import { type deliveryAttemptSchema, NOTIFICATION_STATUSES, type Notification } from "@pps/api-contract";
 import type { AttemptRow, NotificationRow, SettingsRow } from "./notification-store.ts";
 
 /** Merchant ids as payment-api issues them. */
-export const merchantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]");
+export const merchantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]").openapi({ example: "m_shop_1" });
 
-export function attemptView(a: AttemptRow) {
+type NotificationStatus = Notification["status"];
+
+/** The status column holds only these (the store writes no other); anything else is a bug, not a client error. */
+function notificationStatus(status: string): NotificationStatus {
+  if (!(NOTIFICATION_STATUSES as readonly string[]).includes(status)) throw new Error(`notification status ${status} is not one of ${NOTIFICATION_STATUSES.join(", ")}`);
+  return status as NotificationStatus;
+}
+
+export function attemptView(a: AttemptRow): z.output<typeof deliveryAttemptSchema> {
   return {
     attempt_no: a.attemptNo,
     series: a.series,
@@ -19,18 +28,19 @@ export function attemptView(a: AttemptRow) {
 }
 
 /** A notification as payment-api (and through it the merchant) sees it. */
-export function notificationView(n: NotificationRow, attempts: AttemptRow[]) {
-  const scheduled = n.status === "pending" || n.status === "delivering";
+export function notificationView(n: NotificationRow, attempts: AttemptRow[]): Notification {
+  const status = notificationStatus(n.status);
+  const scheduled = status === "pending" || status === "delivering";
   return {
     id: n.id,
-    object: "notification" as const,
+    object: "notification",
     merchant_id: n.merchantId,
     payment_id: n.paymentId,
     event_id: n.eventId,
     event_type: n.eventType,
     object_version: n.objectVersion,
     url: n.url,
-    status: n.status,
+    status,
     attempts: n.attempts,
     series: n.series,
     next_attempt_at: scheduled ? n.nextAttemptAt.toISOString() : null,
@@ -45,7 +55,17 @@ export function notificationView(n: NotificationRow, attempts: AttemptRow[]) {
   };
 }
 
-export function settingsView(merchantId: string, row: SettingsRow | null, defaults: { schedule: readonly number[]; merchantConcurrency: number }) {
+export const notificationSettingsSchema = z
+  .object({
+    merchant_id: z.string(),
+    schedule_seconds: z.array(z.int()).nullable().openapi({ description: "This merchant's retry schedule (seconds after a series starts); null: the default." }),
+    max_concurrency: z.int().nullable().openapi({ description: "Deliveries in flight to this merchant at once; null: the default." }),
+    effective: z.object({ schedule_seconds: z.array(z.int()), max_concurrency: z.int() }).openapi({ description: "What applies: the override, or the default." }),
+    updated_at: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("NotificationSettings");
+
+export function settingsView(merchantId: string, row: SettingsRow | null, defaults: { schedule: readonly number[]; merchantConcurrency: number }): z.output<typeof notificationSettingsSchema> {
   return {
     merchant_id: merchantId,
     schedule_seconds: row?.scheduleSeconds ?? null,

@@ -2,13 +2,14 @@ import { bodyLimit } from "hono/body-limit";
 import type { Database } from "@pps/db";
 import { AppError } from "@pps/domain";
 import type { Logger } from "@pps/logger";
-import { createServiceApp, requireBearerToken, type Metrics, type ReadinessCheck } from "@pps/runtime";
-import { addBlocklistEntry } from "./add-blocklist-entry.ts";
-import { deleteBlocklistEntry } from "./delete-blocklist-entry.ts";
-import { getDecision } from "./get-decision.ts";
-import { getRules } from "./get-rules.ts";
-import { listBlocklist } from "./list-blocklist.ts";
-import { putRules } from "./put-rules.ts";
+import { createServiceApp, requireBearerToken, type Metrics, type ReadinessCheck, serveApiDocs } from "@pps/runtime";
+import { addBlocklistEntry, addBlocklistEntryRoute } from "./add-blocklist-entry.ts";
+import { deleteBlocklistEntry, deleteBlocklistEntryRoute } from "./delete-blocklist-entry.ts";
+import { getDecision, getDecisionRoute } from "./get-decision.ts";
+import { getRules, getRulesRoute } from "./get-rules.ts";
+import { listBlocklist, listBlocklistRoute } from "./list-blocklist.ts";
+import { putRules, putRulesRoute } from "./put-rules.ts";
+import { MAX_BODY_BYTES, riskApiDocument, riskApiSecuritySchemes } from "./risk-api.ts";
 import type { RiskConfigCache } from "./risk-config.ts";
 
 export type AppDeps = {
@@ -20,9 +21,7 @@ export type AppDeps = {
   adminToken: string;
 };
 
-/** Rules documents and blocklist entries are small; anything bigger is a mistake or an attack. */
-const MAX_BODY_BYTES = 64 * 1024;
-
+/** risk-stub's HTTP app: the operator API, documented at /openapi.json (generated from its routes) and /docs. */
 export function createApp(deps: AppDeps) {
   const app = createServiceApp(deps);
   const { db, config } = deps;
@@ -38,11 +37,12 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.get("/v1/risk/rules", getRules({ db }));
-  app.put("/v1/risk/rules", putRules({ db, config }));
-  app.get("/v1/risk/blocklist", listBlocklist({ db }));
-  app.post("/v1/risk/blocklist", addBlocklistEntry({ db, config }));
-  app.delete("/v1/risk/blocklist/:kind/:value", deleteBlocklistEntry({ db, config }));
-  app.get("/v1/risk/decisions/:paymentId", getDecision({ db }));
+  app.openapi(getRulesRoute, getRules({ db }));
+  app.openapi(putRulesRoute, putRules({ db, config }));
+  app.openapi(listBlocklistRoute, listBlocklist({ db }));
+  app.openapi(addBlocklistEntryRoute, addBlocklistEntry({ db, config }));
+  app.openapi(deleteBlocklistEntryRoute, deleteBlocklistEntry({ db, config }));
+  app.openapi(getDecisionRoute, getDecision({ db }));
+  serveApiDocs(app, { document: riskApiDocument, securitySchemes: riskApiSecuritySchemes });
   return app;
 }

@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { riskBlocklistVersion } from "@pps/db/schema";
+import { z } from "@pps/runtime";
+import { blocklistKindSchema } from "./blocklist.ts";
 
 type Tx = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
@@ -12,6 +14,16 @@ export async function bumpBlocklistVersion(tx: Tx): Promise<void> {
     .onConflictDoUpdate({ target: riskBlocklistVersion.id, set: { version: sql`${riskBlocklistVersion.version} + 1` } });
 }
 
-export function blocklistEntryView(row: { kind: string; value: string; reason: string; createdAt: Date }) {
-  return { kind: row.kind, value: row.value, reason: row.reason, createdAt: row.createdAt.toISOString() };
+export const blocklistEntryViewSchema = z
+  .object({
+    kind: blocklistKindSchema,
+    value: z.string().openapi({ description: "As stored: IP addresses in lower case." }),
+    reason: z.string(),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("BlocklistEntry");
+
+export function blocklistEntryView(row: { kind: string; value: string; reason: string; createdAt: Date }): z.output<typeof blocklistEntryViewSchema> {
+  // kind is one of BLOCKLIST_KINDS: the column has a check constraint and every writer validates it.
+  return { kind: row.kind as z.output<typeof blocklistKindSchema>, value: row.value, reason: row.reason, createdAt: row.createdAt.toISOString() };
 }

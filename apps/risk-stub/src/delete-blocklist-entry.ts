@@ -1,21 +1,35 @@
 import { and, eq } from "drizzle-orm";
-import type { Handler } from "hono";
-import { z } from "zod";
 import type { Database } from "@pps/db";
 import { riskBlocklist } from "@pps/db/schema";
 import { AppError } from "@pps/domain";
-import type { AppEnv } from "@pps/runtime";
+import { type AppEnv, BEARER_ERRORS, createRoute, errorResponses, noQuery, type RouteHandler, z } from "@pps/runtime";
 import { blocklistKindSchema, normalizeBlocklistValue } from "./blocklist.ts";
 import { bumpBlocklistVersion } from "./blocklist-store.ts";
-import { parseOrThrow } from "@pps/runtime";
+import { adminSecurity } from "./risk-api.ts";
 import type { RiskConfigCache } from "./risk-config.ts";
 
-const paramsSchema = z.object({ kind: blocklistKindSchema, value: z.string().min(1).max(256) });
+export const deleteBlocklistEntryRoute = createRoute({
+  method: "delete",
+  path: "/v1/risk/blocklist/{kind}/{value}",
+  operationId: "deleteBlocklistEntry",
+  tags: ["Blocklist"],
+  summary: "Unblock",
+  description: "URL-encode the value. An unknown kind is a validation error (400); a value that is not blocked, 404.",
+  security: adminSecurity,
+  request: {
+    params: z.object({ kind: blocklistKindSchema, value: z.string().min(1).max(256).openapi({ description: "The blocked value, URL-encoded." }) }),
+    query: noQuery,
+  },
+  responses: {
+    204: { description: "Removed." },
+    ...errorResponses([...BEARER_ERRORS, "request.not_found"]),
+  },
+});
 
 /** DELETE /v1/risk/blocklist/{kind}/{value}: unblocks. 204, or 404 when there was no such entry. */
-export function deleteBlocklistEntry({ db, config }: { db: Database; config: RiskConfigCache }): Handler<AppEnv> {
+export function deleteBlocklistEntry({ db, config }: { db: Database; config: RiskConfigCache }): RouteHandler<typeof deleteBlocklistEntryRoute, AppEnv> {
   return async (c) => {
-    const { kind, value: raw } = parseOrThrow(paramsSchema, { kind: c.req.param("kind"), value: c.req.param("value") }, "path is invalid");
+    const { kind, value: raw } = c.req.valid("param");
     const value = normalizeBlocklistValue(kind, raw);
     const deleted = await db.transaction(async (tx) => {
       const rows = await tx

@@ -1,10 +1,11 @@
 import type { Logger } from "@pps/logger";
-import { createServiceApp, requireBearerToken, type Metrics, type ReadinessCheck } from "@pps/runtime";
+import { createServiceApp, requireBearerToken, type Metrics, type ReadinessCheck, serveApiDocs } from "@pps/runtime";
 import type { AttemptStore } from "./attempt-store.ts";
 import type { ChannelState } from "./channel-state.ts";
 import { getChannelsHealth } from "./get-channels-health.ts";
 import { getRoutingDecisions } from "./get-routing-decisions.ts";
 import { listChannels } from "./list-channels.ts";
+import { routerApiDocument, routerApiSecuritySchemes } from "./router-api.ts";
 import { setCircuit } from "./set-circuit.ts";
 import { updateChannel } from "./update-channel.ts";
 
@@ -17,6 +18,7 @@ export type AppDeps = {
   store: AttemptStore;
 };
 
+/** router's HTTP app: the operator API, documented at /openapi.json (generated from its routes) and /docs. */
 export function createApp(deps: AppDeps) {
   const app = createServiceApp(deps);
   // Everything under /v1 is for operators and tests: routing has no public API.
@@ -26,5 +28,6 @@ export function createApp(deps: AppDeps) {
   updateChannel(app, deps);
   setCircuit(app, deps);
   getRoutingDecisions(app, deps);
+  serveApiDocs(app, { document: routerApiDocument, securitySchemes: routerApiSecuritySchemes });
   return app;
 }

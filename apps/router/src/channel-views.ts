@@ -1,17 +1,87 @@
-import { type ChannelId, isChannelId } from "@pps/channels";
-import { AppError } from "@pps/domain";
+import type { MiddlewareHandler } from "hono";
+import { CHANNEL_IDS, type ChannelId, isChannelId } from "@pps/channels";
+import { AppError, PRODUCTS } from "@pps/domain";
+import { z } from "@pps/runtime";
 import type { ChannelState } from "./channel-state.ts";
-import type { Circuit } from "./circuit-breaker.ts";
+import { CIRCUIT_STATES, type Circuit } from "./circuit-breaker.ts";
 import { HEALTH_WINDOW_MS } from "./health-stats.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const timestamp = z.string().openapi({ format: "date-time" });
+const minorUnits = z.int().openapi({ description: "Minor units of the payment's currency." });
 
-export function circuitView(c: Circuit) {
+export const channelIdSchema = z.enum(CHANNEL_IDS).openapi("ChannelId");
+
+/** A channel named in the path; one this router has no adapter for is answered like an unknown one. */
+export const channelIdParams = z.object({ id: channelIdSchema });
+
+export const circuitSchema = z
+  .object({
+    state: z.enum(CIRCUIT_STATES),
+    consecutiveFailures: z.int(),
+    openedAt: timestamp.nullable(),
+    probeStartedAt: timestamp.nullable(),
+    forced: z.boolean().openapi({ description: "Opened by an operator: no probes until an operator closes it." }),
+  })
+  .openapi("Circuit");
+
+export const channelSchema = z
+  .object({
+    id: channelIdSchema,
+    configured: z.boolean().openapi({ description: "false: no settings row yet, so the channel is never chosen." }),
+    enabled: z.boolean(),
+    feeFixed: minorUnits.nullable(),
+    feeRateBps: z.int().nullable(),
+    minAmount: minorUnits.nullable(),
+    maxAmount: minorUnits.nullable(),
+    priority: z.int().nullable().openapi({ description: "Lower wins a tie after fee, success rate and latency." }),
+    capabilities: z
+      .object({
+        products: z.array(z.enum(PRODUCTS)).readonly(),
+        currencies: z.array(z.string()).readonly(),
+        banks: z.array(z.string()).readonly().optional().openapi({ description: 'online_banking: the banks it reaches ("*": any bank).' }),
+        wallets: z.array(z.enum(["wechat", "alipay"])).readonly().optional(),
+        maxAmount: minorUnits.optional().openapi({ description: "The channel's own cap per payment." }),
+      })
+      .nullable(),
+    circuit: circuitSchema,
+  })
+  .openapi("Channel");
+export type ChannelBody = z.output<typeof channelSchema>;
+
+export const channelListSchema = z.object({ data: z.array(channelSchema) }).openapi("ChannelList");
+
+export const channelHealthSchema = z
+  .object({
+    channel: channelIdSchema,
+    circuit: circuitSchema,
+    window: z.object({
+      seconds: z.number(),
+      calls: z.int(),
+      succeeded: z.int(),
+      declined: z.int(),
+      failed: z.int(),
+      unknown: z.int(),
+      accepted: z.int(),
+      latencyMsSum: z.int(),
+      successRate: z.number().nullable(),
+      avgLatencyMs: z.int().nullable(),
+    }),
+    ranking: z
+      .object({ successRate: z.number().nullable(), avgLatencyMs: z.number().nullable() })
+      .openapi({ description: "What ranking uses (null below the minimum number of calls)." }),
+  })
+  .openapi("ChannelHealth");
+export type ChannelHealthBody = z.output<typeof channelHealthSchema>;
+
+export const channelHealthListSchema = z.object({ data: z.array(channelHealthSchema) }).openapi("ChannelHealthList");
+
+export function circuitView(c: Circuit): z.output<typeof circuitSchema> {
   return { state: c.state, consecutiveFailures: c.consecutiveFailures, openedAt: iso(c.openedAt), probeStartedAt: iso(c.probeStartedAt), forced: c.forced };
 }
 
 /** A channel as the admin API shows it: operator settings, static capabilities, circuit. */
-export function channelView(state: ChannelState, id: ChannelId) {
+export function channelView(state: ChannelState, id: ChannelId): ChannelBody {
   const config = state.config(id);
   return {
     id,
@@ -27,7 +97,7 @@ export function channelView(state: ChannelState, id: ChannelId) {
   };
 }
 
-export function healthView(state: ChannelState, id: ChannelId) {
+export function healthView(state: ChannelState, id: ChannelId): ChannelHealthBody {
   const counts = state.windowCounts(id);
   const ranking = state.health(id);
   return {
@@ -39,7 +109,6 @@ export function healthView(state: ChannelState, id: ChannelId) {
       successRate: counts.calls > 0 ? (counts.calls - counts.failed - counts.unknown) / counts.calls : null,
       avgLatencyMs: counts.calls > 0 ? Math.round(counts.latencyMsSum / counts.calls) : null,
     },
-    /** What ranking uses (null below the minimum number of calls). */
     ranking: { successRate: ranking.successRate, avgLatencyMs: ranking.avgLatencyMs },
   };
 }
@@ -48,4 +117,12 @@ export function healthView(state: ChannelState, id: ChannelId) {
 export function knownChannel(state: ChannelState, id: string): ChannelId {
   if (!isChannelId(id) || !state.channelIds().includes(id)) throw new AppError("channel.unknown", `unknown channel ${id}`);
   return id;
+}
+
+/** Route middleware: an unknown channel is answered before the body is read or validated. */
+export function requireKnownChannel(state: ChannelState): MiddlewareHandler {
+  return async (c, next) => {
+    knownChannel(state, c.req.param("id") ?? "");
+    await next();
+  };
 }

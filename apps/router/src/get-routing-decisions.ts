@@ -1,42 +1,119 @@
-import type { Hono } from "hono";
 import { AppError } from "@pps/domain";
-import type { AppEnv } from "@pps/runtime";
+import { BEARER_ERRORS, createRoute, errorResponses, json, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
 import type { AttemptStore } from "./attempt-store.ts";
+import { channelIdSchema } from "./channel-views.ts";
+import { CIRCUIT_STATES } from "./circuit-breaker.ts";
+import { type Candidate, EXCLUSION_REASONS } from "./ranking.ts";
+import { ATTEMPT_STATUSES } from "./resolution-policy.ts";
+import { adminSecurity } from "./router-api.ts";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+const timestamp = z.string().openapi({ format: "date-time" });
+
+const candidateSchema = z
+  .object({
+    channel: channelIdSchema,
+    excludedReason: z.enum(EXCLUSION_REASONS).nullable(),
+    fee: z.int().nullable().openapi({ description: "Total fee for this amount, when the channel is configured and can execute the payment." }),
+    feeFixed: z.int().nullable(),
+    feeRateBps: z.int().nullable(),
+    priority: z.int().nullable(),
+    successRate: z.number().nullable(),
+    avgLatencyMs: z.number().nullable(),
+    calls: z.int(),
+    circuit: z.enum(CIRCUIT_STATES),
+    needsProbe: z.boolean(),
+    rank: z.int().nullable().openapi({ description: "1 = first choice; null when excluded." }),
+  })
+  .openapi("RoutingCandidate");
+
+export const routingDecisionsSchema = z
+  .object({
+    paymentId: z.string(),
+    decisions: z.array(
+      z.object({
+        attemptNo: z.int(),
+        reason: z.enum(["initial", "failover"]),
+        decidedAt: timestamp,
+        input: z.object({ product: z.string(), amount: z.int(), currency: z.string(), bankCode: z.string().nullable(), wallet: z.string().nullable() }),
+        winner: z.string().nullable().openapi({ description: "null: no channel could take the payment." }),
+        candidates: z.array(candidateSchema),
+      }),
+    ),
+    attempts: z.array(
+      z.object({
+        id: z.string().openapi({ description: "att_…: the channel's idempotency key and our order reference there." }),
+        attemptNo: z.int(),
+        channel: z.string().openapi({ description: "A channel id, or none when no channel could take the payment." }),
+        status: z.enum(ATTEMPT_STATUSES),
+        amount: z.int(),
+        currency: z.string(),
+        channelTxnId: z.string().nullable(),
+        failureCode: z.string().nullable(),
+        lastError: z.string().nullable(),
+        queryCount: z.int(),
+        nextQueryAt: timestamp.nullable(),
+        createdAt: timestamp,
+        updatedAt: timestamp,
+        completedAt: timestamp.nullable(),
+      }),
+    ),
+  })
+  .openapi("RoutingDecisions");
+type RoutingDecisionsBody = z.output<typeof routingDecisionsSchema>;
+
+export const getRoutingDecisionsRoute = createRoute({
+  method: "get",
+  path: "/v1/routing/decisions/{paymentId}",
+  operationId: "getRoutingDecisions",
+  tags: ["Routing"],
+  summary: "Why each channel was (not) chosen for a payment, and what each attempt did",
+  security: adminSecurity,
+  request: { params: z.object({ paymentId: z.string().openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }) }), query: noQuery },
+  responses: {
+    200: { description: "The decisions (the first and each failover) and the attempts, in order.", content: json(routingDecisionsSchema) },
+    ...errorResponses([...BEARER_ERRORS, "payment.not_found"]),
+  },
+});
 
 /** GET /v1/routing/decisions/{paymentId}: why each channel was (not) chosen, and what each attempt did. */
-export function getRoutingDecisions(app: Hono<AppEnv>, deps: { store: AttemptStore }): void {
-  app.get("/v1/routing/decisions/:paymentId", async (c) => {
-    const paymentId = c.req.param("paymentId");
-    const [decisions, attempts] = await Promise.all([deps.store.decisionsFor(paymentId), deps.store.attemptsFor(paymentId)]);
-    if (decisions.length === 0) throw new AppError("payment.not_found", `no routing decision for payment ${paymentId}`);
-    return c.json({
-      paymentId,
-      decisions: decisions.map((d) => ({
-        attemptNo: d.attemptNo,
-        reason: d.reason,
-        decidedAt: iso(d.decidedAt),
-        input: { product: d.product, amount: d.amount, currency: d.currency, bankCode: d.bankCode, wallet: d.wallet },
-        winner: d.winner,
-        candidates: d.candidates,
-      })),
-      attempts: attempts.map((a) => ({
-        id: a.id,
-        attemptNo: a.attemptNo,
-        channel: a.channel,
-        status: a.status,
-        amount: a.amount,
-        currency: a.currency,
-        channelTxnId: a.channelTxnId,
-        failureCode: a.failureCode,
-        lastError: a.lastError,
-        queryCount: a.queryCount,
-        nextQueryAt: iso(a.nextQueryAt),
-        createdAt: iso(a.createdAt),
-        updatedAt: iso(a.updatedAt),
-        completedAt: iso(a.completedAt),
-      })),
-    });
-  });
+export function getRoutingDecisions(app: ServiceApp, deps: { store: AttemptStore }): void {
+  app.openapi(
+    getRoutingDecisionsRoute,
+    async (c) => {
+      const { paymentId } = c.req.valid("param");
+      const [decisions, attempts] = await Promise.all([deps.store.decisionsFor(paymentId), deps.store.attemptsFor(paymentId)]);
+      if (decisions.length === 0) throw new AppError("payment.not_found", `no routing decision for payment ${paymentId}`);
+      const body: RoutingDecisionsBody = {
+        paymentId,
+        decisions: decisions.map((d) => ({
+          attemptNo: d.attemptNo,
+          reason: d.reason as "initial" | "failover",
+          decidedAt: d.decidedAt.toISOString(),
+          input: { product: d.product, amount: d.amount, currency: d.currency, bankCode: d.bankCode, wallet: d.wallet },
+          winner: d.winner,
+          // jsonb written by this router from Candidate values (attempt-store.ts).
+          candidates: d.candidates as Candidate[],
+        })),
+        attempts: attempts.map((a) => ({
+          id: a.id,
+          attemptNo: a.attemptNo,
+          channel: a.channel,
+          status: a.status as (typeof ATTEMPT_STATUSES)[number],
+          amount: a.amount,
+          currency: a.currency,
+          channelTxnId: a.channelTxnId,
+          failureCode: a.failureCode,
+          lastError: a.lastError,
+          queryCount: a.queryCount,
+          nextQueryAt: iso(a.nextQueryAt),
+          createdAt: a.createdAt.toISOString(),
+          updatedAt: a.updatedAt.toISOString(),
+          completedAt: iso(a.completedAt),
+        })),
+      };
+      return c.json(body, 200);
+    },
+    validationHook({ notFound: { code: "payment.not_found", message: "no routing decision for this payment" } }),
+  );
 }

@@ -1,10 +1,8 @@
-import type { Hono } from "hono";
-import { z } from "zod";
 import { AppError } from "@pps/domain";
-import type { AppEnv } from "@pps/runtime";
+import { BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
 import type { ChannelState } from "./channel-state.ts";
-import { channelView, knownChannel } from "./channel-views.ts";
-import { readJsonBody } from "@pps/runtime";
+import { channelIdParams, channelSchema, channelView, knownChannel, requireKnownChannel } from "./channel-views.ts";
+import { adminSecurity } from "./router-api.ts";
 
 const amount = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 
@@ -19,22 +17,42 @@ export const channelUpdateSchema = z
     priority: z.int().min(0).max(1_000_000),
   })
   .partial()
-  .refine((v) => Object.keys(v).length > 0, { message: "at least one field is required" });
+  .refine((v) => Object.keys(v).length > 0, { message: "at least one field is required" })
+  .openapi("ChannelUpdate", { description: "Fields left out keep their current value (at least one is required). Amounts and the fixed fee are minor units." });
+
+export const updateChannelRoute = createRoute({
+  method: "put",
+  path: "/v1/channels/{id}",
+  operationId: "updateChannel",
+  tags: ["Channels"],
+  summary: "Change a channel's operator settings",
+  description: "This replica routes with them at once, the others within a second. minAmount must not exceed maxAmount.",
+  security: adminSecurity,
+  request: { params: channelIdParams, query: noQuery, body: { required: true, content: json(channelUpdateSchema) } },
+  responses: {
+    200: { description: "The channel with its new settings.", content: json(channelSchema) },
+    ...errorResponses([...BEARER_ERRORS, ...JSON_BODY_ERRORS, "channel.unknown"]),
+  },
+});
 
 /** PUT /v1/channels/{id}: changes a channel's operator settings; this replica routes with them at once, others within a second. */
-export function updateChannel(app: Hono<AppEnv>, deps: { state: ChannelState }): void {
-  app.put("/v1/channels/:id", async (c) => {
-    const id = knownChannel(deps.state, c.req.param("id"));
-    const change = await readJsonBody(c, channelUpdateSchema);
-    const current = deps.state.config(id);
-    const min = change.minAmount ?? current?.minAmount ?? 1;
-    const max = change.maxAmount ?? current?.maxAmount;
-    if (max !== undefined && min > max) {
-      throw new AppError("request.validation_failed", "minAmount must not exceed maxAmount", [{ path: "minAmount", message: "must not exceed maxAmount" }]);
-    }
-    const updated = await deps.state.updateConfig(id, change);
-    if (!updated) throw new AppError("channel.unknown", `channel ${id} has no settings row`);
-    c.get("logger").info({ channel: id, change }, "channel settings changed");
-    return c.json(channelView(deps.state, id));
-  });
+export function updateChannel(app: ServiceApp, deps: { state: ChannelState }): void {
+  app.openapi(
+    { ...updateChannelRoute, middleware: [requireKnownChannel(deps.state), boundedJson()] },
+    async (c) => {
+      const id = knownChannel(deps.state, c.req.valid("param").id);
+      const change = c.req.valid("json");
+      const current = deps.state.config(id);
+      const min = change.minAmount ?? current?.minAmount ?? 1;
+      const max = change.maxAmount ?? current?.maxAmount;
+      if (max !== undefined && min > max) {
+        throw new AppError("request.validation_failed", "minAmount must not exceed maxAmount", [{ path: "minAmount", message: "must not exceed maxAmount" }]);
+      }
+      const updated = await deps.state.updateConfig(id, change);
+      if (!updated) throw new AppError("channel.unknown", `channel ${id} has no settings row`);
+      c.get("logger").info({ channel: id, change }, "channel settings changed");
+      return c.json(channelView(deps.state, id), 200);
+    },
+    validationHook({ notFound: { code: "channel.unknown", message: "unknown channel" } }),
+  );
 }

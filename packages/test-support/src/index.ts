@@ -1,3 +1,4 @@
+export * from "./api-document.ts";
 export * from "./database.ts";
 export * from "./env.ts";
 export * from "./environment.ts";

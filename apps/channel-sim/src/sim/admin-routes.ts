@@ -1,103 +1,248 @@
 import { asc, eq, inArray } from "drizzle-orm";
-import { Hono } from "hono";
-import { z } from "zod";
-import { isChannelId, type ChannelId } from "@pps/channels";
+import type { MiddlewareHandler } from "hono";
+import { CHANNEL_IDS, isChannelId } from "@pps/channels";
 import { AppError } from "@pps/domain";
 import { simCallbackDeliveries, simCallbacks } from "@pps/db/schema";
-import type { AppEnv } from "@pps/runtime";
+import { boundedJson, createRoute, createRouteGroup, errorResponses, json, JSON_BODY_ERRORS, noQuery, REQUEST_ERRORS, validationHook, z } from "@pps/runtime";
 import { listBook } from "./book.ts";
 import type { SimDeps } from "./deps.ts";
 import { FAULT_OPS, parseFaults } from "./faults.ts";
 
-const faultBody = z.object({
-  /** One directive, a comma-separated list, or an array. */
-  faults: z.union([z.string(), z.array(z.string())]).optional(),
-  fault: z.string().optional(),
-  ops: z.array(z.enum(FAULT_OPS)).min(1).default(["pay"]),
-  percent: z.number().int().min(1).max(100).default(100),
-  /** Only merchant references starting with this (a test run's or a benchmark's own attempts). */
-  refPrefix: z.string().min(1).max(128).nullable().default(null),
+const faultBody = z
+  .object({
+    /** One directive, a comma-separated list, or an array. */
+    faults: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: "One directive, a comma-separated list, or an array." }),
+    fault: z.string().optional().openapi({ description: "One directive (or a comma-separated list)." }),
+    ops: z.array(z.enum(FAULT_OPS)).min(1).default(["pay"]),
+    percent: z.number().int().min(1).max(100).default(100).openapi({ description: "Share of the matching requests affected." }),
+    /** Only merchant references starting with this (a test run's or a benchmark's own attempts). */
+    refPrefix: z
+      .string()
+      .min(1)
+      .max(128)
+      .nullable()
+      .default(null)
+      .openapi({ description: "Only merchant references starting with this (a test run's or a benchmark's own attempts); null: every request." }),
+  })
+  .openapi("FaultChange", {
+    description:
+      "Directives: decline, insufficient_funds, timeout, 5xx, 5xx_after_charge, unavailable, callback_duplicated, callback_out_of_order, callback_never, latency:<ms>, callback_delayed:<ms> (ms up to 120000).",
+  });
+
+const timestamp = z.string().openapi({ format: "date-time" });
+
+const faultSettingSchema = z
+  .object({ channel: z.string(), faults: z.array(z.string()), ops: z.array(z.string()), percent: z.int(), refPrefix: z.string().nullable(), updatedAt: timestamp })
+  .openapi("FaultSetting");
+
+const bookEntrySchema = z
+  .object({
+    txnId: z.string(),
+    channel: z.string(),
+    merchantId: z.string(),
+    ref: z.string().openapi({ description: "Our merchant reference at the channel (the router's attempt id)." }),
+    product: z.string(),
+    amount: z.int(),
+    currency: z.string(),
+    settlement: z.object({ amount: z.int().nullable(), currency: z.string().nullable(), fxRate: z.string().nullable() }).nullable(),
+    status: z.enum(["awaiting_payer", "paying", "succeeded", "failed", "closed"]),
+    failureReason: z.string().nullable(),
+    createdAt: timestamp,
+    paidAt: timestamp.nullable(),
+    closedAt: timestamp.nullable(),
+  })
+  .openapi("BookEntry");
+
+const callbackSchema = z
+  .object({
+    id: z.int(),
+    kind: z.string(),
+    status: z.string(),
+    attempts: z.int(),
+    url: z.string(),
+    dueAt: timestamp,
+    deliveredAt: timestamp.nullable(),
+    lastError: z.string().nullable(),
+    deliveries: z.array(z.object({ attempt: z.int(), httpStatus: z.int().nullable(), accepted: z.boolean(), error: z.string().nullable(), at: timestamp })),
+  })
+  .openapi("CallbackRecord");
+
+const channelParams = z.object({ channel: z.enum(CHANNEL_IDS).openapi("SimChannelId") });
+const UNKNOWN_CHANNEL = { code: "request.not_found", message: "unknown channel" } as const;
+
+/** An unknown channel is answered before the body is read, as it always was. */
+const knownChannelFirst: MiddlewareHandler = async (c, next) => {
+  const value = c.req.param("channel") ?? "";
+  if (!isChannelId(value)) throw new AppError("request.not_found", `unknown channel ${value}`);
+  await next();
+};
+
+const listFaults = createRoute({
+  method: "get",
+  path: "/faults",
+  operationId: "listFaults",
+  tags: ["Faults"],
+  summary: "The channel-wide fault settings in force",
+  request: { query: noQuery },
+  responses: { 200: { description: "One per channel that has any.", content: json(z.object({ faults: z.array(faultSettingSchema) })) }, ...errorResponses(REQUEST_ERRORS) },
 });
 
-function channelParam(value: string | undefined): ChannelId {
-  if (!value || !isChannelId(value)) throw new AppError("request.not_found", `unknown channel ${value ?? ""}`);
-  return value;
-}
+const setFaults = createRoute({
+  method: "put",
+  path: "/faults/{channel}",
+  operationId: "setFaults",
+  tags: ["Faults"],
+  summary: "Make a channel misbehave, for some operations and references",
+  description: "Replaces the channel's setting; in force on every replica before this answers. Per-request faults go in the payment's metadata (`sim_fault`).",
+  middleware: [knownChannelFirst, boundedJson()],
+  request: { params: channelParams, query: noQuery, body: { required: true, content: json(faultBody) } },
+  responses: { 200: { description: "The setting now.", content: json(faultSettingSchema) }, ...errorResponses([...REQUEST_ERRORS, ...JSON_BODY_ERRORS, "request.not_found"]) },
+});
+
+const clearChannelFaults = createRoute({
+  method: "delete",
+  path: "/faults/{channel}",
+  operationId: "clearChannelFaults",
+  tags: ["Faults"],
+  summary: "Clear a channel's fault setting",
+  request: { params: channelParams, query: noQuery },
+  responses: { 204: { description: "Cleared." }, ...errorResponses([...REQUEST_ERRORS, "request.not_found"]) },
+});
+
+const clearAllFaults = createRoute({
+  method: "delete",
+  path: "/faults",
+  operationId: "clearAllFaults",
+  tags: ["Faults"],
+  summary: "Clear every channel's fault setting",
+  request: { query: noQuery },
+  responses: { 204: { description: "Cleared." }, ...errorResponses(REQUEST_ERRORS) },
+});
+
+const getBook = createRoute({
+  method: "get",
+  path: "/book/{channel}",
+  operationId: "getBook",
+  tags: ["Book"],
+  summary: "A channel's transactions, newest first",
+  request: {
+    params: channelParams,
+    query: z.strictObject({
+      ref: z.string().min(1).optional().openapi({ description: "Only this merchant reference." }),
+      limit: z.coerce.number().int().min(1).max(1_000).default(100),
+    }),
+  },
+  responses: {
+    200: { description: "The transactions.", content: json(z.object({ entries: z.array(bookEntrySchema) }).openapi("Book")) },
+    ...errorResponses([...REQUEST_ERRORS, "request.not_found"]),
+  },
+});
+
+const getCallbacks = createRoute({
+  method: "get",
+  path: "/callbacks/{channel}",
+  operationId: "getCallbacks",
+  tags: ["Callbacks"],
+  summary: "The callbacks queued for a merchant reference, with every delivery attempt",
+  request: { params: channelParams, query: z.strictObject({ ref: z.string().min(1).openapi({ description: "The merchant reference." }) }) },
+  responses: {
+    200: { description: "In the order they were queued.", content: json(z.object({ callbacks: z.array(callbackSchema) }).openapi("Callbacks")) },
+    ...errorResponses([...REQUEST_ERRORS, "request.not_found"]),
+  },
+});
 
 /** The simulator's own controls and inspection: faults, the books, callback deliveries. */
 export function adminRoutes(deps: SimDeps) {
-  const app = new Hono<AppEnv>();
+  const app = createRouteGroup();
+  const unknownChannel = validationHook({ notFound: UNKNOWN_CHANNEL });
 
-  app.get("/faults", async (c) => c.json({ faults: await deps.faults.list() }));
-  app.put("/faults/:channel", async (c) => {
-    const channel = channelParam(c.req.param("channel"));
-    const parsed = faultBody.safeParse(await c.req.json());
-    if (!parsed.success) throw new AppError("request.validation_failed", "invalid fault setting", parsed.error.issues);
-    const raw = [parsed.data.fault ?? [], parsed.data.faults ?? []].flat();
-    const { faults, invalid } = parseFaults(raw);
-    if (invalid.length || faults.length === 0) throw new AppError("request.validation_failed", `unknown fault directives: ${invalid.join(", ") || "(none given)"}`);
-    return c.json(await deps.faults.set(channel, faults, parsed.data.ops, parsed.data.percent, parsed.data.refPrefix));
-  });
-  app.delete("/faults/:channel", async (c) => {
-    await deps.faults.clear(channelParam(c.req.param("channel")));
-    return c.body(null, 204);
-  });
-  app.delete("/faults", async (c) => {
+  app.openapi(listFaults, async (c) => c.json({ faults: await deps.faults.list() }, 200));
+  app.openapi(
+    setFaults,
+    async (c) => {
+      const { channel } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const raw = [body.fault ?? [], body.faults ?? []].flat();
+      const { faults, invalid } = parseFaults(raw);
+      if (invalid.length || faults.length === 0) throw new AppError("request.validation_failed", `unknown fault directives: ${invalid.join(", ") || "(none given)"}`);
+      return c.json(await deps.faults.set(channel, faults, body.ops, body.percent, body.refPrefix), 200);
+    },
+    unknownChannel,
+  );
+  app.openapi(
+    clearChannelFaults,
+    async (c) => {
+      await deps.faults.clear(c.req.valid("param").channel);
+      return c.body(null, 204);
+    },
+    unknownChannel,
+  );
+  app.openapi(clearAllFaults, async (c) => {
     await deps.faults.clear();
     return c.body(null, 204);
   });
 
-  app.get("/book/:channel", async (c) => {
-    const channel = channelParam(c.req.param("channel"));
-    const limit = Math.min(Math.max(Number(c.req.query("limit") ?? 100) || 100, 1), 1_000);
-    const rows = await listBook(deps.db, channel, c.req.query("ref") ?? null, limit);
-    return c.json({
-      entries: rows.map((r) => ({
-        txnId: r.id,
-        channel: r.channel,
-        merchantId: r.merchantId,
-        ref: r.merchantRef,
-        product: r.product,
-        amount: r.amount,
-        currency: r.currency,
-        settlement: r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
-        status: r.status,
-        failureReason: r.failureReason,
-        createdAt: r.createdAt.toISOString(),
-        paidAt: r.paidAt?.toISOString() ?? null,
-        closedAt: r.closedAt?.toISOString() ?? null,
-      })),
-    });
-  });
+  app.openapi(
+    getBook,
+    async (c) => {
+      const { channel } = c.req.valid("param");
+      const { ref, limit } = c.req.valid("query");
+      const rows = await listBook(deps.db, channel, ref ?? null, limit);
+      return c.json(
+        {
+          entries: rows.map((r) => ({
+            txnId: r.id,
+            channel: r.channel,
+            merchantId: r.merchantId,
+            ref: r.merchantRef,
+            product: r.product,
+            amount: r.amount,
+            currency: r.currency,
+            settlement: r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
+            // One of the simulator's neutral states (ChargeStatus): the only values its writers set.
+            status: r.status as z.output<typeof bookEntrySchema>["status"],
+            failureReason: r.failureReason,
+            createdAt: r.createdAt.toISOString(),
+            paidAt: r.paidAt?.toISOString() ?? null,
+            closedAt: r.closedAt?.toISOString() ?? null,
+          })),
+        },
+        200,
+      );
+    },
+    unknownChannel,
+  );
 
-  app.get("/callbacks/:channel", async (c) => {
-    const channel = channelParam(c.req.param("channel"));
-    const ref = c.req.query("ref");
-    if (!ref) throw new AppError("request.validation_failed", "query parameter ref is required");
-    const rows = await deps.db
-      .select()
-      .from(simCallbacks)
-      .where(eq(simCallbacks.merchantRef, ref))
-      .orderBy(asc(simCallbacks.id));
-    const mine = rows.filter((r) => r.channel === channel);
-    const deliveries = mine.length
-      ? await deps.db.select().from(simCallbackDeliveries).where(inArray(simCallbackDeliveries.callbackId, mine.map((r) => r.id))).orderBy(asc(simCallbackDeliveries.id))
-      : [];
-    return c.json({
-      callbacks: mine.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        status: r.status,
-        attempts: r.attempts,
-        url: r.url,
-        dueAt: r.dueAt.toISOString(),
-        deliveredAt: r.deliveredAt?.toISOString() ?? null,
-        lastError: r.lastError,
-        deliveries: deliveries
-          .filter((d) => d.callbackId === r.id)
-          .map((d) => ({ attempt: d.attempt, httpStatus: d.httpStatus, accepted: d.accepted === "yes", error: d.error, at: d.at.toISOString() })),
-      })),
-    });
-  });
+  app.openapi(
+    getCallbacks,
+    async (c) => {
+      const { channel } = c.req.valid("param");
+      const { ref } = c.req.valid("query");
+      const rows = await deps.db.select().from(simCallbacks).where(eq(simCallbacks.merchantRef, ref)).orderBy(asc(simCallbacks.id));
+      const mine = rows.filter((r) => r.channel === channel);
+      const deliveries = mine.length
+        ? await deps.db.select().from(simCallbackDeliveries).where(inArray(simCallbackDeliveries.callbackId, mine.map((r) => r.id))).orderBy(asc(simCallbackDeliveries.id))
+        : [];
+      return c.json(
+        {
+          callbacks: mine.map((r) => ({
+            id: r.id,
+            kind: r.kind,
+            status: r.status,
+            attempts: r.attempts,
+            url: r.url,
+            dueAt: r.dueAt.toISOString(),
+            deliveredAt: r.deliveredAt?.toISOString() ?? null,
+            lastError: r.lastError,
+            deliveries: deliveries
+              .filter((d) => d.callbackId === r.id)
+              .map((d) => ({ attempt: d.attempt, httpStatus: d.httpStatus, accepted: d.accepted === "yes", error: d.error, at: d.at.toISOString() })),
+          })),
+        },
+        200,
+      );
+    },
+    unknownChannel,
+  );
   return app;
 }
