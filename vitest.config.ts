@@ -9,6 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: process.env.VITEST_JSON_OUTPUT ? ["default", ["json", { outputFile: process.env.VITEST_JSON_OUTPUT }]] : ["default"],
+    reporters: process.env.VITEST_JSON_OUTPUT
+      ? ["default", ["json", { outputFile: process.env.VITEST_JSON_OUTPUT }]]
+      : ["default"],
   },
 });

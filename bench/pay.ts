@@ -46,7 +46,10 @@ async function onboard(): Promise<PaymentsClient> {
   });
   if (res.status !== 201) throw new Error(`onboarding failed: ${res.status} ${await res.text()}`);
   const { secret_key } = (await res.json()) as { secret_key: string };
-  return new PaymentsClient({ baseUrl: API, credentials: { merchantId: id, scheme: "HMAC_SHA256", secretKey: secret_key } });
+  return new PaymentsClient({
+    baseUrl: API,
+    credentials: { merchantId: id, scheme: "HMAC_SHA256", secretKey: secret_key },
+  });
 }
 
 /**
@@ -62,7 +65,11 @@ function startReceiver() {
     req.on("end", () => {
       res.writeHead(200).end("ok");
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: string; type: string; data: { object: { updated_at: string } } };
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+          id: string;
+          type: string;
+          data: { object: { updated_at: string } };
+        };
         if (body.type !== "payment.succeeded" || seen.has(body.id)) return;
         seen.add(body.id);
         const now = Date.now();
@@ -73,7 +80,13 @@ function startReceiver() {
     });
   });
   return new Promise<{ url: string; delivered: typeof delivered; close: () => void }>((resolve) =>
-    server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`, delivered, close: () => server.close() })),
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`,
+        delivered,
+        close: () => server.close(),
+      }),
+    ),
   );
 }
 
@@ -129,7 +142,16 @@ async function latencyPhase(client: PaymentsClient) {
   await Promise.all(inflight);
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  return { sent: total, achievedRate: total / elapsed, errors, shed, accepted: latencies.length, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) };
+  return {
+    sent: total,
+    achievedRate: total / elapsed,
+    errors,
+    shed,
+    accepted: latencies.length,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
 }
 
 async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, merchantId: string) {
@@ -159,7 +181,9 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
   const elapsed = (performance.now() - start) / 1000;
   const succeededInWindow = (await countSucceeded(sql, merchantId)) - succeededAtStart;
   const cpuAfter = cpuSnapshot();
-  const cpuMsPerPayment = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k]! - (cpuBefore[k] ?? 0)) * 1000) / Math.max(1, accepted)]));
+  const cpuMsPerPayment = Object.fromEntries(
+    Object.keys(cpuAfter).map((k) => [k, ((cpuAfter[k]! - (cpuBefore[k] ?? 0)) * 1000) / Math.max(1, accepted)]),
+  );
   // Let the pipeline finish what was accepted, to report how long the tail took.
   const drainStart = performance.now();
   let backlog = 0;
@@ -186,12 +210,14 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
 }
 
 async function countSucceeded(sql: postgres.Sql, merchantId: string): Promise<number> {
-  const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status = 'succeeded'`;
+  const [row] =
+    await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status = 'succeeded'`;
   return row!.n as number;
 }
 
 async function countOpen(sql: postgres.Sql, merchantId: string): Promise<number> {
-  const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status not in ('succeeded','failed','expired','canceled')`;
+  const [row] =
+    await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId} and status not in ('succeeded','failed','expired','canceled')`;
   return row!.n as number;
 }
 
@@ -290,18 +316,38 @@ console.log(`benchmark against ${API}; merchant ${merchantId}; ${CONCURRENCY} co
 // Before any load, so the figure is the database's own and not shared with a backlog.
 const raw = await rawInsertRate(DATABASE_URL);
 const lat = await latencyPhase(client);
-console.log(`accept latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s (sent at ${lat.achievedRate.toFixed(0)}/s; ${lat.accepted} accepted, ${lat.shed} shed with 503, ${lat.errors} errors), accepted requests: p50 ${lat.p50.toFixed(1)} ms, p95 ${lat.p95.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms`);
+console.log(
+  `accept latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s (sent at ${lat.achievedRate.toFixed(0)}/s; ${lat.accepted} accepted, ${lat.shed} shed with 503, ${lat.errors} errors), accepted requests: p50 ${lat.p50.toFixed(1)} ms, p95 ${lat.p95.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms`,
+);
 await new Promise((r) => setTimeout(r, 5_000));
 const tp = await throughputPhase(client, sql, merchantId);
-console.log(`throughput over ${tp.elapsed.toFixed(0)} s: accepted ${tp.acceptedPerSecond.toFixed(0)}/s (${tp.accepted} payments, ${tp.shed} shed with 503, ${tp.errors} errors, p99 ${tp.p99.toFixed(1)} ms), completed end to end ${tp.completedPerSecond.toFixed(0)}/s`);
+console.log(
+  `throughput over ${tp.elapsed.toFixed(0)} s: accepted ${tp.acceptedPerSecond.toFixed(0)}/s (${tp.accepted} payments, ${tp.shed} shed with 503, ${tp.errors} errors, p99 ${tp.p99.toFixed(1)} ms), completed end to end ${tp.completedPerSecond.toFixed(0)}/s`,
+);
 {
   const inWindow = receiver.delivered.filter((d) => d.at >= tp.windowStart && d.at <= tp.windowEnd);
   const delays = receiver.delivered.map((d) => d.delayMs).sort((a, b) => a - b);
-  console.log(`notifications: delivered ${(inWindow.length / tp.elapsed).toFixed(0)}/s in the window (${receiver.delivered.length} payment.succeeded delivered in all); delay from success to first delivery p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms`);
+  console.log(
+    `notifications: delivered ${(inWindow.length / tp.elapsed).toFixed(0)}/s in the window (${receiver.delivered.length} payment.succeeded delivered in all); delay from success to first delivery p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms`,
+  );
 }
-console.log(`after the window: ${tp.backlogAfterDrain} payments still open after ${tp.drainSeconds.toFixed(0)} s of draining`);
-console.log(`CPU ms per accepted payment during the window: ${Object.entries(tp.cpuMsPerPayment).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}; total ${Object.values(tp.cpuMsPerPayment).reduce((a, b) => a + b, 0).toFixed(2)} ms`);
-console.log(`peak RSS per app: ${Object.entries(peakRss()).map(([k, v]) => `${k} ${v}`).join(", ")}`);
+console.log(
+  `after the window: ${tp.backlogAfterDrain} payments still open after ${tp.drainSeconds.toFixed(0)} s of draining`,
+);
+console.log(
+  `CPU ms per accepted payment during the window: ${Object.entries(tp.cpuMsPerPayment)
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+    .join(", ")}; total ${Object.values(tp.cpuMsPerPayment)
+    .reduce((a, b) => a + b, 0)
+    .toFixed(2)} ms`,
+);
+console.log(
+  `peak RSS per app: ${Object.entries(peakRss())
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ")}`,
+);
 await sql.end();
 receiver.close();
-console.log(`raw single-row insert rate of the same Postgres, measured first on the idle database (${Math.min(CONCURRENCY, 32)} connections): ${raw.toFixed(0)} rows/s; completed payments per raw insert: ${(tp.completedPerSecond / raw).toFixed(3)}`);
+console.log(
+  `raw single-row insert rate of the same Postgres, measured first on the idle database (${Math.min(CONCURRENCY, 32)} connections): ${raw.toFixed(0)} rows/s; completed payments per raw insert: ${(tp.completedPerSecond / raw).toFixed(3)}`,
+);

@@ -26,7 +26,11 @@ const PORTS = Object.fromEntries(
 
 // Loose shapes for reading rendered manifests.
 type Probe = { httpGet?: { path?: string; port?: string | number } };
-type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string }; secretKeyRef?: { name?: string; key?: string } } };
+type EnvVar = {
+  name: string;
+  value?: string;
+  valueFrom?: { fieldRef?: { fieldPath?: string }; secretKeyRef?: { name?: string; key?: string } };
+};
 type Container = {
   name: string;
   image?: string;
@@ -56,7 +60,11 @@ type PodSpec = {
   volumes?: { name: string; emptyDir?: object }[];
 };
 type Workload = K8sObject & {
-  spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas?: number;
+    selector?: { matchLabels?: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 };
 type Hpa = K8sObject & {
   spec: {
@@ -66,7 +74,9 @@ type Hpa = K8sObject & {
     metrics: { type: string; resource?: { name: string; target: { type: string; averageUtilization?: number } } }[];
   };
 };
-type Topic = K8sObject & { spec: { topicName?: string; partitions: number; replicas: number; config?: Record<string, unknown> } };
+type Topic = K8sObject & {
+  spec: { topicName?: string; partitions: number; replicas: number; config?: Record<string, unknown> };
+};
 
 function render(overlay: string) {
   const objects = renderKustomization(join(K8S, "overlays", overlay));
@@ -117,7 +127,9 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
       expect(typeof o.apiVersion).toBe("string");
       expect(typeof o.kind).toBe("string");
       expect(o.metadata.name).toMatch(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/);
-      expect(o.metadata.labels?.["app.kubernetes.io/part-of"], `${o.kind}/${o.metadata.name}`).toBe("payment-product-service");
+      expect(o.metadata.labels?.["app.kubernetes.io/part-of"], `${o.kind}/${o.metadata.name}`).toBe(
+        "payment-product-service",
+      );
       ids.add(`${o.kind}/${o.metadata.name}`);
     }
     expect(ids.size).toBe(objects.length);
@@ -132,46 +144,59 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
     expect(config.data.KAFKA_BROKERS).toMatch(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/);
   });
 
-  it.each(APPS)("has a Deployment for %s with image, probes, resources, security, config and shutdown budget", (app) => {
-    const deployment = one<Workload>("Deployment", app);
-    const pod = deployment.spec.template.spec;
-    expect(deployment.spec.selector?.matchLabels).toBeDefined();
-    expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector!.matchLabels!);
-    expect(pod.containers).toHaveLength(1);
-    const c = pod.containers[0]!;
-    const what = `${overlay} ${app}`;
+  it.each(APPS)(
+    "has a Deployment for %s with image, probes, resources, security, config and shutdown budget",
+    (app) => {
+      const deployment = one<Workload>("Deployment", app);
+      const pod = deployment.spec.template.spec;
+      expect(deployment.spec.selector?.matchLabels).toBeDefined();
+      expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector!.matchLabels!);
+      expect(pod.containers).toHaveLength(1);
+      const c = pod.containers[0]!;
+      const what = `${overlay} ${app}`;
 
-    expect(c.image).toBeTruthy();
-    const image = splitImage(c.image!);
-    expect(image.name.endsWith(`pps/${app}`), `${what} image ${c.image}`).toBe(true);
-    expect(image.tag ?? image.digest, `${what} image is pinned`).toBeTruthy();
-    expect(image.tag).not.toBe("latest");
+      expect(c.image).toBeTruthy();
+      const image = splitImage(c.image!);
+      expect(image.name.endsWith(`pps/${app}`), `${what} image ${c.image}`).toBe(true);
+      expect(image.tag ?? image.digest, `${what} image is pinned`).toBeTruthy();
+      expect(image.tag).not.toBe("latest");
 
-    expect(c.readinessProbe?.httpGet?.path).toBe("/readyz");
-    expect(c.livenessProbe?.httpGet?.path).toBe("/healthz");
-    expect(c.startupProbe?.httpGet).toBeDefined();
-    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
-      expect(containerPort(c, probe?.httpGet?.port), `${what} probe port`).toBe(PORTS[app]);
-    }
-    expect(envVar(c, "PORT")?.value).toBe(String(PORTS[app]));
+      expect(c.readinessProbe?.httpGet?.path).toBe("/readyz");
+      expect(c.livenessProbe?.httpGet?.path).toBe("/healthz");
+      expect(c.startupProbe?.httpGet).toBeDefined();
+      for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
+        expect(containerPort(c, probe?.httpGet?.port), `${what} probe port`).toBe(PORTS[app]);
+      }
+      expect(envVar(c, "PORT")?.value).toBe(String(PORTS[app]));
 
-    expectResources(what, c);
-    expectLockedDown(what, pod, c);
+      expectResources(what, c);
+      expectLockedDown(what, pod, c);
 
-    expect(c.envFrom?.some((e) => e.configMapRef?.name === "pps-config")).toBe(true);
-    expect(envVar(c, "DATABASE_URL")?.valueFrom?.secretKeyRef).toEqual({ name: "pps-secrets", key: "DATABASE_URL" });
-    expect(envVar(c, "INSTANCE_ID")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
-    for (const e of c.env ?? []) if ("value" in e) expect(typeof e.value, `${what} env ${e.name}`).toBe("string");
+      expect(c.envFrom?.some((e) => e.configMapRef?.name === "pps-config")).toBe(true);
+      expect(envVar(c, "DATABASE_URL")?.valueFrom?.secretKeyRef).toEqual({ name: "pps-secrets", key: "DATABASE_URL" });
+      expect(envVar(c, "INSTANCE_ID")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
+      for (const e of c.env ?? []) if ("value" in e) expect(typeof e.value, `${what} env ${e.name}`).toBe("string");
 
-    // The pod must get to finish its graceful shutdown: grace period > preStop + SHUTDOWN_TIMEOUT_MS.
-    const preStop = c.lifecycle?.preStop?.exec?.command;
-    const preStopSeconds = preStop?.[0] === "sleep" ? Number(preStop[1]) : 0;
-    expect(pod.terminationGracePeriodSeconds).toBeDefined();
-    expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(preStopSeconds * 1000 + Number(config.data.SHUTDOWN_TIMEOUT_MS));
-  });
+      // The pod must get to finish its graceful shutdown: grace period > preStop + SHUTDOWN_TIMEOUT_MS.
+      const preStop = c.lifecycle?.preStop?.exec?.command;
+      const preStopSeconds = preStop?.[0] === "sleep" ? Number(preStop[1]) : 0;
+      expect(pod.terminationGracePeriodSeconds).toBeDefined();
+      expect(pod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(
+        preStopSeconds * 1000 + Number(config.data.SHUTDOWN_TIMEOUT_MS),
+      );
+    },
+  );
 
   it.each(APPS)("has a ClusterIP Service for %s on port http", (app) => {
-    const service = one<K8sObject & { spec: { type?: string; selector: Record<string, string>; ports: { name?: string; port: number; targetPort?: string | number }[] } }>("Service", app);
+    const service = one<
+      K8sObject & {
+        spec: {
+          type?: string;
+          selector: Record<string, string>;
+          ports: { name?: string; port: number; targetPort?: string | number }[];
+        };
+      }
+    >("Service", app);
     const deployment = one<Workload>("Deployment", app);
     expect(service.spec.type ?? "ClusterIP").toBe("ClusterIP");
     expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
@@ -190,9 +215,14 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
       expect(ref.kind).toBe("Deployment");
       const deployment = one<Workload>("Deployment", ref.name);
       expect(ref.apiVersion).toBe(deployment.apiVersion);
-      expect(hpa.spec.metrics).toContainEqual({ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } });
+      expect(hpa.spec.metrics).toContainEqual({
+        type: "Resource",
+        resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } },
+      });
       expect(hpa.spec.minReplicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
-      expect(hpa.spec.maxReplicas, `${ref.name}: consumers beyond the partition count idle`).toBeLessThanOrEqual(partitions);
+      expect(hpa.spec.maxReplicas, `${ref.name}: consumers beyond the partition count idle`).toBeLessThanOrEqual(
+        partitions,
+      );
       const replicas = deployment.spec.replicas ?? 1;
       expect(replicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
       expect(replicas).toBeLessThanOrEqual(hpa.spec.maxReplicas);
@@ -200,12 +230,20 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
   });
 
   it("has a PodDisruptionBudget for payment-api that selects its pods", () => {
-    const pdb = one<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>("PodDisruptionBudget", "payment-api");
-    expect(one<Workload>("Deployment", "payment-api").spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    const pdb = one<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>(
+      "PodDisruptionBudget",
+      "payment-api",
+    );
+    expect(one<Workload>("Deployment", "payment-api").spec.template.metadata.labels).toMatchObject(
+      pdb.spec.selector.matchLabels,
+    );
   });
 
   it("has the migration Job", () => {
-    const job = one<Workload & { spec: { backoffLimit?: number; ttlSecondsAfterFinished?: number } }>("Job", "pps-migrate");
+    const job = one<Workload & { spec: { backoffLimit?: number; ttlSecondsAfterFinished?: number } }>(
+      "Job",
+      "pps-migrate",
+    );
     const pod = job.spec.template.spec;
     const c = pod.containers[0]!;
     expect(splitImage(c.image!).name.endsWith("pps/migrate")).toBe(true);
@@ -234,12 +272,18 @@ describe.each(["local", "production"])("overlay %s", (overlay) => {
   it("labels exactly the catalogue's restricted topics (personal data) restricted, with a shorter retention than the public ones", () => {
     const topics = all("KafkaTopic") as Topic[];
     const prefix = String(config.data.KAFKA_TOPIC_PREFIX ?? "");
-    const labelled = topics.filter((t) => t.metadata.labels?.["pps.example.com/data-classification"] === "restricted").map((t) => t.spec.topicName ?? t.metadata.name);
-    const restricted = Object.values(TOPICS).filter((t) => t.restricted).map((t) => `${prefix}${t.name}`);
+    const labelled = topics
+      .filter((t) => t.metadata.labels?.["pps.example.com/data-classification"] === "restricted")
+      .map((t) => t.spec.topicName ?? t.metadata.name);
+    const restricted = Object.values(TOPICS)
+      .filter((t) => t.restricted)
+      .map((t) => `${prefix}${t.name}`);
     expect(restricted.length).toBeGreaterThan(0);
     expect(labelled.sort()).toEqual(restricted.sort());
-    const retention = (name: string) => Number(topics.find((t) => (t.spec.topicName ?? t.metadata.name) === name)?.spec.config?.["retention.ms"]);
-    for (const name of restricted) expect(retention(name), name).toBeLessThan(retention(`${prefix}${TOPICS.paymentEvents.name}`));
+    const retention = (name: string) =>
+      Number(topics.find((t) => (t.spec.topicName ?? t.metadata.name) === name)?.spec.config?.["retention.ms"]);
+    for (const name of restricted)
+      expect(retention(name), name).toBeLessThan(retention(`${prefix}${TOPICS.paymentEvents.name}`));
   });
 });
 
@@ -262,8 +306,9 @@ describe("overlay differences", () => {
 
   it("production: payment-api 3 replicas, others 2, topics 12 partitions x 3 replicas, secret provided externally", () => {
     const { all, one } = render("production");
-    for (const app of APPS) expect(one<Workload>("Deployment", app).spec.replicas, app).toBe(app === "payment-api" ? 3 : 2);
-    expect((one<Hpa>("HorizontalPodAutoscaler", "payment-api")).spec.minReplicas).toBe(3);
+    for (const app of APPS)
+      expect(one<Workload>("Deployment", app).spec.replicas, app).toBe(app === "payment-api" ? 3 : 2);
+    expect(one<Hpa>("HorizontalPodAutoscaler", "payment-api").spec.minReplicas).toBe(3);
     for (const t of all("KafkaTopic") as Topic[]) {
       expect(t.spec.partitions, t.metadata.name).toBe(12);
       expect(t.spec.replicas, t.metadata.name).toBe(3);
@@ -280,7 +325,9 @@ describe("docs", () => {
   it("infra/k8s/README.md gives each app's image build command with its port", () => {
     const readme = readFileSync(join(K8S, "README.md"), "utf8");
     for (const app of APPS) {
-      expect(readme).toContain(`docker build -f infra/docker/app.Dockerfile --build-arg APP=${app} --build-arg PORT=${PORTS[app]} -t pps/${app}`);
+      expect(readme).toContain(
+        `docker build -f infra/docker/app.Dockerfile --build-arg APP=${app} --build-arg PORT=${PORTS[app]} -t pps/${app}`,
+      );
     }
   });
 });
@@ -301,20 +348,30 @@ describe("renderer", () => {
   const configMap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  A: a\n";
 
   it("fails loudly on a resource path that does not exist", () => {
-    withKustomization({ "kustomization.yaml": "resources:\n  - present.yaml\n  - missing.yaml\n", "present.yaml": configMap }, (dir) => {
-      expect(() => renderKustomization(dir)).toThrow(/resource "missing\.yaml" not found/);
-    });
+    withKustomization(
+      { "kustomization.yaml": "resources:\n  - present.yaml\n  - missing.yaml\n", "present.yaml": configMap },
+      (dir) => {
+        expect(() => renderKustomization(dir)).toThrow(/resource "missing\.yaml" not found/);
+      },
+    );
   });
 
   it("fails on a directory without a kustomization, an unsupported field, and a patch that matches nothing", () => {
     withKustomization({ "kustomization.yaml": "resources:\n  - sub\n", "sub/x.yaml": configMap }, (dir) => {
       expect(() => renderKustomization(dir)).toThrow(/no kustomization\.yaml/);
     });
-    withKustomization({ "kustomization.yaml": "namePrefix: x-\nresources:\n  - c.yaml\n", "c.yaml": configMap }, (dir) => {
-      expect(() => renderKustomization(dir)).toThrow(/"namePrefix" is not supported/);
-    });
     withKustomization(
-      { "kustomization.yaml": "resources:\n  - c.yaml\npatches:\n  - patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: other\n", "c.yaml": configMap },
+      { "kustomization.yaml": "namePrefix: x-\nresources:\n  - c.yaml\n", "c.yaml": configMap },
+      (dir) => {
+        expect(() => renderKustomization(dir)).toThrow(/"namePrefix" is not supported/);
+      },
+    );
+    withKustomization(
+      {
+        "kustomization.yaml":
+          "resources:\n  - c.yaml\npatches:\n  - patch: |-\n      apiVersion: v1\n      kind: ConfigMap\n      metadata:\n        name: other\n",
+        "c.yaml": configMap,
+      },
       (dir) => expect(() => renderKustomization(dir)).toThrow(/matches no resource/),
     );
   });
@@ -352,7 +409,10 @@ describe("renderer", () => {
       expect(d.spec.template.metadata.labels).toEqual({ app: "d", team: "t" });
       const [a, b] = d.spec.template.spec.containers;
       expect(a?.image).toBe("reg:5000/x/a:2");
-      expect(a?.env).toEqual([{ name: "K", value: "v" }, { name: "L", value: "w" }]);
+      expect(a?.env).toEqual([
+        { name: "K", value: "v" },
+        { name: "L", value: "w" },
+      ]);
       expect(b?.image).toBe("y/b@sha256:00");
       expect(c.data).toEqual({ B: "b" });
     });

@@ -20,11 +20,16 @@ await build({
   sourcemap: true,
   legalComments: "none",
   // Some bundled CommonJS dependencies call require() for Node built-ins.
-  banner: { js: "import { createRequire as __pps_createRequire } from 'node:module'; const require = __pps_createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __pps_createRequire } from 'node:module'; const require = __pps_createRequire(import.meta.url);",
+  },
   logLevel: "warning",
 });
 // /docs serves the Scalar reference's browser bundle from beside the app (packages/runtime/src/api-docs.ts):
 // it is a static asset, not a module esbuild can bundle.
 const runtime = createRequire(new URL("../packages/runtime/package.json", import.meta.url));
-copyFileSync(join(dirname(runtime.resolve("@scalar/api-reference")), "browser", "standalone.js"), join(dirname(outfile), "scalar-standalone.js"));
+copyFileSync(
+  join(dirname(runtime.resolve("@scalar/api-reference")), "browser", "standalone.js"),
+  join(dirname(outfile), "scalar-standalone.js"),
+);
 console.log(`built ${outfile}`);

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APPS, type IsolatedEnvironment, isolatedEnvironment, spawnApp, startApp, testAppEnv, waitFor, type AppProcess } from "@pps/test-support";
+import {
+  APPS,
+  type IsolatedEnvironment,
+  isolatedEnvironment,
+  spawnApp,
+  startApp,
+  testAppEnv,
+  waitFor,
+  type AppProcess,
+} from "@pps/test-support";
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -11,7 +20,11 @@ describe("every app as a real process", () => {
 
   beforeAll(async () => {
     isolated = await isolatedEnvironment("apps");
-    const started = await Promise.all(APPS.map((name) => startApp(name, { ...isolated.env, SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOG_LEVEL: "info" })));
+    const started = await Promise.all(
+      APPS.map((name) =>
+        startApp(name, { ...isolated.env, SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS), LOG_LEVEL: "info" }),
+      ),
+    );
     for (const app of started) running.set(app.name, app);
   });
 
@@ -28,11 +41,14 @@ describe("every app as a real process", () => {
     // Ready once its dependencies answer (a consumer may also wait to join its group).
     let ready: Response | undefined;
     let body: { status: string; checks: { name: string; ok: boolean }[] } | undefined;
-    await waitFor(async () => {
-      ready = await fetch(`${app.url}/readyz`);
-      body = (await ready.json()) as typeof body;
-      return ready.status === 200;
-    }, { what: `${name} /readyz`, timeoutMs: 30_000 }).catch(() => undefined);
+    await waitFor(
+      async () => {
+        ready = await fetch(`${app.url}/readyz`);
+        body = (await ready.json()) as typeof body;
+        return ready.status === 200;
+      },
+      { what: `${name} /readyz`, timeoutMs: 30_000 },
+    ).catch(() => undefined);
     expect(ready!.status, JSON.stringify(body)).toBe(200);
     expect(body!.checks.every((c) => c.ok)).toBe(true);
     const names = body!.checks.map((c) => c.name);
@@ -51,7 +67,9 @@ describe("every app as a real process", () => {
     expect(text).toContain(`http_requests_total{method="GET",route="/healthz",status="200",service="${name}"}`);
     const missing = await fetch(`${app.url}/nope`, { headers: { "x-request-id": "probe-2" } });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { code: "request.not_found", message: "no route for GET /nope", requestId: "probe-2" } });
+    expect(await missing.json()).toEqual({
+      error: { code: "request.not_found", message: "no route for GET /nope", requestId: "probe-2" },
+    });
   });
 
   it.each(APPS)("%s exits 0 on SIGTERM within the shutdown limit", async (name) => {
@@ -80,8 +98,16 @@ describe("readiness", () => {
 describe("configuration errors stop the app at start", () => {
   const cases: [string, Record<string, string>, RegExp][] = [
     ["a malformed port", { PORT: "eighty" }, /PORT: /],
-    ["a non-postgres DATABASE_URL", { DATABASE_URL: "mysql://root@127.0.0.1/pps" }, /DATABASE_URL: must be a postgres:\/\/ URL/],
-    ["malformed KAFKA_BROKERS", { KAFKA_BROKERS: "localhost" }, /KAFKA_BROKERS: must be a comma-separated list of host:port/],
+    [
+      "a non-postgres DATABASE_URL",
+      { DATABASE_URL: "mysql://root@127.0.0.1/pps" },
+      /DATABASE_URL: must be a postgres:\/\/ URL/,
+    ],
+    [
+      "malformed KAFKA_BROKERS",
+      { KAFKA_BROKERS: "localhost" },
+      /KAFKA_BROKERS: must be a comma-separated list of host:port/,
+    ],
     ["an unknown LOG_LEVEL", { LOG_LEVEL: "loud" }, /LOG_LEVEL: /],
   ];
   it.each(cases)("%s", async (_what, bad, message) => {

@@ -11,7 +11,9 @@ export default async function setup() {
   process.env.TEST_DATABASE_URL = databaseUrl;
   process.env.TEST_KAFKA_BROKERS = brokers.join(",");
   process.env.TEST_TOPIC_PREFIX = prefix;
-  process.env.TEST_TOPIC_NAMES = Object.values(TOPICS).map((t) => t.name).join(",");
+  process.env.TEST_TOPIC_NAMES = Object.values(TOPICS)
+    .map((t) => t.name)
+    .join(",");
 
   await dropDatabase(databaseUrl);
   await runMigrations(databaseUrl);
@@ -30,7 +32,9 @@ export default async function setup() {
         const started = Number.parseInt(t.split(".")[1] ?? "", 36);
         return Number.isFinite(started) && Date.now() - started > 3_600_000;
       };
-      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) || (t.startsWith("test.") && stale(t)));
+      const topics = (await admin.listTopics()).filter(
+        (t) => t.startsWith(prefix) || (t.startsWith("test.") && stale(t)),
+      );
       if (topics.length) await admin.deleteTopics({ topics, timeout: 10_000 });
     } finally {
       await admin.disconnect();

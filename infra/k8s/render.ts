@@ -103,7 +103,8 @@ const idOf = (o: K8sObject) => `${o.kind}/${o.metadata.namespace ?? "~"}/${o.met
 
 function loadResource(dir: string, entry: unknown): K8sObject[] {
   if (typeof entry !== "string") fail(dir, "a resources entry must be a string");
-  if (/^[a-z]+:\/\//i.test(entry) || entry.startsWith("github.com/")) fail(dir, `remote resource "${entry}" is not supported`);
+  if (/^[a-z]+:\/\//i.test(entry) || entry.startsWith("github.com/"))
+    fail(dir, `remote resource "${entry}" is not supported`);
   const path = resolve(dir, entry);
   if (!existsSync(path)) fail(dir, `resource "${entry}" not found (${path})`);
   if (statSync(path).isDirectory()) return renderKustomization(path);
@@ -117,10 +118,14 @@ function generate(where: string, entries: unknown, kind: "ConfigMap" | "Secret")
     const at = `${where}: ${kind} generator #${i + 1}`;
     const g = checkKeys(at, raw, ["name", "literals", "options", "behavior"]);
     if (typeof g.name !== "string") fail(at, "needs a name");
-    if (g.behavior !== undefined && g.behavior !== "create") fail(at, `behavior "${String(g.behavior)}" is not supported`);
+    if (g.behavior !== undefined && g.behavior !== "create")
+      fail(at, `behavior "${String(g.behavior)}" is not supported`);
     const options = checkKeys(`${at} options`, g.options ?? {}, ["disableNameSuffixHash", "labels"]);
     if (options.disableNameSuffixHash !== true) {
-      fail(at, "set options.disableNameSuffixHash: true (hash suffixes and name-reference rewriting are not supported)");
+      fail(
+        at,
+        "set options.disableNameSuffixHash: true (hash suffixes and name-reference rewriting are not supported)",
+      );
     }
     const data: Record<string, string> = {};
     for (const literal of (g.literals ?? []) as unknown[]) {
@@ -128,7 +133,10 @@ function generate(where: string, entries: unknown, kind: "ConfigMap" | "Secret")
       const eq = literal.indexOf("=");
       data[literal.slice(0, eq)] = literal.slice(eq + 1);
     }
-    const metadata = { name: g.name, ...(options.labels ? { labels: clone(options.labels as Record<string, string>) } : {}) };
+    const metadata = {
+      name: g.name,
+      ...(options.labels ? { labels: clone(options.labels as Record<string, string>) } : {}),
+    };
     if (kind === "ConfigMap") return { apiVersion: "v1", kind, metadata, data };
     const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")]));
     return { apiVersion: "v1", kind, metadata, type: "Opaque", data: encoded };
@@ -149,7 +157,10 @@ function matches(o: K8sObject, t: Target): boolean {
 
 function pointer(where: string, path: unknown): string[] {
   if (typeof path !== "string" || !path.startsWith("/")) fail(where, `bad JSON pointer ${JSON.stringify(path)}`);
-  return path.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return path
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 function applyJson6902(where: string, doc: unknown, ops: unknown[]): void {
@@ -163,11 +174,17 @@ function applyJson6902(where: string, doc: unknown, ops: unknown[]): void {
       parent = Array.isArray(parent) ? parent[Number(s)] : isMap(parent) ? parent[s] : undefined;
       if (parent === undefined) fail(at, `path ${String(op.path)} does not exist`);
     }
-    if (op.op !== "add" && op.op !== "replace" && op.op !== "remove") fail(at, `op "${String(op.op)}" is not supported`);
+    if (op.op !== "add" && op.op !== "replace" && op.op !== "remove")
+      fail(at, `op "${String(op.op)}" is not supported`);
     if (op.op !== "remove" && !("value" in op)) fail(at, "needs a value");
     if (Array.isArray(parent)) {
       const index = last === "-" && op.op === "add" ? parent.length : Number(last);
-      if (!Number.isInteger(index) || index < 0 || index > parent.length || (op.op !== "add" && index === parent.length)) {
+      if (
+        !Number.isInteger(index) ||
+        index < 0 ||
+        index > parent.length ||
+        (op.op !== "add" && index === parent.length)
+      ) {
         fail(at, `no index ${last} in ${String(op.path)}`);
       }
       if (op.op === "add") parent.splice(index, 0, clone(op.value));
@@ -215,7 +232,9 @@ function applyPatch(dir: string, objects: K8sObject[], raw: unknown, n: number):
   const entry = checkKeys(where, raw, ["path", "patch", "target"]);
   if ((entry.path === undefined) === (entry.patch === undefined)) fail(where, "needs exactly one of path and patch");
   const target =
-    entry.target === undefined ? undefined : (checkKeys(`${where} target`, entry.target, ["kind", "name", "group", "version"]) as Target);
+    entry.target === undefined
+      ? undefined
+      : (checkKeys(`${where} target`, entry.target, ["kind", "name", "group", "version"]) as Target);
   const source = typeof entry.path === "string" ? resolve(dir, entry.path) : where;
   const text = typeof entry.path === "string" ? readText(source, "patch file") : String(entry.patch);
   const docs = parseYaml(source, text);
@@ -316,7 +335,8 @@ export function renderKustomization(dir: string): K8sObject[] {
   const docs = parseYaml(file, readFileSync(file, "utf8"));
   if (docs.length !== 1 || !isMap(docs[0])) fail(file, "expected one mapping");
   const k = docs[0];
-  for (const key of Object.keys(k)) if (!SUPPORTED_FIELDS.has(key)) fail(file, `field "${key}" is not supported by this renderer`);
+  for (const key of Object.keys(k))
+    if (!SUPPORTED_FIELDS.has(key)) fail(file, `field "${key}" is not supported by this renderer`);
   const list = (key: string): unknown[] => {
     const v = k[key] ?? [];
     if (!Array.isArray(v)) fail(file, `${key} must be a list`);
@@ -346,5 +366,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     console.error("usage: tsx infra/k8s/render.ts <kustomization dir>");
     process.exit(2);
   }
-  process.stdout.write(renderKustomization(dir).map((o) => stringify(o)).join("---\n"));
+  process.stdout.write(
+    renderKustomization(dir)
+      .map((o) => stringify(o))
+      .join("---\n"),
+  );
 }

@@ -6,8 +6,20 @@ import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeDb, createDb, type Database } from "@pps/db";
 import { channelCallbacks, paymentTransitions } from "@pps/db/schema";
-import { bodySignatureFromHeaders, PaymentsClient, verifyNotification, type CreatePaymentParams, type PaymentDetail } from "@pps/sdk";
-import { createTestMerchant, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS, waitFor, type TestMerchant } from "@pps/test-support";
+import {
+  bodySignatureFromHeaders,
+  PaymentsClient,
+  verifyNotification,
+  type CreatePaymentParams,
+  type PaymentDetail,
+} from "@pps/sdk";
+import {
+  createTestMerchant,
+  TEST_ADMIN_TOKEN,
+  TEST_KAFKA_BROKERS,
+  waitFor,
+  type TestMerchant,
+} from "@pps/test-support";
 import { actAsPayer, latestSmsCode } from "../support/payer.ts";
 import { startPlatform, type Platform } from "../support/platform.ts";
 
@@ -21,7 +33,11 @@ let merchant: TestMerchant;
 let client: PaymentsClient;
 
 const admin = (url: string, path: string, method: string, body?: unknown) =>
-  fetch(`${url}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  fetch(`${url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
 
 const phone = () => `+86139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
 
@@ -40,7 +56,12 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
   };
 }
 
-async function until(id: string, predicate: (p: PaymentDetail) => boolean, what: string, timeoutMs = 30_000): Promise<PaymentDetail> {
+async function until(
+  id: string,
+  predicate: (p: PaymentDetail) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<PaymentDetail> {
   let last: PaymentDetail | undefined;
   await waitFor(
     async () => {
@@ -49,15 +70,20 @@ async function until(id: string, predicate: (p: PaymentDetail) => boolean, what:
     },
     { what: `${id}: ${what}`, timeoutMs, intervalMs: 150 },
   ).catch((err: Error) => {
-    throw new Error(`${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, attempts: last?.attempts, timeline: last?.timeline })}`);
+    throw new Error(
+      `${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, attempts: last?.attempts, timeline: last?.timeline })}`,
+    );
   });
   return last!;
 }
-const status = (id: string, s: string, timeoutMs?: number) => until(id, (p) => p.status === s, `status ${s}`, timeoutMs);
+const status = (id: string, s: string, timeoutMs?: number) =>
+  until(id, (p) => p.status === s, `status ${s}`, timeoutMs);
 
 async function book(channel: string, ref: string): Promise<{ status: string }[]> {
   const res = await fetch(`${platform.sim.url}/sim/book/${channel}?ref=${encodeURIComponent(ref)}`);
-  const body = (await res.json()) as { data?: { status: string }[]; entries?: { status: string }[] } | { status: string }[];
+  const body = (await res.json()) as
+    | { data?: { status: string }[]; entries?: { status: string }[] }
+    | { status: string }[];
   return Array.isArray(body) ? body : (body.data ?? body.entries ?? []);
 }
 
@@ -88,7 +114,10 @@ describe("each product reaches succeeded through its channel", () => {
   });
 
   it("platform pay: a QR code the payer scans in the wallet app, result by async callback", async () => {
-    const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" } }),
+      { idempotencyKey: randomUUID() },
+    );
     const waiting = await status(p.id, "requires_action");
     expect(waiting.next_action).toMatchObject({ type: "qr_code" });
     expect(waiting.channel).toBe("wechat");
@@ -97,7 +126,10 @@ describe("each product reaches succeeded through its channel", () => {
   });
 
   it("foreign card: PayPal-like approval page, settled in CNY at the channel's rate", async () => {
-    const p = await client.createPayment(params({ product: "foreign_card", currency: "USD", amount: 1_234, method: {} }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({ product: "foreign_card", currency: "USD", amount: 1_234, method: {} }),
+      { idempotencyKey: randomUUID() },
+    );
     const waiting = await status(p.id, "requires_action");
     expect(waiting.channel).toBe("paypal");
     expect(waiting.next_action?.type).toBe("redirect");
@@ -114,13 +146,17 @@ describe("each product reaches succeeded through its channel", () => {
     const waiting = await status(p.id, "requires_action");
     expect(waiting.next_action).toMatchObject({ type: "sms_confirmation" });
     let code: string | null = null;
-    await waitFor(async () => (code = await latestSmsCode(platform.sim.url, req.payer.phone!)) !== null, { what: "the carrier SMS" });
+    await waitFor(async () => (code = await latestSmsCode(platform.sim.url, req.payer.phone!)) !== null, {
+      what: "the carrier SMS",
+    });
     expect((await actAsPayer(platform.sim.url, waiting, "confirm", { smsCode: code! })).status).toBe(200);
     await status(p.id, "succeeded");
   });
 
   it("a declined payment fails with the channel's reason", async () => {
-    const p = await client.createPayment(params({ metadata: { sim_fault: "decline" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(params({ metadata: { sim_fault: "decline" } }), {
+      idempotencyKey: randomUUID(),
+    });
     const failed = await status(p.id, "failed");
     expect(failed.failure?.code).toBe("card_declined");
     expect(failed.attempts).toHaveLength(1); // a decline never fails over
@@ -130,7 +166,11 @@ describe("each product reaches succeeded through its channel", () => {
 describe("risk", () => {
   it("blocks a blocklisted payer with the reason", async () => {
     const req = params();
-    const added = await admin(platform.risk.url, "/v1/risk/blocklist", "POST", { kind: "payer", value: req.payer.id, reason: "chargeback fraud" });
+    const added = await admin(platform.risk.url, "/v1/risk/blocklist", "POST", {
+      kind: "payer",
+      value: req.payer.id,
+      reason: "chargeback fraud",
+    });
     expect(added.status).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 1_500)); // risk-stub refreshes its cached lists within a second
     const p = await client.createPayment(req, { idempotencyKey: randomUUID() });
@@ -144,10 +184,20 @@ describe("risk", () => {
     const p = await client.createPayment(req, { idempotencyKey: randomUUID() });
     await status(p.id, "requires_verification");
     let code: string | null = null;
-    await waitFor(async () => (code = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null, { what: "the OTP SMS" });
+    await waitFor(
+      async () =>
+        (code = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null,
+      { what: "the OTP SMS" },
+    );
     const wrong = code === "000000" ? "111111" : "000000";
-    const bad = await client.request("POST", `/v1/payments/${p.id}/verify`, { body: { code: wrong }, idempotencyKey: randomUUID() });
-    expect(bad).toMatchObject({ status: 422, body: { error: { code: "payment.verification_failed", details: { attempts_left: 2 } } } });
+    const bad = await client.request("POST", `/v1/payments/${p.id}/verify`, {
+      body: { code: wrong },
+      idempotencyKey: randomUUID(),
+    });
+    expect(bad).toMatchObject({
+      status: 422,
+      body: { error: { code: "payment.verification_failed", details: { attempts_left: 2 } } },
+    });
     const ok = await client.verifyPayment(p.id, code!, { idempotencyKey: randomUUID() });
     expect(ok.status).toBe("processing");
     const done = await status(p.id, "succeeded");
@@ -160,33 +210,52 @@ describe("risk", () => {
     const p = await client.createPayment(req, { idempotencyKey: randomUUID() });
     await status(p.id, "requires_verification");
     let first: string | null = null;
-    await waitFor(async () => (first = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null, { what: "the first OTP" });
+    await waitFor(
+      async () =>
+        (first = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null,
+      { what: "the first OTP" },
+    );
     const resent = await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
     expect(resent).toMatchObject({ payment_id: p.id, resends_left: 2 });
     expect(resent.sent_to).toBe(`${req.payer.phone!.slice(0, 3)}****${req.payer.phone!.slice(-4)}`); // masked
     let second: string | null = null;
-    await waitFor(async () => {
-      const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
-      const { messages } = (await res.json()) as { messages: { text: string }[] };
-      second = messages.filter((m) => m.text.includes("verification")).length >= 2 ? await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" }) : null;
-      return second !== null;
-    }, { what: "the second OTP" });
+    await waitFor(
+      async () => {
+        const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
+        const { messages } = (await res.json()) as { messages: { text: string }[] };
+        second =
+          messages.filter((m) => m.text.includes("verification")).length >= 2
+            ? await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })
+            : null;
+        return second !== null;
+      },
+      { what: "the second OTP" },
+    );
     if (first !== second) {
-      const old = await client.request("POST", `/v1/payments/${p.id}/verify`, { body: { code: first! }, idempotencyKey: randomUUID() });
+      const old = await client.request("POST", `/v1/payments/${p.id}/verify`, {
+        body: { code: first! },
+        idempotencyKey: randomUUID(),
+      });
       expect(old).toMatchObject({ status: 422, body: { error: { code: "payment.verification_failed" } } });
     }
     await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
     await client.resendVerification(p.id, { idempotencyKey: randomUUID() });
-    const limited = await client.request("POST", `/v1/payments/${p.id}/verification/resend`, { body: {}, idempotencyKey: randomUUID() });
+    const limited = await client.request("POST", `/v1/payments/${p.id}/verification/resend`, {
+      body: {},
+      idempotencyKey: randomUUID(),
+    });
     expect(limited).toMatchObject({ status: 429, body: { error: { code: "payment.verification_resend_limit" } } });
     let latest: string | null = null;
-    await waitFor(async () => {
-      const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
-      const { messages } = (await res.json()) as { messages: { text: string }[] };
-      if (messages.filter((m) => m.text.includes("verification")).length < 4) return false;
-      latest = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" });
-      return latest !== null;
-    }, { what: "the fourth OTP" });
+    await waitFor(
+      async () => {
+        const res = await fetch(`${platform.sim.url}/sms/outbox?phone=${encodeURIComponent(req.payer.phone!)}`);
+        const { messages } = (await res.json()) as { messages: { text: string }[] };
+        if (messages.filter((m) => m.text.includes("verification")).length < 4) return false;
+        latest = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" });
+        return latest !== null;
+      },
+      { what: "the fourth OTP" },
+    );
     expect((await client.verifyPayment(p.id, latest!, { idempotencyKey: randomUUID() })).status).toBe("processing");
     await status(p.id, "succeeded");
   });
@@ -196,15 +265,30 @@ describe("risk", () => {
     const p = await client.createPayment(req, { idempotencyKey: randomUUID() });
     await status(p.id, "requires_verification");
     let code: string | null = null;
-    await waitFor(async () => (code = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null, { what: "the OTP SMS" });
+    await waitFor(
+      async () =>
+        (code = await latestSmsCode(platform.sim.url, req.payer.phone!, { contains: "verification" })) !== null,
+      { what: "the OTP SMS" },
+    );
     const wrong = code === "123456" ? "654321" : "123456";
     const answers = [];
-    for (let i = 0; i < 3; i++) answers.push((await client.request("POST", `/v1/payments/${p.id}/verify`, { body: { code: wrong }, idempotencyKey: randomUUID() })).status);
+    for (let i = 0; i < 3; i++)
+      answers.push(
+        (
+          await client.request("POST", `/v1/payments/${p.id}/verify`, {
+            body: { code: wrong },
+            idempotencyKey: randomUUID(),
+          })
+        ).status,
+      );
     expect(answers).toEqual([422, 422, 423]);
     const failed = await status(p.id, "failed");
     expect(failed.failure?.code).toBe("verification_failed");
     // The right code is useless now.
-    const late = await client.request("POST", `/v1/payments/${p.id}/verify`, { body: { code: code! }, idempotencyKey: randomUUID() });
+    const late = await client.request("POST", `/v1/payments/${p.id}/verify`, {
+      body: { code: code! },
+      idempotencyKey: randomUUID(),
+    });
     expect(late.status).toBe(409);
   });
 });
@@ -215,7 +299,9 @@ describe("routing", () => {
     expect(cheap.status).toBe(200);
     try {
       await new Promise((r) => setTimeout(r, 1_200));
-      const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+      const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), {
+        idempotencyKey: randomUUID(),
+      });
       const done = await status(p.id, "succeeded");
       expect(done.channel).toBe("unionpay");
       const why = (await (await admin(platform.router.url, `/v1/routing/decisions/${p.id}`, "GET")).json()) as unknown;
@@ -227,10 +313,14 @@ describe("routing", () => {
   });
 
   it("routes around a channel whose circuit is open", async () => {
-    expect((await admin(platform.router.url, "/v1/channels/bank_direct/circuit", "POST", { state: "open" })).status).toBe(200);
+    expect(
+      (await admin(platform.router.url, "/v1/channels/bank_direct/circuit", "POST", { state: "open" })).status,
+    ).toBe(200);
     try {
       await new Promise((r) => setTimeout(r, 1_200));
-      const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+      const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), {
+        idempotencyKey: randomUUID(),
+      });
       const done = await status(p.id, "succeeded");
       expect(done.channel).toBe("unionpay");
     } finally {
@@ -240,7 +330,14 @@ describe("routing", () => {
   });
 
   it("resolves a timeout by querying the same channel, never charging twice", async () => {
-    const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "alipay", flow: "qr_code" }, metadata: { sim_fault: "timeout", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({
+        product: "platform_pay",
+        method: { wallet: "alipay", flow: "qr_code" },
+        metadata: { sim_fault: "timeout", sim_payer: "auto_confirm" },
+      }),
+      { idempotencyKey: randomUUID() },
+    );
     const done = await status(p.id, "succeeded", 45_000);
     expect(done.channel).toBe("alipay");
     expect(done.attempts).toHaveLength(1);
@@ -249,7 +346,10 @@ describe("routing", () => {
   });
 
   it("fails over when the first channel definitively refused, and only then", async () => {
-    const p = await client.createPayment(params({ metadata: { sim_fault: "unavailable", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({ metadata: { sim_fault: "unavailable", sim_payer: "auto_confirm" } }),
+      { idempotencyKey: randomUUID() },
+    );
     // The fault travels with every attempt of this payment, so both channels refuse: two attempts, then failed.
     const failed = await status(p.id, "failed");
     expect(failed.attempts.map((a) => [a.channel, a.outcome])).toEqual([
@@ -262,19 +362,39 @@ describe("routing", () => {
 
 describe("callbacks", () => {
   it("a duplicated callback changes nothing twice", async () => {
-    const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" }, metadata: { sim_fault: "callback_duplicated", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({
+        product: "platform_pay",
+        method: { wallet: "wechat", flow: "qr_code" },
+        metadata: { sim_fault: "callback_duplicated", sim_payer: "auto_confirm" },
+      }),
+      { idempotencyKey: randomUUID() },
+    );
     const done = await status(p.id, "succeeded");
-    await waitFor(async () => {
-      const rows = await db.select().from(channelCallbacks).where(eq(channelCallbacks.paymentId, p.id));
-      return rows.some((r) => r.outcome === "duplicate");
-    }, { what: "the duplicate callback to be recorded" });
-    const rows = await db.select({ to: paymentTransitions.toStatus }).from(paymentTransitions).where(eq(paymentTransitions.paymentId, p.id));
+    await waitFor(
+      async () => {
+        const rows = await db.select().from(channelCallbacks).where(eq(channelCallbacks.paymentId, p.id));
+        return rows.some((r) => r.outcome === "duplicate");
+      },
+      { what: "the duplicate callback to be recorded" },
+    );
+    const rows = await db
+      .select({ to: paymentTransitions.toStatus })
+      .from(paymentTransitions)
+      .where(eq(paymentTransitions.paymentId, p.id));
     expect(rows.map((r) => r.to)).toEqual(done.timeline.map((t) => t.to));
     expect(rows.filter((r) => r.to === "succeeded")).toHaveLength(1);
   });
 
   it("a stale callback arriving after the final one changes nothing", async () => {
-    const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" }, metadata: { sim_fault: "callback_out_of_order", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({
+        product: "platform_pay",
+        method: { wallet: "wechat", flow: "qr_code" },
+        metadata: { sim_fault: "callback_out_of_order", sim_payer: "auto_confirm" },
+      }),
+      { idempotencyKey: randomUUID() },
+    );
     await status(p.id, "succeeded");
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await client.getPayment(p.id)).status).toBe("succeeded");
@@ -287,7 +407,14 @@ describe("callbacks", () => {
     const forged = await fetch(`${platform.api.url}/v1/channel-callbacks/bank_direct`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ order_no: attempt.id, txn_id: attempt.channel_txn_id ?? "x", status: "SUCCESS", amount: "88.00", currency: "CNY", sign: "0".repeat(32) }).toString(),
+      body: new URLSearchParams({
+        order_no: attempt.id,
+        txn_id: attempt.channel_txn_id ?? "x",
+        status: "SUCCESS",
+        amount: "88.00",
+        currency: "CNY",
+        sign: "0".repeat(32),
+      }).toString(),
     });
     expect([400, 401]).toContain(forged.status);
     await new Promise((r) => setTimeout(r, 500));
@@ -295,7 +422,14 @@ describe("callbacks", () => {
   });
 
   it("a callback that never comes is replaced by the router's query", async () => {
-    const p = await client.createPayment(params({ product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" }, metadata: { sim_fault: "callback_never", sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(
+      params({
+        product: "platform_pay",
+        method: { wallet: "wechat", flow: "qr_code" },
+        metadata: { sim_fault: "callback_never", sim_payer: "auto_confirm" },
+      }),
+      { idempotencyKey: randomUUID() },
+    );
     const done = await status(p.id, "succeeded", 60_000);
     expect(done.timeline.at(-1)?.cause).toBe("channel.attempt_result");
   });
@@ -308,23 +442,37 @@ describe("merchant notifications", () => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: new Headers(req.headers as Record<string, string>) });
+        received.push({
+          body: Buffer.concat(chunks).toString("utf8"),
+          headers: new Headers(req.headers as Record<string, string>),
+        });
         res.writeHead(200).end("ok");
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/notify`;
     try {
-      const p = await client.createPayment(params({ notify_url: url, metadata: { sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+      const p = await client.createPayment(params({ notify_url: url, metadata: { sim_payer: "auto_confirm" } }), {
+        idempotencyKey: randomUUID(),
+      });
       await status(p.id, "succeeded");
-      await waitFor(async () => received.some((r) => JSON.parse(r.body).type === "payment.succeeded"), { what: "the success notification" });
+      await waitFor(async () => received.some((r) => JSON.parse(r.body).type === "payment.succeeded"), {
+        what: "the success notification",
+      });
       const n = received.find((r) => JSON.parse(r.body).type === "payment.succeeded")!;
-      const body = JSON.parse(n.body) as { id: string; data: { object: { id: string; status: string; amount: number } } };
+      const body = JSON.parse(n.body) as {
+        id: string;
+        data: { object: { id: string; status: string; amount: number } };
+      };
       expect(body.data.object).toMatchObject({ id: p.id, status: "succeeded", amount: p.amount });
       expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body, n.headers))).toEqual({ ok: true });
-      expect(verifyNotification(merchant, bodySignatureFromHeaders(n.body.replace(String(p.amount), "1"), n.headers))).toEqual({ ok: false, reason: "mismatch" });
+      expect(
+        verifyNotification(merchant, bodySignatureFromHeaders(n.body.replace(String(p.amount), "1"), n.headers)),
+      ).toEqual({ ok: false, reason: "mismatch" });
 
-      const listed = (await client.listPaymentNotifications(p.id)) as { data: { id: string; event_type: string; status: string }[] };
+      const listed = (await client.listPaymentNotifications(p.id)) as {
+        data: { id: string; event_type: string; status: string }[];
+      };
       const success = listed.data.find((x) => x.event_type === "payment.succeeded")!;
       expect(success.status).toBe("delivered");
       const before = received.length;
@@ -339,15 +487,28 @@ describe("merchant notifications", () => {
 
 describe("redelivery", () => {
   it("a consumer restarted before committing applies each message once", async () => {
-    const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), { idempotencyKey: randomUUID() });
+    const p = await client.createPayment(params({ metadata: { sim_payer: "auto_confirm" } }), {
+      idempotencyKey: randomUUID(),
+    });
     await status(p.id, "succeeded");
     const before = await db.select({ n: count() }).from(paymentTransitions);
     // Stop payment-api, rewind its consumer groups to the beginning (as if nothing had been committed), start it again.
     await platform.api.stop("SIGTERM");
-    const kafkaAdmin = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "e2e-rewind", logLevel: logLevel.NOTHING }).admin();
+    const kafkaAdmin = new Kafka({
+      brokers: TEST_KAFKA_BROKERS.split(","),
+      clientId: "e2e-rewind",
+      logLevel: logLevel.NOTHING,
+    }).admin();
     await kafkaAdmin.connect();
-    for (const [group, topic] of [["payment-api.risk-decisions", "pps.risk.decisions.v1"], ["payment-api.channel-results", "pps.channel.results.v1"]] as const) {
-      await kafkaAdmin.resetOffsets({ groupId: `${platform.topicPrefix}${group}`, topic: `${platform.topicPrefix}${topic}`, earliest: true });
+    for (const [group, topic] of [
+      ["payment-api.risk-decisions", "pps.risk.decisions.v1"],
+      ["payment-api.channel-results", "pps.channel.results.v1"],
+    ] as const) {
+      await kafkaAdmin.resetOffsets({
+        groupId: `${platform.topicPrefix}${group}`,
+        topic: `${platform.topicPrefix}${topic}`,
+        earliest: true,
+      });
     }
     await kafkaAdmin.disconnect();
     const api = await platform.restart("api");

@@ -28,7 +28,10 @@ const payerData = () => ({
   phone: `+86139${String(randomInt(0, 1e8)).padStart(8, "0")}`,
 });
 
-function params(payer: ReturnType<typeof payerData>, overrides: Partial<CreatePaymentParams> = {}): CreatePaymentParams {
+function params(
+  payer: ReturnType<typeof payerData>,
+  overrides: Partial<CreatePaymentParams> = {},
+): CreatePaymentParams {
   return {
     merchant_order_no: `pii_${hex()}`,
     product: "online_banking",
@@ -50,7 +53,9 @@ async function status(id: string, wanted: string, timeoutMs = 30_000): Promise<P
     return last.status === wanted;
   };
   await waitFor(reached, { what: `${id} ${wanted}`, timeoutMs, intervalMs: 150 }).catch((err: Error) => {
-    throw new Error(`${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, timeline: last?.timeline })}`);
+    throw new Error(
+      `${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, timeline: last?.timeline })}`,
+    );
   });
   return last!;
 }
@@ -65,19 +70,37 @@ async function blocklist(kind: "device" | "ip", value: string): Promise<void> {
 }
 
 const unprefixed = (topic: string) => topic.slice(platform.topicPrefix.length);
-const restricted = new Set<string>(Object.values(TOPICS).filter((t) => t.restricted).map((t) => t.name));
+const restricted = new Set<string>(
+  Object.values(TOPICS)
+    .filter((t) => t.restricted)
+    .map((t) => t.name),
+);
 
 beforeAll(async () => {
   platform = await startPlatform();
   client = new PaymentsClient({ baseUrl: platform.api.url, credentials: await createTestMerchant(platform.api.url) });
   // Every topic of this platform, from the beginning, as bytes: nothing is decoded before it is searched.
-  recorder = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "pii-scan", logLevel: logLevel.NOTHING }).consumer({ groupId: `pii-scan-${randomUUID()}`, maxWaitTimeInMs: 500 });
+  recorder = new Kafka({
+    brokers: TEST_KAFKA_BROKERS.split(","),
+    clientId: "pii-scan",
+    logLevel: logLevel.NOTHING,
+  }).consumer({ groupId: `pii-scan-${randomUUID()}`, maxWaitTimeInMs: 500 });
   await recorder.connect();
-  await recorder.subscribe({ topics: Object.values(TOPICS).map((t) => `${platform.topicPrefix}${t.name}`), fromBeginning: true });
+  await recorder.subscribe({
+    topics: Object.values(TOPICS).map((t) => `${platform.topicPrefix}${t.name}`),
+    fromBeginning: true,
+  });
   await recorder.run({
     eachMessage: async ({ topic, message }) => {
-      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v.join(",") : (v ?? ""))]));
-      seen.push({ topic: unprefixed(topic), key: message.key?.toString() ?? "", value: message.value ?? Buffer.alloc(0), headers });
+      const headers = Object.fromEntries(
+        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v.join(",") : (v ?? ""))]),
+      );
+      seen.push({
+        topic: unprefixed(topic),
+        key: message.key?.toString() ?? "",
+        value: message.value ?? Buffer.alloc(0),
+        headers,
+      });
     },
   });
 }, 180_000);
@@ -104,9 +127,16 @@ describe("personal data on Kafka", () => {
     const byDevice = await client.createPayment(params(deviceBlocked), { idempotencyKey: randomUUID() });
     const byIp = await client.createPayment(params(ipBlocked), { idempotencyKey: randomUUID() });
     // A wallet payment (WeChat Pay is sent the payer's IP), paid by the simulated payer.
-    const byWallet = await client.createPayment(params(wallet, { product: "platform_pay", method: { wallet: "wechat", flow: "qr_code" }, metadata: { sim_payer: "auto_confirm" } }), {
-      idempotencyKey: randomUUID(),
-    });
+    const byWallet = await client.createPayment(
+      params(wallet, {
+        product: "platform_pay",
+        method: { wallet: "wechat", flow: "qr_code" },
+        metadata: { sim_payer: "auto_confirm" },
+      }),
+      {
+        idempotencyKey: randomUUID(),
+      },
+    );
 
     const waiting = await status(paidByPhone.id, "requires_action");
     expect(waiting.next_action).toMatchObject({ type: "sms_confirmation" });
@@ -118,19 +148,44 @@ describe("personal data on Kafka", () => {
     await waitFor(texted, { what: "the carrier SMS to the payer's phone" });
     expect((await actAsPayer(platform.sim.url, waiting, "confirm", { smsCode: code! })).status).toBe(200);
     await status(paidByPhone.id, "succeeded");
-    expect((await status(byDevice.id, "failed")).failure).toEqual({ code: "risk_blocked", message: "blocked by risk rules: device_blocklisted" });
-    expect((await status(byIp.id, "failed")).failure).toEqual({ code: "risk_blocked", message: "blocked by risk rules: ip_blocklisted" });
+    expect((await status(byDevice.id, "failed")).failure).toEqual({
+      code: "risk_blocked",
+      message: "blocked by risk rules: device_blocklisted",
+    });
+    expect((await status(byIp.id, "failed")).failure).toEqual({
+      code: "risk_blocked",
+      message: "blocked by risk rules: ip_blocklisted",
+    });
     await status(byWallet.id, "succeeded");
 
     // Every payment's last public event has been read: the scan below covers their whole lives.
-    const finals = new Map([[paidByPhone.id, "payment.succeeded"], [byDevice.id, "payment.failed"], [byIp.id, "payment.failed"], [byWallet.id, "payment.succeeded"]]);
-    await waitFor(async () => [...finals].every(([id, type]) => seen.some((m) => m.topic === TOPICS.paymentEvents.name && m.key === id && m.headers["event-type"] === type)), {
-      what: "the final public event of every payment",
-      timeoutMs: 20_000,
-    });
+    const finals = new Map([
+      [paidByPhone.id, "payment.succeeded"],
+      [byDevice.id, "payment.failed"],
+      [byIp.id, "payment.failed"],
+      [byWallet.id, "payment.succeeded"],
+    ]);
+    await waitFor(
+      async () =>
+        [...finals].every(([id, type]) =>
+          seen.some((m) => m.topic === TOPICS.paymentEvents.name && m.key === id && m.headers["event-type"] === type),
+        ),
+      {
+        what: "the final public event of every payment",
+        timeoutMs: 20_000,
+      },
+    );
 
-    const values = [carrier, deviceBlocked, ipBlocked, wallet].flatMap((p) => [p.ip, p.device_id, p.phone, p.phone.slice(1)]);
-    const found = (m: Raw) => values.filter((v) => m.value.includes(v) || m.key.includes(v) || Object.values(m.headers).some((h) => h.includes(v)));
+    const values = [carrier, deviceBlocked, ipBlocked, wallet].flatMap((p) => [
+      p.ip,
+      p.device_id,
+      p.phone,
+      p.phone.slice(1),
+    ]);
+    const found = (m: Raw) =>
+      values.filter(
+        (v) => m.value.includes(v) || m.key.includes(v) || Object.values(m.headers).some((h) => h.includes(v)),
+      );
     const open = seen.filter((m) => !restricted.has(m.topic));
     const leaks = open.flatMap((m) => found(m).map((v) => `${m.topic} ${m.headers["event-type"] ?? ""}: ${v}`));
     expect(leaks).toEqual([]);
@@ -138,7 +193,9 @@ describe("personal data on Kafka", () => {
     const publicEvents = open.filter((m) => m.topic === TOPICS.paymentEvents.name && finals.has(m.key));
     expect(publicEvents.length).toBeGreaterThanOrEqual(11);
     expect(new Set(publicEvents.map((m) => m.headers["event-version"]))).toEqual(new Set(["2"]));
-    expect([...new Set(open.map((m) => m.topic))]).toEqual(expect.arrayContaining([TOPICS.paymentEvents.name, TOPICS.riskDecisions.name, TOPICS.channelResults.name]));
+    expect([...new Set(open.map((m) => m.topic))]).toEqual(
+      expect.arrayContaining([TOPICS.paymentEvents.name, TOPICS.riskDecisions.name, TOPICS.channelResults.name]),
+    );
 
     // The restricted topic is where the data went: each payment's risk review, and processing for the two paid.
     const internal = seen.filter((m) => m.topic === TOPICS.paymentInternal.name && finals.has(m.key));
@@ -147,6 +204,7 @@ describe("personal data on Kafka", () => {
     expect(twins(byWallet.id)).toEqual(["payment.internal.created", "payment.internal.processing"]);
     expect(twins(byDevice.id)).toEqual(["payment.internal.created"]);
     expect(twins(byIp.id)).toEqual(["payment.internal.created"]);
-    for (const m of internal.filter((x) => x.key === paidByPhone.id)) expect(found(m)).toEqual(expect.arrayContaining([carrier.ip, carrier.device_id, carrier.phone]));
+    for (const m of internal.filter((x) => x.key === paidByPhone.id))
+      expect(found(m)).toEqual(expect.arrayContaining([carrier.ip, carrier.device_id, carrier.phone]));
   });
 });

@@ -1,7 +1,14 @@
 import type { PaymentDetail } from "@pps/sdk";
 
 /** The simulated channels' mount points in channel-sim (see apps/channel-sim/README.md). */
-const MOUNT: Record<string, string> = { bank_direct: "/bank", unionpay: "/unionpay", wechat: "/wechat", alipay: "/alipay", paypal: "/paypal", carrier: "/carrier" };
+const MOUNT: Record<string, string> = {
+  bank_direct: "/bank",
+  unionpay: "/unionpay",
+  wechat: "/wechat",
+  alipay: "/alipay",
+  paypal: "/paypal",
+  carrier: "/carrier",
+};
 
 function lastTxn(p: PaymentDetail): { channel: string; txnId: string } {
   const attempt = [...p.attempts].reverse().find((a) => a.channel_txn_id);
@@ -27,7 +34,12 @@ export async function submitPayerPage(url: string, choice: "confirm" | "cancel")
 }
 
 /** Does what the payer would for the payment's next action: confirm on the bank page, scan the QR code, type the SMS code. */
-export async function actAsPayer(simUrl: string, p: PaymentDetail, choice: "confirm" | "cancel" = "confirm", opts: { smsCode?: string } = {}): Promise<Response> {
+export async function actAsPayer(
+  simUrl: string,
+  p: PaymentDetail,
+  choice: "confirm" | "cancel" = "confirm",
+  opts: { smsCode?: string } = {},
+): Promise<Response> {
   const action = p.next_action;
   if (!action) throw new Error(`payment ${p.id} needs no payer action (status ${p.status})`);
   const { channel, txnId } = lastTxn(p);
@@ -35,16 +47,28 @@ export async function actAsPayer(simUrl: string, p: PaymentDetail, choice: "conf
     case "redirect":
       return submitPayerPage(action.url, choice);
     case "qr_code":
-      return fetch(`${simUrl}${MOUNT[channel]}/sim/scan/${txnId}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action: choice === "confirm" ? "pay" : "cancel" }) });
+      return fetch(`${simUrl}${MOUNT[channel]}/sim/scan/${txnId}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ action: choice === "confirm" ? "pay" : "cancel" }),
+      });
     case "sms_confirmation": {
       if (!opts.smsCode) throw new Error("carrier confirmation needs the SMS code");
-      return fetch(`${simUrl}/carrier/confirm`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ txnId, code: opts.smsCode }) });
+      return fetch(`${simUrl}/carrier/confirm`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ txnId, code: opts.smsCode }),
+      });
     }
   }
 }
 
 /** The newest SMS to a phone from channel-sim's outbox, with the first 6-digit code in it. */
-export async function latestSmsCode(simUrl: string, phone: string, opts: { contains?: string } = {}): Promise<string | null> {
+export async function latestSmsCode(
+  simUrl: string,
+  phone: string,
+  opts: { contains?: string } = {},
+): Promise<string | null> {
   const res = await fetch(`${simUrl}/sms/outbox?phone=${encodeURIComponent(phone)}`);
   const { messages } = (await res.json()) as { messages: { text: string }[] };
   const msg = messages.find((m) => !opts.contains || m.text.includes(opts.contains));

@@ -7,7 +7,13 @@ import { protocolOf, type SimDeps } from "./sim/deps.ts";
 import { smsRoutes } from "./sim/sms.ts";
 import { simApiDocument } from "./sim-api.ts";
 
-export type AppDeps = { logger: Logger; metrics: Metrics; readiness: ReadinessCheck[]; sim: SimDeps; keys: Record<ChannelId, DevChannelKeys> };
+export type AppDeps = {
+  logger: Logger;
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  sim: SimDeps;
+  keys: Record<ChannelId, DevChannelKeys>;
+};
 
 /**
  * channel-sim's HTTP app: the simulated channels (their own formats, undocumented), the SMS gateway, and the

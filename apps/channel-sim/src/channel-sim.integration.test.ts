@@ -2,13 +2,27 @@ import { randomInt } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { channelConfigFromEnv, createChannelAdapters, type ChannelAdapter, type ChannelId, type ParsedCallback, type PayRequest } from "@pps/channels";
+import {
+  channelConfigFromEnv,
+  createChannelAdapters,
+  type ChannelAdapter,
+  type ChannelId,
+  type ParsedCallback,
+  type PayRequest,
+} from "@pps/channels";
 import { isolatedDatabase, startApp, waitFor, type AppProcess } from "@pps/test-support";
 
 // Every channel of the real channel-sim process, driven through its adapter, with callbacks received by a
 // small local HTTP server and verified by the adapter's parseCallback.
 
-type Received = { channel: ChannelId; headers: Record<string, string>; rawBody: string; parsed: ParsedCallback; status: number; at: number };
+type Received = {
+  channel: ChannelId;
+  headers: Record<string, string>;
+  rawBody: string;
+  parsed: ParsedCallback;
+  status: number;
+  at: number;
+};
 
 const CHANNELS: ChannelId[] = ["bank_direct", "unionpay", "wechat", "alipay", "paypal", "carrier"];
 const RUN = `it${Date.now().toString(36)}`;
@@ -46,7 +60,11 @@ function payRequest(ch: ChannelId, tag: string, over: Partial<PayRequest> = {}):
     unionpay: { method: { bankCode: "SPDB", cardType: null, wallet: null, flow: null } },
     wechat: { product: "platform_pay", method: { bankCode: null, cardType: null, wallet: "wechat", flow: "qr_code" } },
     alipay: { product: "platform_pay", method: { bankCode: null, cardType: null, wallet: "alipay", flow: "deeplink" } },
-    paypal: { product: "foreign_card", currency: "USD", method: { bankCode: null, cardType: "credit", wallet: null, flow: null } },
+    paypal: {
+      product: "foreign_card",
+      currency: "USD",
+      method: { bankCode: null, cardType: "credit", wallet: null, flow: null },
+    },
     carrier: { product: "carrier_billing" },
   };
   return { ...base, ...perChannel[ch], ...over, metadata: { ...base.metadata, ...over.metadata } };
@@ -55,13 +73,21 @@ function payRequest(ch: ChannelId, tag: string, over: Partial<PayRequest> = {}):
 const callbacksOf = (ref: string) => received.filter((r) => r.rawBody.includes(ref) && r.status < 300);
 
 async function waitCallbacks(ref: string, n: number, timeoutMs = 10_000): Promise<Received[]> {
-  await waitFor(async () => callbacksOf(ref).length >= n, { timeoutMs, intervalMs: 25, what: `${n} callback(s) for ${ref}` });
+  await waitFor(async () => callbacksOf(ref).length >= n, {
+    timeoutMs,
+    intervalMs: 25,
+    what: `${n} callback(s) for ${ref}`,
+  });
   return callbacksOf(ref);
 }
 
-async function book(ch: ChannelId, ref: string): Promise<{ txnId: string; status: string; amount: number; settlement: unknown }[]> {
+async function book(
+  ch: ChannelId,
+  ref: string,
+): Promise<{ txnId: string; status: string; amount: number; settlement: unknown }[]> {
   const res = await fetch(`${sim.url}/sim/book/${ch}?ref=${encodeURIComponent(ref)}`);
-  return ((await res.json()) as { entries: { txnId: string; status: string; amount: number; settlement: unknown }[] }).entries;
+  return ((await res.json()) as { entries: { txnId: string; status: string; amount: number; settlement: unknown }[] })
+    .entries;
 }
 
 async function smsCode(to: string): Promise<string> {
@@ -72,15 +98,27 @@ async function smsCode(to: string): Promise<string> {
   return code;
 }
 
-const form = (action: string) => ({ method: "POST", body: `action=${action}`, headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" as const });
-const json = (body: unknown) => ({ method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+const form = (action: string) => ({
+  method: "POST",
+  body: `action=${action}`,
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  redirect: "manual" as const,
+});
+const json = (body: unknown) => ({
+  method: "POST",
+  body: JSON.stringify(body),
+  headers: { "content-type": "application/json" },
+});
 
 /** What the payer does on the channel's side: the bank page, PayPal checkout, the wallet app, the SMS code. */
 async function payerAct(ch: ChannelId, req: PayRequest, txnId: string, action: "pay" | "cancel"): Promise<void> {
   switch (ch) {
     case "bank_direct":
     case "unionpay": {
-      const res = await fetch(`${sim.url}/${ch === "bank_direct" ? "bank" : "unionpay"}/pages/${txnId}`, form(action === "pay" ? "confirm" : "cancel"));
+      const res = await fetch(
+        `${sim.url}/${ch === "bank_direct" ? "bank" : "unionpay"}/pages/${txnId}`,
+        form(action === "pay" ? "confirm" : "cancel"),
+      );
       expect(res.status).toBe(303);
       expect(res.headers.get("location")).toBe(req.returnUrl);
       return;
@@ -88,7 +126,9 @@ async function payerAct(ch: ChannelId, req: PayRequest, txnId: string, action: "
     case "paypal": {
       const res = await fetch(`${sim.url}/paypal/checkout/${txnId}`, form(action === "pay" ? "approve" : "cancel"));
       expect(res.status).toBe(303);
-      expect(res.headers.get("location")).toMatch(new RegExp(`^https://merchant\\.test/return\\?order=42&token=${txnId}`));
+      expect(res.headers.get("location")).toMatch(
+        new RegExp(`^https://merchant\\.test/return\\?order=42&token=${txnId}`),
+      );
       return;
     }
     case "wechat":
@@ -126,7 +166,8 @@ const EXPECTED_ACTION: Record<ChannelId, string> = {
 };
 
 function txnOf(outcome: { status: string }): string {
-  if (!("channelTxnId" in outcome) || typeof outcome.channelTxnId !== "string") throw new Error(`no channelTxnId in ${JSON.stringify(outcome)}`);
+  if (!("channelTxnId" in outcome) || typeof outcome.channelTxnId !== "string")
+    throw new Error(`no channelTxnId in ${JSON.stringify(outcome)}`);
   return outcome.channelTxnId;
 }
 
@@ -142,11 +183,20 @@ beforeAll(async () => {
     req.on("data", (chunk: string) => (rawBody += chunk));
     req.on("end", () => {
       const ch = (req.url ?? "").split("/").pop() as ChannelId;
-      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]));
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
+      );
       const ref = [...rejectFirst].find((r) => rawBody.includes(r));
       if (ref) {
         rejectFirst.delete(ref);
-        received.push({ channel: ch, headers, rawBody, parsed: { ok: false, reason: "malformed", detail: "rejected by test" }, status: 500, at: Date.now() });
+        received.push({
+          channel: ch,
+          headers,
+          rawBody,
+          parsed: { ok: false, reason: "malformed", detail: "rejected by test" },
+          status: 500,
+          at: Date.now(),
+        });
         res.writeHead(500).end("try later");
         return;
       }
@@ -159,7 +209,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  sim = await startApp("channel-sim", { DATABASE_URL: isolated.databaseUrl, SIM_CALLBACK_POLL_MS: "25", SIM_CALLBACK_RETRY_BASE_MS: "200", SIM_AUTO_PAYER_DELAY_MS: "50", SHUTDOWN_TIMEOUT_MS: "10000" });
+  sim = await startApp("channel-sim", {
+    DATABASE_URL: isolated.databaseUrl,
+    SIM_CALLBACK_POLL_MS: "25",
+    SIM_CALLBACK_RETRY_BASE_MS: "200",
+    SIM_AUTO_PAYER_DELAY_MS: "50",
+    SHUTDOWN_TIMEOUT_MS: "10000",
+  });
   adapters = createChannelAdapters(channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }));
 });
 
@@ -185,8 +241,22 @@ describe.each(CHANNELS)("%s through its adapter", (ch) => {
 
     await payerAct(ch, req, txnId, "pay");
     const [cb] = await waitCallbacks(req.attemptId, 1);
-    expect(cb!.parsed).toMatchObject({ ok: true, result: { channel: ch, attemptId: req.attemptId, channelTxnId: txnId, status: "succeeded", amount: 1234, currency: req.currency } });
-    if (ch === "paypal") expect(cb!.parsed).toMatchObject({ ok: true, result: { settlement: { amount: 8860, currency: "CNY", fxRate: "7.1800" } } });
+    expect(cb!.parsed).toMatchObject({
+      ok: true,
+      result: {
+        channel: ch,
+        attemptId: req.attemptId,
+        channelTxnId: txnId,
+        status: "succeeded",
+        amount: 1234,
+        currency: req.currency,
+      },
+    });
+    if (ch === "paypal")
+      expect(cb!.parsed).toMatchObject({
+        ok: true,
+        result: { settlement: { amount: 8860, currency: "CNY", fxRate: "7.1800" } },
+      });
 
     const byRef = await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: null });
     const byTxn = await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: txnId });
@@ -200,7 +270,10 @@ describe.each(CHANNELS)("%s through its adapter", (ch) => {
     // A forged callback: the same body, one field changed.
     const forged = cb!.rawBody.replace("1234", "9234").replace("12.34", "92.34");
     expect(forged).not.toBe(cb!.rawBody);
-    expect(adapter(ch).parseCallback({ headers: cb!.headers, rawBody: forged })).toMatchObject({ ok: false, reason: "signature_invalid" });
+    expect(adapter(ch).parseCallback({ headers: cb!.headers, rawBody: forged })).toMatchObject({
+      ok: false,
+      reason: "signature_invalid",
+    });
   });
 
   it("the payer gives up → a verified failed callback", async () => {
@@ -209,8 +282,14 @@ describe.each(CHANNELS)("%s through its adapter", (ch) => {
     await payerAct(ch, req, txnId, "cancel");
     const [cb] = await waitCallbacks(req.attemptId, 1);
     const code = ch === "carrier" ? "verification_failed" : "payer_canceled";
-    expect(cb!.parsed).toMatchObject({ ok: true, result: { status: "failed", failureCode: code, channelTxnId: txnId } });
-    expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: txnId })).toMatchObject({ status: "failed", code });
+    expect(cb!.parsed).toMatchObject({
+      ok: true,
+      result: { status: "failed", failureCode: code, channelTxnId: txnId },
+    });
+    expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: txnId })).toMatchObject({
+      status: "failed",
+      code,
+    });
   });
 
   it("sim_payer=auto_confirm: the sim pays itself; sync success for the bank, pending elsewhere; then the callback", async () => {
@@ -222,7 +301,9 @@ describe.each(CHANNELS)("%s through its adapter", (ch) => {
   });
 
   it("unknown references are not found", async () => {
-    expect(await adapter(ch).query({ attemptId: attemptId("nope"), channelTxnId: null })).toEqual({ status: "not_found" });
+    expect(await adapter(ch).query({ attemptId: attemptId("nope"), channelTxnId: null })).toEqual({
+      status: "not_found",
+    });
   });
 });
 
@@ -236,9 +317,14 @@ describe.concurrent.each(CHANNELS)("%s faults", (ch) => {
       const out = await adapter(ch).pay(req);
       expect(out).toMatchObject({ status: "failed", code });
       expect(await book(ch, req.attemptId)).toMatchObject([{ status: "failed" }]);
-      expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: null })).toMatchObject({ status: "failed", code });
+      expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: null })).toMatchObject({
+        status: "failed",
+        code,
+      });
       // Callbacks are queued in the same transaction as the state change: none was queued for a sync decline.
-      const { callbacks } = (await (await fetch(`${sim.url}/sim/callbacks/${ch}?ref=${req.attemptId}`)).json()) as { callbacks: unknown[] };
+      const { callbacks } = (await (await fetch(`${sim.url}/sim/callbacks/${ch}?ref=${req.attemptId}`)).json()) as {
+        callbacks: unknown[];
+      };
       expect(callbacks).toHaveLength(0);
     }
   });
@@ -249,7 +335,9 @@ describe.concurrent.each(CHANNELS)("%s faults", (ch) => {
     const out = await adapter(ch).pay(req, { timeoutMs: 800 });
     expect(out.status).toBe("unknown");
     expect(Date.now() - started).toBeLessThan(2_500);
-    expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: null })).toMatchObject({ status: "succeeded" });
+    expect(await adapter(ch).query({ attemptId: req.attemptId, channelTxnId: null })).toMatchObject({
+      status: "succeeded",
+    });
     const [cb] = await waitCallbacks(req.attemptId, 1);
     expect(cb!.parsed).toMatchObject({ ok: true, result: { status: "succeeded" } });
     // Paying the same attempt again answers at once with the same transaction: still one charge.
@@ -260,12 +348,16 @@ describe.concurrent.each(CHANNELS)("%s faults", (ch) => {
   it("5xx is unknown and took nothing; 5xx_after_charge is unknown and took the money", async () => {
     const before = payRequest(ch, "5xx", { metadata: { sim_fault: "5xx" } });
     expect((await adapter(ch).pay(before)).status).toBe("unknown");
-    expect(await adapter(ch).query({ attemptId: before.attemptId, channelTxnId: null })).toEqual({ status: "not_found" });
+    expect(await adapter(ch).query({ attemptId: before.attemptId, channelTxnId: null })).toEqual({
+      status: "not_found",
+    });
     expect(await book(ch, before.attemptId)).toHaveLength(0);
 
     const after = payRequest(ch, "5xxac", { metadata: { sim_fault: "5xx_after_charge" } });
     expect((await adapter(ch).pay(after)).status).toBe("unknown");
-    expect(await adapter(ch).query({ attemptId: after.attemptId, channelTxnId: null })).toMatchObject({ status: "succeeded" });
+    expect(await adapter(ch).query({ attemptId: after.attemptId, channelTxnId: null })).toMatchObject({
+      status: "succeeded",
+    });
     expect(await book(ch, after.attemptId)).toMatchObject([{ status: "succeeded" }]);
   });
 
@@ -300,12 +392,17 @@ describe.concurrent.each(CHANNELS)("%s faults", (ch) => {
 
   it("callback_never: no callback; only a query tells. callback_delayed holds it back", async () => {
     const never = payRequest(ch, "never", { metadata: { sim_fault: "callback_never", sim_payer: "auto_confirm" } });
-    const delayed = payRequest(ch, "delayed", { metadata: { sim_fault: "callback_delayed:700", sim_payer: "auto_confirm" } });
+    const delayed = payRequest(ch, "delayed", {
+      metadata: { sim_fault: "callback_delayed:700", sim_payer: "auto_confirm" },
+    });
     const started = Date.now();
     await Promise.all([adapter(ch).pay(never), adapter(ch).pay(delayed)]);
     const [cb] = await waitCallbacks(delayed.attemptId, 1);
     expect(cb!.at - started).toBeGreaterThanOrEqual(700);
-    await waitFor(async () => (await adapter(ch).query({ attemptId: never.attemptId, channelTxnId: null })).status === "succeeded", { what: "auto payer" });
+    await waitFor(
+      async () => (await adapter(ch).query({ attemptId: never.attemptId, channelTxnId: null })).status === "succeeded",
+      { what: "auto payer" },
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(callbacksOf(never.attemptId)).toHaveLength(0);
   });
@@ -321,10 +418,15 @@ describe("callback delivery", () => {
     type Deliveries = { callbacks: { status: string; deliveries: { httpStatus: number; accepted: boolean }[] }[] };
     let callbacks: Deliveries["callbacks"] = [];
     // The sim records the delivery once the receiver's answer is in, a moment after the test saw the callback.
-    await waitFor(async () => {
-      ({ callbacks } = (await (await fetch(`${sim.url}/sim/callbacks/wechat?ref=${req.attemptId}`)).json()) as Deliveries);
-      return callbacks[0]?.status === "delivered";
-    }, { what: "delivery recorded" });
+    await waitFor(
+      async () => {
+        ({ callbacks } = (await (
+          await fetch(`${sim.url}/sim/callbacks/wechat?ref=${req.attemptId}`)
+        ).json()) as Deliveries);
+        return callbacks[0]?.status === "delivered";
+      },
+      { what: "delivery recorded" },
+    );
     expect(callbacks).toHaveLength(1);
     expect(callbacks[0]!.status).toBe("delivered");
     expect(callbacks[0]!.deliveries.map((d) => [d.httpStatus, d.accepted])).toEqual([
@@ -349,16 +451,28 @@ describe("channel-wide faults (scoped to this run's references)", () => {
     expect((await adapter("alipay").pay(miss)).status).toBe("requires_action");
     // A busy query tells nothing about the payment: unknown, never failed.
     expect((await adapter("alipay").query({ attemptId: hit.attemptId, channelTxnId: null })).status).toBe("unknown");
-    expect(((await (await fetch(`${sim.url}/sim/faults`)).json()) as { faults: { channel: string }[] }).faults.map((f) => f.channel)).toContain("alipay");
+    expect(
+      ((await (await fetch(`${sim.url}/sim/faults`)).json()) as { faults: { channel: string }[] }).faults.map(
+        (f) => f.channel,
+      ),
+    ).toContain("alipay");
 
     expect((await fetch(`${sim.url}/sim/faults/alipay`, { method: "DELETE" })).status).toBe(204);
     expect((await adapter("alipay").pay(hit)).status).toBe("requires_action");
   });
 
   it("refuses unknown directives and channels", async () => {
-    const bad = await fetch(`${sim.url}/sim/faults/wechat`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ fault: "explode" }) });
+    const bad = await fetch(`${sim.url}/sim/faults/wechat`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ fault: "explode" }),
+    });
     expect(bad.status).toBe(400);
-    const unknown = await fetch(`${sim.url}/sim/faults/nochannel`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ fault: "5xx" }) });
+    const unknown = await fetch(`${sim.url}/sim/faults/nochannel`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ fault: "5xx" }),
+    });
     expect(unknown.status).toBe(404);
   });
 });
@@ -369,13 +483,26 @@ describe("channel specifics", () => {
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    const dead = createChannelAdapters(channelConfigFromEnv({ CHANNEL_BASE_URL: `http://127.0.0.1:${port}` })).get("wechat")!;
-    expect(await dead.pay(payRequest("wechat", "dead"))).toMatchObject({ status: "failed", code: "channel_unavailable" });
+    const dead = createChannelAdapters(channelConfigFromEnv({ CHANNEL_BASE_URL: `http://127.0.0.1:${port}` })).get(
+      "wechat",
+    )!;
+    expect(await dead.pay(payRequest("wechat", "dead"))).toMatchObject({
+      status: "failed",
+      code: "channel_unavailable",
+    });
     expect((await dead.query({ attemptId: "x", channelTxnId: null })).status).toBe("unknown");
   });
 
   it("an adapter with the wrong key cannot be answered: the channel rejects it, nothing is taken", async () => {
-    const wrong = createChannelAdapters({ endpoints: { ...channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }).endpoints, bank_direct: { ...channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }).endpoints.bank_direct, signingKey: "wrong" } } }).get("bank_direct")!;
+    const wrong = createChannelAdapters({
+      endpoints: {
+        ...channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }).endpoints,
+        bank_direct: {
+          ...channelConfigFromEnv({ CHANNEL_BASE_URL: sim.url }).endpoints.bank_direct,
+          signingKey: "wrong",
+        },
+      },
+    }).get("bank_direct")!;
     const req = payRequest("bank_direct", "wrongkey");
     expect(await wrong.pay(req)).toMatchObject({ status: "failed", code: "channel_rejected" });
     expect(await book("bank_direct", req.attemptId)).toHaveLength(0);
@@ -390,19 +517,32 @@ describe("channel specifics", () => {
     const html = await page.text();
     expect(html).toContain('<form method="post"');
     expect(html).toContain("12.34 CNY");
-    expect(await adapter("bank_direct").pay(payRequest("bank_direct", "bank", { method: { bankCode: "HSBC", cardType: null, wallet: null, flow: null } }))).toMatchObject({ status: "failed", code: "bank_not_supported" });
-    expect(await adapter("wechat").pay(payRequest("wechat", "usd", { currency: "USD" }))).toMatchObject({ status: "failed", code: "currency_not_supported" });
+    expect(
+      await adapter("bank_direct").pay(
+        payRequest("bank_direct", "bank", { method: { bankCode: "HSBC", cardType: null, wallet: null, flow: null } }),
+      ),
+    ).toMatchObject({ status: "failed", code: "bank_not_supported" });
+    expect(await adapter("wechat").pay(payRequest("wechat", "usd", { currency: "USD" }))).toMatchObject({
+      status: "failed",
+      code: "currency_not_supported",
+    });
   });
 
   it("paypal settles JPY (exponent 0) in CNY at the fixed rate", async () => {
     const req = payRequest("paypal", "jpy", { currency: "JPY", amount: 1000, metadata: { sim_payer: "auto_confirm" } });
     await adapter("paypal").pay(req);
     const [cb] = await waitCallbacks(req.attemptId, 1);
-    expect(cb!.parsed).toMatchObject({ ok: true, result: { amount: 1000, currency: "JPY", settlement: { amount: 4800, currency: "CNY", fxRate: "0.0480" } } });
+    expect(cb!.parsed).toMatchObject({
+      ok: true,
+      result: { amount: 1000, currency: "JPY", settlement: { amount: 4800, currency: "CNY", fxRate: "0.0480" } },
+    });
   });
 
   it("carrier refuses amounts over 500.00 CNY", async () => {
-    expect(await adapter("carrier").pay(payRequest("carrier", "big", { amount: 50_001 }))).toMatchObject({ status: "failed", code: "amount_limit_exceeded" });
+    expect(await adapter("carrier").pay(payRequest("carrier", "big", { amount: 50_001 }))).toMatchObject({
+      status: "failed",
+      code: "amount_limit_exceeded",
+    });
   });
 
   it("the SMS gateway sends and its outbox is readable, newest first", async () => {
@@ -412,7 +552,9 @@ describe("channel specifics", () => {
       expect(res.status).toBe(201);
       expect(((await res.json()) as { messageId: string }).messageId).toMatch(/^sms_/);
     }
-    const { messages } = (await (await fetch(`${sim.url}/sms/outbox?phone=${to}`)).json()) as { messages: { text: string }[] };
+    const { messages } = (await (await fetch(`${sim.url}/sms/outbox?phone=${to}`)).json()) as {
+      messages: { text: string }[];
+    };
     expect(messages.map((m) => m.text)).toEqual(["second 222222", "first 111111"]);
     expect((await fetch(`${sim.url}/sms/send`, json({ phone: "x", text: "t" }))).status).toBe(400);
   });

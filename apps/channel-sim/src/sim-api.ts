@@ -29,5 +29,7 @@ export const simApiDocument = {
 
 /** What the document leaves out: the simulated channels' own APIs and the SMS gateway's. */
 export function isSimulatedThirdPartyRoute(path: string): boolean {
-  return path === "/sms/send" || Object.values(SIM_CHANNELS).some((c) => path === c.mount || path.startsWith(`${c.mount}/`));
+  return (
+    path === "/sms/send" || Object.values(SIM_CHANNELS).some((c) => path === c.mount || path.startsWith(`${c.mount}/`))
+  );
 }

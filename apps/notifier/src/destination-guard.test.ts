@@ -57,14 +57,17 @@ describe("NOTIFY_ALLOWED_HOSTS", () => {
     expect(AllowList.parse("").isEmpty).toBe(true);
   });
 
-  it.each(["10.0.0.0/33", "10.0.0.0/", "300.1.1.1/8", "bad_host!", "a..b"])("refuses %s, naming only its position", (entry) => {
-    expect(() => AllowList.parse(`127.0.0.1,${entry}`)).toThrow(/^entry 2 /);
-    try {
-      AllowList.parse(`127.0.0.1,${entry}`);
-    } catch (err) {
-      expect((err as Error).message).not.toContain(entry);
-    }
-  });
+  it.each(["10.0.0.0/33", "10.0.0.0/", "300.1.1.1/8", "bad_host!", "a..b"])(
+    "refuses %s, naming only its position",
+    (entry) => {
+      expect(() => AllowList.parse(`127.0.0.1,${entry}`)).toThrow(/^entry 2 /);
+      try {
+        AllowList.parse(`127.0.0.1,${entry}`);
+      } catch (err) {
+        expect((err as Error).message).not.toContain(entry);
+      }
+    },
+  );
 });
 
 describe("the destination guard", () => {
@@ -83,14 +86,28 @@ describe("the destination guard", () => {
   const guard = new DestinationGuard(AllowList.parse("127.0.0.1,proxy.internal"), resolver);
 
   it("lets public destinations through with the addresses to connect to", async () => {
-    expect(await guard.check("shop.example")).toEqual({ ok: true, addresses: [{ address: "93.184.216.34", family: 4 }] });
-    expect(await guard.check("93.184.216.34")).toEqual({ ok: true, addresses: [{ address: "93.184.216.34", family: 4 }] });
+    expect(await guard.check("shop.example")).toEqual({
+      ok: true,
+      addresses: [{ address: "93.184.216.34", family: 4 }],
+    });
+    expect(await guard.check("93.184.216.34")).toEqual({
+      ok: true,
+      addresses: [{ address: "93.184.216.34", family: 4 }],
+    });
   });
 
   it("refuses private, loopback and link-local destinations, literal or resolved", async () => {
-    expect(await guard.check("10.0.0.1")).toEqual({ ok: false, error: "destination_not_allowed", detail: "10.0.0.1 is a private address" });
+    expect(await guard.check("10.0.0.1")).toEqual({
+      ok: false,
+      error: "destination_not_allowed",
+      detail: "10.0.0.1 is a private address",
+    });
     expect(await guard.check("[::1]")).toMatchObject({ ok: false, error: "destination_not_allowed" });
-    expect(await guard.check("metadata.example")).toEqual({ ok: false, error: "destination_not_allowed", detail: "metadata.example resolves to 169.254.169.254, a link-local address" });
+    expect(await guard.check("metadata.example")).toEqual({
+      ok: false,
+      error: "destination_not_allowed",
+      detail: "metadata.example resolves to 169.254.169.254, a link-local address",
+    });
     expect(await guard.check("v6.example")).toMatchObject({ ok: false, error: "destination_not_allowed" });
     // One internal address among public ones is enough to refuse the name.
     expect(await guard.check("sneaky.example")).toMatchObject({ ok: false, error: "destination_not_allowed" });

@@ -56,7 +56,9 @@ function ipv6Groups(address: string): number[] | null {
   const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail].map((g) => Number.parseInt(g, 16));
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail].map((g) =>
+    Number.parseInt(g, 16),
+  );
   return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
 }
 
@@ -82,7 +84,8 @@ export function classifyAddress(address: string): AddressClass {
     if (v4) return classifyAddress(v4);
   }
   const type = family === 4 ? "ipv4" : "ipv6";
-  for (const [cls, list] of BLOCKS) if (list.check(family === 6 ? address.replace(/%.*$/, "") : address, type)) return cls;
+  for (const [cls, list] of BLOCKS)
+    if (list.check(family === 6 ? address.replace(/%.*$/, "") : address, type)) return cls;
   return "public";
 }
 
@@ -95,7 +98,10 @@ export class AllowList {
   /** Throws with a message naming the bad entry's position (never its text: config errors echo no values). */
   constructor(entries: readonly string[]) {
     for (const [i, raw] of entries.entries()) {
-      const entry = raw.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1");
+      const entry = raw
+        .trim()
+        .toLowerCase()
+        .replace(/^\[(.*)\]$/, "$1");
       if (!entry) continue;
       this.empty = false;
       const slash = entry.indexOf("/");
@@ -104,7 +110,8 @@ export class AllowList {
         const prefixText = entry.slice(slash + 1);
         const prefix = Number(prefixText);
         const family = isIP(network);
-        if (family === 0 || !/^\d{1,3}$/.test(prefixText) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new Error(`entry ${i + 1} is not a valid CIDR range`);
+        if (family === 0 || !/^\d{1,3}$/.test(prefixText) || prefix < 0 || prefix > (family === 4 ? 32 : 128))
+          throw new Error(`entry ${i + 1} is not a valid CIDR range`);
         this.addresses.addSubnet(network, prefix, family === 4 ? "ipv4" : "ipv6");
       } else if (isIP(entry)) {
         this.addresses.addAddress(entry, isIP(entry) === 4 ? "ipv4" : "ipv6");
@@ -137,11 +144,14 @@ export class AllowList {
 
 export type ResolvedAddress = { address: string; family: 4 | 6 };
 
-export type Destination = { ok: true; addresses: ResolvedAddress[] } | { ok: false; error: "destination_not_allowed" | "dns_failed"; detail: string };
+export type Destination =
+  | { ok: true; addresses: ResolvedAddress[] }
+  | { ok: false; error: "destination_not_allowed" | "dns_failed"; detail: string };
 
 export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
-const systemResolver: Resolver = async (hostname) => (await dnsLookup(hostname, { all: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+const systemResolver: Resolver = async (hostname) =>
+  (await dnsLookup(hostname, { all: true })).map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 
 /**
  * Resolves a URL's host and decides whether we may connect. A host is refused when ANY address it resolves
@@ -165,7 +175,11 @@ export class DestinationGuard {
       try {
         addresses = await this.resolver(host);
       } catch (err) {
-        return { ok: false, error: "dns_failed", detail: `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? "error"}` };
+        return {
+          ok: false,
+          error: "dns_failed",
+          detail: `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+        };
       }
       if (addresses.length === 0) return { ok: false, error: "dns_failed", detail: `${host} has no addresses` };
       // An allow-listed name is trusted whatever it resolves to (an operator's own proxy, a test host).
@@ -174,7 +188,13 @@ export class DestinationGuard {
     for (const { address } of addresses) {
       const cls = classifyAddress(address);
       if (cls !== "public" && !this.allow.hasAddress(address)) {
-        return { ok: false, error: "destination_not_allowed", detail: literal ? `${address} is a ${cls.replace("_", "-")} address` : `${host} resolves to ${address}, a ${cls.replace("_", "-")} address` };
+        return {
+          ok: false,
+          error: "destination_not_allowed",
+          detail: literal
+            ? `${address} is a ${cls.replace("_", "-")} address`
+            : `${host} resolves to ${address}, a ${cls.replace("_", "-")} address`,
+        };
       }
     }
     return { ok: true, addresses };

@@ -68,7 +68,12 @@ export class Dispatcher {
   private track(n: ClaimedNotification): void {
     this.opts.metrics.inFlight.inc();
     const p = this.deliver(n)
-      .catch((err: unknown) => this.opts.logger.error({ err, notificationId: n.id }, "delivery failed unexpectedly; the lease will expire and it will be retried"))
+      .catch((err: unknown) =>
+        this.opts.logger.error(
+          { err, notificationId: n.id },
+          "delivery failed unexpectedly; the lease will expire and it will be retried",
+        ),
+      )
       .finally(() => {
         this.inFlight.delete(p);
         this.opts.metrics.inFlight.dec();
@@ -83,13 +88,23 @@ export class Dispatcher {
     const key = await signing.get(n.merchantId);
     let result: DeliveryResult;
     if (!key.ok && key.reason === "unavailable") {
-      logger.warn({ notificationId: n.id, merchantId: n.merchantId, detail: key.detail }, "merchant signing key unavailable; notification postponed");
+      logger.warn(
+        { notificationId: n.id, merchantId: n.merchantId, detail: key.detail },
+        "merchant signing key unavailable; notification postponed",
+      );
       await store.release(n, SIGNING_UNAVAILABLE_RETRY_MS);
       return;
     }
     if (!key.ok) {
       // No key will ever sign this: nothing can be sent.
-      result = { outcome: "refused", statusCode: null, latencyMs: 0, responseBody: null, error: "merchant_unknown", errorDetail: key.detail };
+      result = {
+        outcome: "refused",
+        statusCode: null,
+        latencyMs: 0,
+        responseBody: null,
+        error: "merchant_unknown",
+        errorDetail: key.detail,
+      };
     } else {
       const timestamp = String(Math.floor(Date.now() / 1000));
       const headers = {
@@ -97,28 +112,56 @@ export class Dispatcher {
         "user-agent": "pps-notifier/1",
         "x-event-id": n.eventId,
         "x-notification-id": n.id,
-        ...signBodyForMerchant({ scheme: key.signing.scheme, secretKey: key.signing.secretKey, platformPrivateKey: this.opts.platformPrivateKey, body: n.body, timestamp }),
+        ...signBodyForMerchant({
+          scheme: key.signing.scheme,
+          secretKey: key.signing.secretKey,
+          platformPrivateKey: this.opts.platformPrivateKey,
+          body: n.body,
+          timestamp,
+        }),
       };
-      result = await deliverOnce({ url: n.url, body: n.body, headers, timeoutMs: this.opts.timeoutMs, maxResponseBytes: this.opts.maxResponseBytes, guard: this.opts.guard });
+      result = await deliverOnce({
+        url: n.url,
+        body: n.body,
+        headers,
+        timeoutMs: this.opts.timeoutMs,
+        maxResponseBytes: this.opts.maxResponseBytes,
+        guard: this.opts.guard,
+      });
     }
     metrics.deliveries.inc({ outcome: result.outcome, error: result.error ?? "none" });
     metrics.deliveryDuration.observe({ outcome: result.outcome }, result.latencyMs / 1000);
     const recorded = await this.recorder.submit({ claim: n, result, startedAt });
     if (!recorded.recorded) {
-      logger.warn({ notificationId: n.id, outcome: result.outcome }, "lease lost before the attempt was recorded; another dispatcher owns the notification");
+      logger.warn(
+        { notificationId: n.id, outcome: result.outcome },
+        "lease lost before the attempt was recorded; another dispatcher owns the notification",
+      );
       return;
     }
-    const log = { notificationId: n.id, merchantId: n.merchantId, eventType: n.eventType, attempt: recorded.row.attempts, outcome: result.outcome, statusCode: result.statusCode, error: result.error };
+    const log = {
+      notificationId: n.id,
+      merchantId: n.merchantId,
+      eventType: n.eventType,
+      attempt: recorded.row.attempts,
+      outcome: result.outcome,
+      statusCode: result.statusCode,
+      error: result.error,
+    };
     if (result.outcome === "delivered") {
       // The first success ever (a resend of a delivered notification does not count again).
-      if (n.deliveredAt === null) metrics.firstDeliveryDelay.observe(Math.max(0, Date.now() - n.eventOccurredAt.getTime()) / 1000);
+      if (n.deliveredAt === null)
+        metrics.firstDeliveryDelay.observe(Math.max(0, Date.now() - n.eventOccurredAt.getTime()) / 1000);
       logger.debug(log, "notification delivered");
     } else if (recorded.deadLettered) {
       metrics.dead.inc({ error: result.error ?? "unknown" });
       logger.warn({ ...log, detail: result.errorDetail }, "notification dead");
       this.opts.onDeadLettered?.();
     } else {
-      logger.info({ ...log, nextAttemptAt: recorded.row.nextAttemptAt }, "notification attempt failed; retry scheduled");
+      logger.info(
+        { ...log, nextAttemptAt: recorded.row.nextAttemptAt },
+        "notification attempt failed; retry scheduled",
+      );
     }
   }
 

@@ -31,7 +31,12 @@ describe("notifier configuration", () => {
   });
 
   it("parses the lists", () => {
-    const env = loadAppEnv({ NOTIFY_SCHEDULE_SECONDS: "0,1,2,3", NOTIFY_ALLOWED_HOSTS: "127.0.0.1,10.1.0.0/16", NOTIFY_EVENT_TYPES: "payment.succeeded, payment.failed", PAYMENT_API_URL: "http://api:7100/" });
+    const env = loadAppEnv({
+      NOTIFY_SCHEDULE_SECONDS: "0,1,2,3",
+      NOTIFY_ALLOWED_HOSTS: "127.0.0.1,10.1.0.0/16",
+      NOTIFY_EVENT_TYPES: "payment.succeeded, payment.failed",
+      PAYMENT_API_URL: "http://api:7100/",
+    });
     expect(env.NOTIFY_SCHEDULE_SECONDS).toEqual([0, 1, 2, 3]);
     expect(env.NOTIFY_ALLOWED_HOSTS.hasAddress("10.1.2.3")).toBe(true);
     expect([...env.NOTIFY_EVENT_TYPES]).toEqual(["payment.succeeded", "payment.failed"]);
@@ -39,7 +44,16 @@ describe("notifier configuration", () => {
   });
 
   it("names every bad variable", () => {
-    expect(problems({ NOTIFY_SCHEDULE_SECONDS: "0,0", NOTIFY_ALLOWED_HOSTS: "10.0.0.0/99", NOTIFY_EVENT_TYPES: "payment.refunded", NOTIFY_JITTER_RATIO: "0.9", NOTIFY_WORKERS: "0", INTERNAL_TOKEN: "short" })).toEqual([
+    expect(
+      problems({
+        NOTIFY_SCHEDULE_SECONDS: "0,0",
+        NOTIFY_ALLOWED_HOSTS: "10.0.0.0/99",
+        NOTIFY_EVENT_TYPES: "payment.refunded",
+        NOTIFY_JITTER_RATIO: "0.9",
+        NOTIFY_WORKERS: "0",
+        INTERNAL_TOKEN: "short",
+      }),
+    ).toEqual([
       "INTERNAL_TOKEN",
       "NOTIFY_ALLOWED_HOSTS",
       "NOTIFY_EVENT_TYPES",
@@ -50,6 +64,10 @@ describe("notifier configuration", () => {
   });
 
   it("refuses the development secrets in production", () => {
-    expect(problems({ NODE_ENV: "production" })).toEqual(["ADMIN_TOKEN", "INTERNAL_TOKEN", "PLATFORM_SIGNING_PRIVATE_KEY"]);
+    expect(problems({ NODE_ENV: "production" })).toEqual([
+      "ADMIN_TOKEN",
+      "INTERNAL_TOKEN",
+      "PLATFORM_SIGNING_PRIVATE_KEY",
+    ]);
   });
 });

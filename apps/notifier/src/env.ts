@@ -11,7 +11,13 @@ export const DEV_ADMIN_TOKEN = "dev-admin-token";
 export const DEV_INTERNAL_TOKEN = "dev-internal-token";
 
 /** Event types merchants are notified about unless NOTIFY_EVENT_TYPES says otherwise. */
-export const DEFAULT_EVENT_TYPES = ["payment.succeeded", "payment.failed", "payment.expired", "payment.canceled", "payment.requires_action"] as const;
+export const DEFAULT_EVENT_TYPES = [
+  "payment.succeeded",
+  "payment.failed",
+  "payment.expired",
+  "payment.canceled",
+  "payment.requires_action",
+] as const;
 
 /** Types the notifier knows how to turn into a notification body (refund, payout, mandate events come later). */
 const NOTIFIABLE_TYPES = new Set<string>(Object.values(paymentEvents).map((e) => e.type));
@@ -27,7 +33,10 @@ export const envSchema = baseEnvSchema(7103)
     /** Bearer token for the operator API (/v1/merchants/{id}/notification-settings). A secret: never logged. */
     ADMIN_TOKEN: z.string().min(12, "must be at least 12 characters").default(DEV_ADMIN_TOKEN),
     /** Our RSA private key: RSA_SHA256 merchants get an extra signature made with it. Development key by default. */
-    PLATFORM_SIGNING_PRIVATE_KEY: z.string().includes("PRIVATE KEY", { message: "must be a PEM private key" }).default(DEV_PLATFORM_PRIVATE_KEY),
+    PLATFORM_SIGNING_PRIVATE_KEY: z
+      .string()
+      .includes("PRIVATE KEY", { message: "must be a PEM private key" })
+      .default(DEV_PLATFORM_PRIVATE_KEY),
     /** Offsets in seconds from a series' start, comma-separated and strictly increasing. */
     NOTIFY_SCHEDULE_SECONDS: z
       .string()
@@ -63,10 +72,16 @@ export const envSchema = baseEnvSchema(7103)
       .string()
       .default(DEFAULT_EVENT_TYPES.join(","))
       .transform((s, ctx) => {
-        const types = s.split(",").map((t) => t.trim()).filter(Boolean);
+        const types = s
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean);
         const unknown = types.filter((t) => !NOTIFIABLE_TYPES.has(t));
         if (types.length === 0 || unknown.length > 0) {
-          ctx.addIssue({ code: "custom", message: `must list payment event types; unknown: ${unknown.join(", ") || "(none given)"}` });
+          ctx.addIssue({
+            code: "custom",
+            message: `must list payment event types; unknown: ${unknown.join(", ") || "(none given)"}`,
+          });
           return z.NEVER;
         }
         return new Set(types);
@@ -74,7 +89,12 @@ export const envSchema = baseEnvSchema(7103)
     /** How often an idle dispatcher looks for due notifications (new ones wake it at once). */
     NOTIFY_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
     /** How much of a merchant's response is read and stored. */
-    NOTIFY_MAX_RESPONSE_BYTES: z.coerce.number().int().min(0).max(1024 * 1024).default(4096),
+    NOTIFY_MAX_RESPONSE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1024 * 1024)
+      .default(4096),
     /** Each retry moves by up to ± this fraction of its gap from the previous one (0 to 0.5). */
     NOTIFY_JITTER_RATIO: z.coerce.number().min(0).max(0.5).default(0.1),
     /** Payment events turned into notifications at once (different payments; one payment's stay in order). */
@@ -82,9 +102,12 @@ export const envSchema = baseEnvSchema(7103)
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== "production") return;
-    if (env.ADMIN_TOKEN === DEV_ADMIN_TOKEN) ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be set to a secret in production" });
-    if (env.INTERNAL_TOKEN === DEV_INTERNAL_TOKEN) ctx.addIssue({ code: "custom", path: ["INTERNAL_TOKEN"], message: "must be set to a secret in production" });
-    if (env.PLATFORM_SIGNING_PRIVATE_KEY === DEV_PLATFORM_PRIVATE_KEY) ctx.addIssue({ code: "custom", path: ["PLATFORM_SIGNING_PRIVATE_KEY"], message: "must be set in production" });
+    if (env.ADMIN_TOKEN === DEV_ADMIN_TOKEN)
+      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be set to a secret in production" });
+    if (env.INTERNAL_TOKEN === DEV_INTERNAL_TOKEN)
+      ctx.addIssue({ code: "custom", path: ["INTERNAL_TOKEN"], message: "must be set to a secret in production" });
+    if (env.PLATFORM_SIGNING_PRIVATE_KEY === DEV_PLATFORM_PRIVATE_KEY)
+      ctx.addIssue({ code: "custom", path: ["PLATFORM_SIGNING_PRIVATE_KEY"], message: "must be set in production" });
   });
 
 export type Env = ReturnType<typeof loadAppEnv>;

@@ -20,7 +20,10 @@ export const getNotificationSettingsRoute = createRoute({
 });
 
 /** GET /v1/merchants/{id}/notification-settings: the override (null = default) and what applies. */
-export function getNotificationSettings(app: ServiceApp, deps: { store: NotificationStore; defaults: { schedule: readonly number[]; merchantConcurrency: number } }): void {
+export function getNotificationSettings(
+  app: ServiceApp,
+  deps: { store: NotificationStore; defaults: { schedule: readonly number[]; merchantConcurrency: number } },
+): void {
   app.openapi(getNotificationSettingsRoute, async (c) => {
     const merchantId = c.req.valid("param").id;
     return c.json(settingsView(merchantId, await deps.store.getSettings(merchantId), deps.defaults), 200);

@@ -20,7 +20,14 @@ const allowLoopback = new DestinationGuard(AllowList.parse("127.0.0.1"), fakeDns
 const allowNothing = new DestinationGuard(AllowList.parse(""), fakeDns);
 
 const send = (url: string, opts: { timeoutMs?: number; maxResponseBytes?: number; guard?: DestinationGuard } = {}) =>
-  deliverOnce({ url, body: '{"id":"e1"}', headers: { "content-type": "application/json", "x-test": "1" }, timeoutMs: opts.timeoutMs ?? 2_000, maxResponseBytes: opts.maxResponseBytes ?? 64, guard: opts.guard ?? allowLoopback });
+  deliverOnce({
+    url,
+    body: '{"id":"e1"}',
+    headers: { "content-type": "application/json", "x-test": "1" },
+    timeoutMs: opts.timeoutMs ?? 2_000,
+    maxResponseBytes: opts.maxResponseBytes ?? 64,
+    guard: opts.guard ?? allowLoopback,
+  });
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -46,11 +53,18 @@ describe("one delivery attempt", () => {
     const before = seen.length;
     const r = await send(`${base}/hook?x=1`);
     expect(r).toMatchObject({ outcome: "delivered", statusCode: 204, error: null });
-    expect(seen[before]).toMatchObject({ url: "/hook?x=1", body: '{"id":"e1"}', headers: expect.objectContaining({ "content-type": "application/json", "x-test": "1" }) });
+    expect(seen[before]).toMatchObject({
+      url: "/hook?x=1",
+      body: '{"id":"e1"}',
+      headers: expect.objectContaining({ "content-type": "application/json", "x-test": "1" }),
+    });
   });
 
   it("does not follow a redirect: a 302 is a failure and the target is never called", async () => {
-    handler = (req, res) => (req.url === "/moved" ? res.writeHead(302, { location: `${base}/target` }).end() : res.writeHead(200).end("target"));
+    handler = (req, res) =>
+      req.url === "/moved"
+        ? res.writeHead(302, { location: `${base}/target` }).end()
+        : res.writeHead(200).end("target");
     const before = seen.length;
     const r = await send(`${base}/moved`);
     expect(r).toMatchObject({ outcome: "failed", statusCode: 302, error: "unexpected_status" });
@@ -97,18 +111,32 @@ describe("one delivery attempt", () => {
     const port = (server.address() as AddressInfo).port;
     const r = await send(`http://rebind.test:${port}/pinned`);
     expect(r).toMatchObject({ outcome: "delivered", statusCode: 200, responseBody: "ok" });
-    expect(seen.at(-1)).toMatchObject({ url: "/pinned", headers: expect.objectContaining({ host: `rebind.test:${port}` }) });
+    expect(seen.at(-1)).toMatchObject({
+      url: "/pinned",
+      headers: expect.objectContaining({ host: `rebind.test:${port}` }),
+    });
   });
 
   it("refuses a private destination before connecting: no request is made", async () => {
     handler = (_req, res) => res.writeHead(200).end();
     const port = (server.address() as AddressInfo).port;
     const before = seen.length;
-    expect(await send(`http://internal.test:${port}/x`, { guard: allowNothing })).toMatchObject({ outcome: "refused", error: "destination_not_allowed", statusCode: null });
-    expect(await send(`http://127.0.0.1:${port}/x`, { guard: allowNothing })).toMatchObject({ outcome: "refused", error: "destination_not_allowed" });
+    expect(await send(`http://internal.test:${port}/x`, { guard: allowNothing })).toMatchObject({
+      outcome: "refused",
+      error: "destination_not_allowed",
+      statusCode: null,
+    });
+    expect(await send(`http://127.0.0.1:${port}/x`, { guard: allowNothing })).toMatchObject({
+      outcome: "refused",
+      error: "destination_not_allowed",
+    });
     // 10.0.0.1 is refused by classification alone, long before any connection could be attempted.
     const r = await send("http://10.0.0.1/x", { guard: allowNothing });
-    expect(r).toMatchObject({ outcome: "refused", error: "destination_not_allowed", errorDetail: "10.0.0.1 is a private address" });
+    expect(r).toMatchObject({
+      outcome: "refused",
+      error: "destination_not_allowed",
+      errorDetail: "10.0.0.1 is a private address",
+    });
     expect(r.latencyMs).toBeLessThan(50);
     await new Promise((res) => setTimeout(res, 100));
     expect(seen.length).toBe(before);

@@ -42,14 +42,19 @@ function parseUrl(url: string): URL | null {
 /** Connects to exactly the addresses the guard approved, never to a fresh DNS answer. */
 function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
-    const usable = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+    const usable =
+      options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
     if (usable.length === 0) {
       const err: NodeJS.ErrnoException = new Error("no approved address of the requested family");
       err.code = "ENOTFOUND";
       callback(err, "", 4);
       return;
     }
-    if (options.all) callback(null, usable.map((a): LookupAddress => ({ address: a.address, family: a.family })));
+    if (options.all)
+      callback(
+        null,
+        usable.map((a): LookupAddress => ({ address: a.address, family: a.family })),
+      );
     else callback(null, usable[0]!.address, usable[0]!.family);
   };
 }
@@ -60,7 +65,14 @@ function errorCode(err: NodeJS.ErrnoException): string {
   if (code === "ECONNRESET" || code === "EPIPE" || code === "ECONNABORTED") return "connection_reset";
   if (code === "ETIMEDOUT") return "timeout";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "dns_failed";
-  if (code.startsWith("ERR_TLS") || code.startsWith("CERT_") || code.includes("SSL") || code === "DEPTH_ZERO_SELF_SIGNED_CERT" || code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE") return "tls_error";
+  if (
+    code.startsWith("ERR_TLS") ||
+    code.startsWith("CERT_") ||
+    code.includes("SSL") ||
+    code === "DEPTH_ZERO_SELF_SIGNED_CERT" ||
+    code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE"
+  )
+    return "tls_error";
   return "connection_error";
 }
 
@@ -77,7 +89,15 @@ export async function deliverOnce(input: DeliverInput): Promise<DeliveryResult> 
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const url = parseUrl(input.url);
-  if (!url) return { outcome: "refused", statusCode: null, latencyMs: 0, responseBody: null, error: "invalid_url", errorDetail: "the notify URL is not an absolute http(s) URL without credentials" };
+  if (!url)
+    return {
+      outcome: "refused",
+      statusCode: null,
+      latencyMs: 0,
+      responseBody: null,
+      error: "invalid_url",
+      errorDetail: "the notify URL is not an absolute http(s) URL without credentials",
+    };
 
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
@@ -85,28 +105,58 @@ export async function deliverOnce(input: DeliverInput): Promise<DeliveryResult> 
   });
   try {
     const destination = await Promise.race([input.guard.check(url.hostname), deadline]);
-    if (destination === "timeout") return { outcome: "failed", statusCode: null, latencyMs: elapsed(), responseBody: null, error: "timeout", errorDetail: `no DNS answer within ${input.timeoutMs} ms` };
+    if (destination === "timeout")
+      return {
+        outcome: "failed",
+        statusCode: null,
+        latencyMs: elapsed(),
+        responseBody: null,
+        error: "timeout",
+        errorDetail: `no DNS answer within ${input.timeoutMs} ms`,
+      };
     if (!destination.ok) {
       const refused = destination.error === "destination_not_allowed";
-      return { outcome: refused ? "refused" : "failed", statusCode: null, latencyMs: elapsed(), responseBody: null, error: destination.error, errorDetail: destination.detail };
+      return {
+        outcome: refused ? "refused" : "failed",
+        statusCode: null,
+        latencyMs: elapsed(),
+        responseBody: null,
+        error: destination.error,
+        errorDetail: destination.detail,
+      };
     }
     return await new Promise<DeliveryResult>((resolve) => {
       let settled = false;
       let response: IncomingMessage | undefined;
       const chunks: Buffer[] = [];
       let size = 0;
-      const responseBody = () => (chunks.length ? clean(Buffer.concat(chunks).subarray(0, input.maxResponseBytes).toString("utf8")) : "");
+      const responseBody = () =>
+        chunks.length ? clean(Buffer.concat(chunks).subarray(0, input.maxResponseBytes).toString("utf8")) : "";
       const finishWithResponse = (res: IncomingMessage) => {
         if (settled) return;
         settled = true;
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
-        resolve({ outcome: ok ? "delivered" : "failed", statusCode: status, latencyMs: elapsed(), responseBody: responseBody(), error: ok ? null : "unexpected_status", errorDetail: ok ? null : `HTTP ${status}` });
+        resolve({
+          outcome: ok ? "delivered" : "failed",
+          statusCode: status,
+          latencyMs: elapsed(),
+          responseBody: responseBody(),
+          error: ok ? null : "unexpected_status",
+          errorDetail: ok ? null : `HTTP ${status}`,
+        });
       };
       const fail = (error: string, detail: string) => {
         if (settled) return;
         settled = true;
-        resolve({ outcome: "failed", statusCode: null, latencyMs: elapsed(), responseBody: null, error, errorDetail: detail });
+        resolve({
+          outcome: "failed",
+          statusCode: null,
+          latencyMs: elapsed(),
+          responseBody: null,
+          error,
+          errorDetail: detail,
+        });
       };
 
       const request = url.protocol === "https:" ? httpsRequest : httpRequest;

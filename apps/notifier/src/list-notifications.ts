@@ -6,7 +6,10 @@ import { internalSecurity } from "./notifier-api.ts";
 
 const querySchema = z.strictObject({
   merchant_id: merchantIdSchema,
-  payment_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]").optional(),
+  payment_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
@@ -28,7 +31,14 @@ export const listNotificationsRoute = createRoute({
 export function listNotifications(app: ServiceApp, deps: { store: NotificationStore }): void {
   app.openapi(listNotificationsRoute, async (c) => {
     const q = c.req.valid("query");
-    const { rows, hasMore } = await deps.store.list({ merchantId: q.merchant_id, ...(q.payment_id ? { paymentId: q.payment_id } : {}), limit: q.limit });
-    return c.json({ object: "list" as const, data: rows.map((r) => notificationView(r, r.attemptRows)), has_more: hasMore }, 200);
+    const { rows, hasMore } = await deps.store.list({
+      merchantId: q.merchant_id,
+      ...(q.payment_id ? { paymentId: q.payment_id } : {}),
+      limit: q.limit,
+    });
+    return c.json(
+      { object: "list" as const, data: rows.map((r) => notificationView(r, r.attemptRows)), has_more: hasMore },
+      200,
+    );
   });
 }

@@ -9,7 +9,11 @@ import { loadAppEnv } from "./env.ts";
 import { MerchantSigningClient } from "./merchant-signing.ts";
 import { NotificationStore } from "./notification-store.ts";
 import { createNotifierMetrics } from "./notifier-metrics.ts";
-import { createPaymentEventsBatchHandler, createPaymentEventsConsumer, createPaymentEventsHandler } from "./payment-events-consumer.ts";
+import {
+  createPaymentEventsBatchHandler,
+  createPaymentEventsConsumer,
+  createPaymentEventsHandler,
+} from "./payment-events-consumer.ts";
 
 /** Advisory lock of the notify outbox relay (unique across apps). */
 const OUTBOX_LOCK_ID = 7_300_003;
@@ -23,8 +27,18 @@ runMain(async () => {
   const metrics = createNotifierMetrics(infra.metrics.registry);
   const defaults = { schedule: env.NOTIFY_SCHEDULE_SECONDS, merchantConcurrency: env.NOTIFY_MERCHANT_CONCURRENCY };
 
-  const store = new NotificationStore(db, { ...defaults, jitterRatio: env.NOTIFY_JITTER_RATIO, leaseMs: env.NOTIFY_TIMEOUT_MS + LEASE_MARGIN_MS });
-  const relay = new OutboxRelay({ db, table: notifyOutbox, publisher: infra.publisher, logger, lockId: OUTBOX_LOCK_ID });
+  const store = new NotificationStore(db, {
+    ...defaults,
+    jitterRatio: env.NOTIFY_JITTER_RATIO,
+    leaseMs: env.NOTIFY_TIMEOUT_MS + LEASE_MARGIN_MS,
+  });
+  const relay = new OutboxRelay({
+    db,
+    table: notifyOutbox,
+    publisher: infra.publisher,
+    logger,
+    lockId: OUTBOX_LOCK_ID,
+  });
   const dispatcher = new Dispatcher({
     store,
     signing: new MerchantSigningClient({ paymentApiUrl: env.PAYMENT_API_URL, internalToken: env.INTERNAL_TOKEN }),
@@ -50,7 +64,8 @@ runMain(async () => {
     logger,
   });
   const pruner = new InboxPruner({ db, table: notifyInbox, logger });
-  if (!env.NOTIFY_ALLOWED_HOSTS.isEmpty) logger.warn("NOTIFY_ALLOWED_HOSTS is set: notifications may reach the private addresses it lists");
+  if (!env.NOTIFY_ALLOWED_HOSTS.isEmpty)
+    logger.warn("NOTIFY_ALLOWED_HOSTS is set: notifications may reach the private addresses it lists");
 
   const app = createApp({
     logger,
@@ -77,7 +92,9 @@ runMain(async () => {
         start: () => relay.start(),
         stop: async () => {
           await relay.stop();
-          await relay.relayOnce().catch((err: unknown) => logger.warn({ err }, "final outbox relay failed; rows stay for the next start"));
+          await relay
+            .relayOnce()
+            .catch((err: unknown) => logger.warn({ err }, "final outbox relay failed; rows stay for the next start"));
         },
       },
       { name: "inbox-pruner", start: () => pruner.start(), stop: () => pruner.stop() },

@@ -13,7 +13,9 @@ const errorCodeSchema = z.object({ error: z.object({ code: z.string() }) });
 
 export type MerchantSigning = { merchantId: string; status: string; scheme: SignScheme; secretKey: string };
 
-export type SigningLookup = { ok: true; signing: MerchantSigning } | { ok: false; reason: "unknown_merchant" | "unavailable"; detail: string };
+export type SigningLookup =
+  | { ok: true; signing: MerchantSigning }
+  | { ok: false; reason: "unknown_merchant" | "unavailable"; detail: string };
 
 export type MerchantSigningOptions = {
   paymentApiUrl: string;
@@ -52,19 +54,33 @@ export class MerchantSigningClient {
     const url = `${this.opts.paymentApiUrl}/internal/v1/merchants/${encodeURIComponent(merchantId)}/signing`;
     let res: Response;
     try {
-      res = await this.fetch(url, { headers: { authorization: `Bearer ${this.opts.internalToken}` }, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000) });
+      res = await this.fetch(url, {
+        headers: { authorization: `Bearer ${this.opts.internalToken}` },
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000),
+      });
     } catch (err) {
       return { ok: false, reason: "unavailable", detail: `payment-api unreachable: ${(err as Error).name}` };
     }
     if (!res.ok) {
       // payment-api refuses an unknown merchant with the error code `merchant.unknown` (a 401 there).
       const code = errorCodeSchema.safeParse(await res.json().catch(() => null)).data?.error.code;
-      if (code === "merchant.unknown" || res.status === 404) return { ok: false, reason: "unknown_merchant", detail: "payment-api does not know this merchant" };
-      return { ok: false, reason: "unavailable", detail: `payment-api answered ${res.status}${code ? ` ${code}` : ""}` };
+      if (code === "merchant.unknown" || res.status === 404)
+        return { ok: false, reason: "unknown_merchant", detail: "payment-api does not know this merchant" };
+      return {
+        ok: false,
+        reason: "unavailable",
+        detail: `payment-api answered ${res.status}${code ? ` ${code}` : ""}`,
+      };
     }
     const parsed = signingResponseSchema.safeParse(await res.json().catch(() => null));
-    if (!parsed.success || parsed.data.merchant_id !== merchantId) return { ok: false, reason: "unavailable", detail: "payment-api answered an unexpected body" };
-    const signing: MerchantSigning = { merchantId, status: parsed.data.status, scheme: parsed.data.sign_scheme, secretKey: parsed.data.secret_key };
+    if (!parsed.success || parsed.data.merchant_id !== merchantId)
+      return { ok: false, reason: "unavailable", detail: "payment-api answered an unexpected body" };
+    const signing: MerchantSigning = {
+      merchantId,
+      status: parsed.data.status,
+      scheme: parsed.data.sign_scheme,
+      secretKey: parsed.data.secret_key,
+    };
     this.cache.set(merchantId, { signing, expiresAt: Date.now() + (this.opts.ttlMs ?? 60_000) });
     return { ok: true, signing };
   }

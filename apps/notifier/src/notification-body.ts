@@ -14,7 +14,12 @@ export function paymentObject(p: PaymentSnapshot) {
     status: p.status,
     version: p.version,
     payer: { id: p.payer.id },
-    method: { bank_code: p.method.bankCode, card_type: p.method.cardType, wallet: p.method.wallet, flow: p.method.flow },
+    method: {
+      bank_code: p.method.bankCode,
+      card_type: p.method.cardType,
+      wallet: p.method.wallet,
+      flow: p.method.flow,
+    },
     channel: p.channel,
     failure: p.failureCode ? { code: p.failureCode, message: p.failureMessage } : null,
     metadata: p.metadata,

@@ -9,7 +9,12 @@ import { createLogger } from "@pps/logger";
 import { type Envelope, eventRegistry, notificationEvents, type PaymentSnapshot } from "@pps/messaging";
 import type { DeliveryResult } from "./http-delivery.ts";
 import { paymentNotificationBody } from "./notification-body.ts";
-import { type AttemptToRecord, type ClaimedNotification, NotificationStore, PAYMENT_EVENTS_CONSUMER } from "./notification-store.ts";
+import {
+  type AttemptToRecord,
+  type ClaimedNotification,
+  NotificationStore,
+  PAYMENT_EVENTS_CONSUMER,
+} from "./notification-store.ts";
 import { createNotifierMetrics } from "./notifier-metrics.ts";
 import { isolatedDatabase } from "@pps/test-support";
 import { paymentEvent } from "./notifier-test-kit.ts";
@@ -28,7 +33,12 @@ let store: NotificationStore;
 
 beforeAll(async () => {
   d = await isolatedDatabase("ntfs");
-  store = new NotificationStore(d.db, { schedule: SCHEDULE, merchantConcurrency: 3, jitterRatio: JITTER, leaseMs: LEASE_MS });
+  store = new NotificationStore(d.db, {
+    schedule: SCHEDULE,
+    merchantConcurrency: 3,
+    jitterRatio: JITTER,
+    leaseMs: LEASE_MS,
+  });
 });
 
 afterAll(async () => {
@@ -37,17 +47,32 @@ afterAll(async () => {
 
 const merchant = () => `m_${randomUUID().slice(0, 12)}`;
 const seconds = (from: Date, to: Date) => (to.getTime() - from.getTime()) / 1000;
-const rowsOf = (eventIds: string[]) => d.db.select().from(notifications).where(inArray(notifications.eventId, eventIds));
+const rowsOf = (eventIds: string[]) =>
+  d.db.select().from(notifications).where(inArray(notifications.eventId, eventIds));
 
 function handlers() {
   const metrics = createNotifierMetrics(new Registry());
   let wakes = 0;
-  const deps = { store, onCreated: () => void wakes++, metrics, logger: createLogger({ service: "ntfs-test", level: "silent" }) };
-  const created = async () => Object.fromEntries((await metrics.created.get()).values.map((v) => [v.labels.event_type, v.value]));
-  return { handler: createPaymentEventsHandler(deps), batch: createPaymentEventsBatchHandler(deps), created, wakes: () => wakes };
+  const deps = {
+    store,
+    onCreated: () => void wakes++,
+    metrics,
+    logger: createLogger({ service: "ntfs-test", level: "silent" }),
+  };
+  const created = async () =>
+    Object.fromEntries((await metrics.created.get()).values.map((v) => [v.labels.event_type, v.value]));
+  return {
+    handler: createPaymentEventsHandler(deps),
+    batch: createPaymentEventsBatchHandler(deps),
+    created,
+    wakes: () => wakes,
+  };
 }
 
-const item = (envelope: Envelope<PaymentSnapshot>, offset: number) => ({ envelope, ctx: { topic: "payment-events", partition: 0, offset: String(offset) } });
+const item = (envelope: Envelope<PaymentSnapshot>, offset: number) => ({
+  envelope,
+  ctx: { topic: "payment-events", partition: 0, offset: String(offset) },
+});
 
 describe("creating notifications from a chunk of events", () => {
   it("creates each event's notification once: a duplicate in the chunk and a redelivered event get none; metrics and wake-ups count created rows", async () => {
@@ -87,8 +112,15 @@ describe("creating notifications from a chunk of events", () => {
     expect(seconds(rowA.createdAt, rowA.nextAttemptAt)).toBeLessThanOrEqual(33);
     const rowB = rows.find((r) => r.eventId === b.id)!;
     expect(rowB.nextAttemptAt).toEqual(rowB.createdAt);
-    const inbox = await d.db.select().from(notifyInbox).where(inArray(notifyInbox.messageId, [a.id, b.id, earlier.id]));
-    expect(inbox.map((r) => r.consumer)).toEqual([PAYMENT_EVENTS_CONSUMER, PAYMENT_EVENTS_CONSUMER, PAYMENT_EVENTS_CONSUMER]);
+    const inbox = await d.db
+      .select()
+      .from(notifyInbox)
+      .where(inArray(notifyInbox.messageId, [a.id, b.id, earlier.id]));
+    expect(inbox.map((r) => r.consumer)).toEqual([
+      PAYMENT_EVENTS_CONSUMER,
+      PAYMENT_EVENTS_CONSUMER,
+      PAYMENT_EVENTS_CONSUMER,
+    ]);
 
     // The whole chunk again (redelivered after a crash), and one event through the per-message fallback.
     await h.batch([item(a, 1), item(b, 2), item(a, 3), item(earlier, 4)]);
@@ -134,11 +166,37 @@ async function insertDue(merchantId: string, over: Partial<PgInsertValue<typeof 
 }
 
 const rowById = async (id: string) => (await d.db.select().from(notifications).where(eq(notifications.id, id)))[0]!;
-const attemptsOf = (id: string) => d.db.select().from(deliveryAttempts).where(eq(deliveryAttempts.notificationId, id)).orderBy(deliveryAttempts.attemptNo);
+const attemptsOf = (id: string) =>
+  d.db
+    .select()
+    .from(deliveryAttempts)
+    .where(eq(deliveryAttempts.notificationId, id))
+    .orderBy(deliveryAttempts.attemptNo);
 
-const delivered: DeliveryResult = { outcome: "delivered", statusCode: 200, latencyMs: 12, responseBody: "ok", error: null, errorDetail: null };
-const unavailable: DeliveryResult = { outcome: "failed", statusCode: 503, latencyMs: 30, responseBody: "maintenance", error: "unexpected_status", errorDetail: "HTTP 503" };
-const refused: DeliveryResult = { outcome: "refused", statusCode: null, latencyMs: 0, responseBody: null, error: "destination_not_allowed", errorDetail: "10.0.0.1 is a private address" };
+const delivered: DeliveryResult = {
+  outcome: "delivered",
+  statusCode: 200,
+  latencyMs: 12,
+  responseBody: "ok",
+  error: null,
+  errorDetail: null,
+};
+const unavailable: DeliveryResult = {
+  outcome: "failed",
+  statusCode: 503,
+  latencyMs: 30,
+  responseBody: "maintenance",
+  error: "unexpected_status",
+  errorDetail: "HTTP 503",
+};
+const refused: DeliveryResult = {
+  outcome: "refused",
+  statusCode: null,
+  latencyMs: 0,
+  responseBody: null,
+  error: "destination_not_allowed",
+  errorDetail: "10.0.0.1 is a private address",
+};
 
 describe("claiming and recording in batches", () => {
   beforeEach(async () => {
@@ -156,7 +214,11 @@ describe("claiming and recording in batches", () => {
     const other = merchant();
     const due = await insertDue(other);
     await insertDue(other, { nextAttemptAt: sql`now() + interval '1 hour'` });
-    const busy = await insertDue(other, { status: "delivering", leaseUntil: sql`now() + interval '1 minute'`, leaseToken: randomUUID() });
+    const busy = await insertDue(other, {
+      status: "delivering",
+      leaseUntil: sql`now() + interval '1 minute'`,
+      leaseToken: randomUUID(),
+    });
 
     const claimed = await store.claim(10);
     expect(claimed.map((c) => c.id).sort()).toEqual([oldest, second, due].sort());
@@ -198,7 +260,9 @@ describe("claiming and recording in batches", () => {
     ];
 
     const outcomes = await store.recordAttempts(attempts);
-    const rows = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await rowById(id)] as const)));
+    const rows = Object.fromEntries(
+      await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await rowById(id)] as const)),
+    );
     expect(outcomes).toEqual([
       { ok: true, value: { recorded: true, row: rows.delivered, deadLettered: false } },
       { ok: true, value: { recorded: true, row: rows.retried, deadLettered: false } },
@@ -210,16 +274,45 @@ describe("claiming and recording in batches", () => {
     ]);
 
     // One statement recorded them all (at one transaction time), not one by one.
-    const recordedAt = await d.db.selectDistinct({ at: notifications.updatedAt }).from(notifications).where(inArray(notifications.id, [ids.delivered, ids.retried, ids.exhausted, ids.refused, ids.twice]));
+    const recordedAt = await d.db
+      .selectDistinct({ at: notifications.updatedAt })
+      .from(notifications)
+      .where(inArray(notifications.id, [ids.delivered, ids.retried, ids.exhausted, ids.refused, ids.twice]));
     expect(recordedAt).toHaveLength(1);
-    expect(rows.delivered).toMatchObject({ status: "delivered", attempts: 1, seriesAttempts: 1, leaseToken: null, leaseUntil: null, lastError: null, lastStatusCode: 200 });
+    expect(rows.delivered).toMatchObject({
+      status: "delivered",
+      attempts: 1,
+      seriesAttempts: 1,
+      leaseToken: null,
+      leaseUntil: null,
+      lastError: null,
+      lastStatusCode: 200,
+    });
     expect(rows.delivered!.deliveredAt).toEqual(rows.delivered!.updatedAt);
-    expect(rows.retried).toMatchObject({ status: "pending", attempts: 1, seriesAttempts: 1, leaseToken: null, lastError: "unexpected_status", lastStatusCode: 503, deliveredAt: null });
+    expect(rows.retried).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      seriesAttempts: 1,
+      leaseToken: null,
+      lastError: "unexpected_status",
+      lastStatusCode: 503,
+      deliveredAt: null,
+    });
     // The merchant's second offset (5 s ± 10 %) from the series' start.
     expect(seconds(rows.retried!.seriesStartedAt, rows.retried!.nextAttemptAt)).toBeGreaterThanOrEqual(4.5);
     expect(seconds(rows.retried!.seriesStartedAt, rows.retried!.nextAttemptAt)).toBeLessThanOrEqual(5.5);
-    expect(rows.exhausted).toMatchObject({ status: "dead", attempts: 2, seriesAttempts: 2, lastError: "unexpected_status" });
-    expect(rows.refused).toMatchObject({ status: "dead", attempts: 1, lastError: "destination_not_allowed", lastStatusCode: null });
+    expect(rows.exhausted).toMatchObject({
+      status: "dead",
+      attempts: 2,
+      seriesAttempts: 2,
+      lastError: "unexpected_status",
+    });
+    expect(rows.refused).toMatchObject({
+      status: "dead",
+      attempts: 1,
+      lastError: "destination_not_allowed",
+      lastStatusCode: null,
+    });
     expect(rows.taken).toMatchObject({ status: "delivering", attempts: 0, leaseToken: claim(ids.taken).leaseToken });
 
     const attempt = (n: number, result: DeliveryResult, series = 1) => ({
@@ -274,7 +367,11 @@ describe("claiming and recording in batches", () => {
     const poison = await insertDue(m);
     const claims = new Map((await store.claim(10)).map((c) => [c.id, c]));
     const outcomes = await store.recordAttempts([
-      { claim: claims.get(poison)!, result: { ...unavailable, errorDetail: "a NUL \u0000 byte" }, startedAt: new Date() },
+      {
+        claim: claims.get(poison)!,
+        result: { ...unavailable, errorDetail: "a NUL \u0000 byte" },
+        startedAt: new Date(),
+      },
       { claim: claims.get(good)!, result: delivered, startedAt: new Date() },
     ]);
     expect(outcomes[0]!.ok).toBe(false);

@@ -47,7 +47,10 @@ type NextState = { status: "delivered" | "dead"; offsetSeconds: null } | { statu
 
 const secs = (seconds: number) => sql`make_interval(secs => ${seconds}::double precision)`;
 
-const NOTIFICATION_COLUMNS = Object.entries(getTableColumns(notifications)).map(([field, column]) => ({ field, column }));
+const NOTIFICATION_COLUMNS = Object.entries(getTableColumns(notifications)).map(([field, column]) => ({
+  field,
+  column,
+}));
 /**
  * `n.<column> as "<field>"` for every column of notifications, kept in step with the schema: statements
  * written for postgres.js return rows with NotificationRow's field names (see toNotificationRow).
@@ -62,7 +65,8 @@ const NOTIFICATION_FIELDS = NOTIFICATION_COLUMNS.map(({ field }) => `"${field}"`
  */
 function toNotificationRow(raw: Record<string, unknown>): NotificationRow {
   const row: Record<string, unknown> = {};
-  for (const { field, column } of NOTIFICATION_COLUMNS) row[field] = raw[field] === null ? null : column.mapFromDriverValue(raw[field]);
+  for (const { field, column } of NOTIFICATION_COLUMNS)
+    row[field] = raw[field] === null ? null : column.mapFromDriverValue(raw[field]);
   return row as NotificationRow;
 }
 
@@ -84,7 +88,12 @@ function deadLetterRow(claim: ClaimedNotification, result: DeliveryResult) {
     url: claim.url,
     deadAt: new Date().toISOString(),
   };
-  const envelope = makeEnvelope({ type: notificationEvents.deadLettered.type, version: notificationEvents.deadLettered.version, aggregateId: claim.id, payload });
+  const envelope = makeEnvelope({
+    type: notificationEvents.deadLettered.type,
+    version: notificationEvents.deadLettered.version,
+    aggregateId: claim.id,
+    payload,
+  });
   return outboxRow(notificationEvents.deadLettered, envelope);
 }
 
@@ -100,7 +109,9 @@ export class NotificationStore {
     const rows = await this.db
       .select({ merchantId: notifyMerchantSettings.merchantId, schedule: notifyMerchantSettings.scheduleSeconds })
       .from(notifyMerchantSettings)
-      .where(and(inArray(notifyMerchantSettings.merchantId, merchantIds), isNotNull(notifyMerchantSettings.scheduleSeconds)));
+      .where(
+        and(inArray(notifyMerchantSettings.merchantId, merchantIds), isNotNull(notifyMerchantSettings.scheduleSeconds)),
+      );
     return new Map(rows.map((r) => [r.merchantId, r.schedule!]));
   }
 
@@ -202,7 +213,9 @@ export class NotificationStore {
         pg`commit`,
       ]);
       for (const step of [begun, locked, claimed, committed]) if (step.status === "rejected") throw step.reason;
-      return claimed.status === "fulfilled" ? claimed.value.map((raw) => toNotificationRow(raw) as ClaimedNotification) : [];
+      return claimed.status === "fulfilled"
+        ? claimed.value.map((raw) => toNotificationRow(raw) as ClaimedNotification)
+        : [];
     } finally {
       pg.release();
     }
@@ -239,11 +252,17 @@ export class NotificationStore {
    */
   private async recordBatch(attempts: AttemptToRecord[]): Promise<RecordOutcome[]> {
     if (attempts.length === 0) return [];
-    const failedMerchants = new Set(attempts.filter((a) => a.result.outcome === "failed").map((a) => a.claim.merchantId));
+    const failedMerchants = new Set(
+      attempts.filter((a) => a.result.outcome === "failed").map((a) => a.claim.merchantId),
+    );
     const schedules = await this.schedulesOf([...failedMerchants]);
-    const next = attempts.map(({ claim, result }) => this.nextState(result, claim.seriesAttempts + 1, schedules.get(claim.merchantId) ?? this.defaults.schedule));
+    const next = attempts.map(({ claim, result }) =>
+      this.nextState(result, claim.seriesAttempts + 1, schedules.get(claim.merchantId) ?? this.defaults.schedule),
+    );
     // The dead-letter event is built here; the statement stamps deadAt with the moment the row went dead.
-    const outbox = attempts.map(({ claim, result }, i) => (next[i]!.status === "dead" ? deadLetterRow(claim, result) : null));
+    const outbox = attempts.map(({ claim, result }, i) =>
+      next[i]!.status === "dead" ? deadLetterRow(claim, result) : null,
+    );
     const pg = this.db.$client;
     const raw = await pg`
       with result as (
@@ -298,15 +317,29 @@ export class NotificationStore {
     if (result.outcome === "delivered") return { status: "delivered", offsetSeconds: null };
     if (result.outcome === "refused") return { status: "dead", offsetSeconds: null };
     const after = nextAfterFailure(schedule, attemptsInSeries, this.defaults.jitterRatio);
-    return after.retry ? { status: "pending", offsetSeconds: after.offsetSeconds } : { status: "dead", offsetSeconds: null };
+    return after.retry
+      ? { status: "pending", offsetSeconds: after.offsetSeconds }
+      : { status: "dead", offsetSeconds: null };
   }
 
   /** Gives a claim back without counting an attempt (we could not even try, e.g. no signing key yet). */
   async release(claim: ClaimedNotification, delayMs: number): Promise<void> {
     await this.db
       .update(notifications)
-      .set({ status: "pending", leaseUntil: null, leaseToken: null, nextAttemptAt: sql`now() + ${secs(delayMs / 1000)}`, updatedAt: sql`now()` })
-      .where(and(eq(notifications.id, claim.id), eq(notifications.leaseToken, claim.leaseToken), eq(notifications.status, "delivering")));
+      .set({
+        status: "pending",
+        leaseUntil: null,
+        leaseToken: null,
+        nextAttemptAt: sql`now() + ${secs(delayMs / 1000)}`,
+        updatedAt: sql`now()`,
+      })
+      .where(
+        and(
+          eq(notifications.id, claim.id),
+          eq(notifications.leaseToken, claim.leaseToken),
+          eq(notifications.status, "delivering"),
+        ),
+      );
   }
 
   /**
@@ -326,17 +359,37 @@ export class NotificationStore {
         leaseToken: null,
         updatedAt: sql`now()`,
       })
-      .where(and(eq(notifications.id, id), eq(notifications.merchantId, merchantId), inArray(notifications.status, ["pending", "delivered", "dead"])))
+      .where(
+        and(
+          eq(notifications.id, id),
+          eq(notifications.merchantId, merchantId),
+          inArray(notifications.status, ["pending", "delivered", "dead"]),
+        ),
+      )
       .returning();
     if (row) return row;
-    const [current] = await this.db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.merchantId, merchantId)));
+    const [current] = await this.db
+      .select()
+      .from(notifications)
+      .where(and(eq(notifications.id, id), eq(notifications.merchantId, merchantId)));
     return current ?? null;
   }
 
   /** A merchant's notifications (newest first), each with its attempts in order. */
-  async list(query: { merchantId: string; paymentId?: string; limit: number }): Promise<{ rows: (NotificationRow & { attemptRows: AttemptRow[] })[]; hasMore: boolean }> {
-    const where = query.paymentId ? and(eq(notifications.merchantId, query.merchantId), eq(notifications.paymentId, query.paymentId)) : eq(notifications.merchantId, query.merchantId);
-    const rows = await this.db.select().from(notifications).where(where).orderBy(desc(notifications.createdAt), desc(notifications.id)).limit(query.limit + 1);
+  async list(query: {
+    merchantId: string;
+    paymentId?: string;
+    limit: number;
+  }): Promise<{ rows: (NotificationRow & { attemptRows: AttemptRow[] })[]; hasMore: boolean }> {
+    const where = query.paymentId
+      ? and(eq(notifications.merchantId, query.merchantId), eq(notifications.paymentId, query.paymentId))
+      : eq(notifications.merchantId, query.merchantId);
+    const rows = await this.db
+      .select()
+      .from(notifications)
+      .where(where)
+      .orderBy(desc(notifications.createdAt), desc(notifications.id))
+      .limit(query.limit + 1);
     const page = rows.slice(0, query.limit);
     return { rows: await this.withAttempts(page), hasMore: rows.length > query.limit };
   }
@@ -346,7 +399,12 @@ export class NotificationStore {
     const attempts = await this.db
       .select()
       .from(deliveryAttempts)
-      .where(inArray(deliveryAttempts.notificationId, rows.map((r) => r.id)))
+      .where(
+        inArray(
+          deliveryAttempts.notificationId,
+          rows.map((r) => r.id),
+        ),
+      )
       .orderBy(asc(deliveryAttempts.notificationId), asc(deliveryAttempts.attemptNo));
     const byId = new Map<string, AttemptRow[]>();
     for (const a of attempts) byId.set(a.notificationId, [...(byId.get(a.notificationId) ?? []), a]);
@@ -354,11 +412,17 @@ export class NotificationStore {
   }
 
   async getSettings(merchantId: string): Promise<SettingsRow | null> {
-    const [row] = await this.db.select().from(notifyMerchantSettings).where(eq(notifyMerchantSettings.merchantId, merchantId));
+    const [row] = await this.db
+      .select()
+      .from(notifyMerchantSettings)
+      .where(eq(notifyMerchantSettings.merchantId, merchantId));
     return row ?? null;
   }
 
-  async putSettings(merchantId: string, settings: { scheduleSeconds: number[] | null; maxConcurrency: number | null }): Promise<SettingsRow> {
+  async putSettings(
+    merchantId: string,
+    settings: { scheduleSeconds: number[] | null; maxConcurrency: number | null },
+  ): Promise<SettingsRow> {
     const [row] = await this.db
       .insert(notifyMerchantSettings)
       .values({ merchantId, ...settings })

@@ -3,13 +3,17 @@ import { type deliveryAttemptSchema, NOTIFICATION_STATUSES, type Notification } 
 import type { AttemptRow, NotificationRow, SettingsRow } from "./notification-store.ts";
 
 /** Merchant ids as payment-api issues them. */
-export const merchantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]").openapi({ example: "m_shop_1" });
+export const merchantIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "1 to 64 of [A-Za-z0-9_-]")
+  .openapi({ example: "m_shop_1" });
 
 type NotificationStatus = Notification["status"];
 
 /** The status column holds only these (the store writes no other); anything else is a bug, not a client error. */
 function notificationStatus(status: string): NotificationStatus {
-  if (!(NOTIFICATION_STATUSES as readonly string[]).includes(status)) throw new Error(`notification status ${status} is not one of ${NOTIFICATION_STATUSES.join(", ")}`);
+  if (!(NOTIFICATION_STATUSES as readonly string[]).includes(status))
+    throw new Error(`notification status ${status} is not one of ${NOTIFICATION_STATUSES.join(", ")}`);
   return status as NotificationStatus;
 }
 
@@ -58,14 +62,26 @@ export function notificationView(n: NotificationRow, attempts: AttemptRow[]): No
 export const notificationSettingsSchema = z
   .object({
     merchant_id: z.string(),
-    schedule_seconds: z.array(z.int()).nullable().openapi({ description: "This merchant's retry schedule (seconds after a series starts); null: the default." }),
-    max_concurrency: z.int().nullable().openapi({ description: "Deliveries in flight to this merchant at once; null: the default." }),
-    effective: z.object({ schedule_seconds: z.array(z.int()), max_concurrency: z.int() }).openapi({ description: "What applies: the override, or the default." }),
+    schedule_seconds: z
+      .array(z.int())
+      .nullable()
+      .openapi({ description: "This merchant's retry schedule (seconds after a series starts); null: the default." }),
+    max_concurrency: z
+      .int()
+      .nullable()
+      .openapi({ description: "Deliveries in flight to this merchant at once; null: the default." }),
+    effective: z
+      .object({ schedule_seconds: z.array(z.int()), max_concurrency: z.int() })
+      .openapi({ description: "What applies: the override, or the default." }),
     updated_at: z.string().nullable().openapi({ format: "date-time" }),
   })
   .openapi("NotificationSettings");
 
-export function settingsView(merchantId: string, row: SettingsRow | null, defaults: { schedule: readonly number[]; merchantConcurrency: number }): z.output<typeof notificationSettingsSchema> {
+export function settingsView(
+  merchantId: string,
+  row: SettingsRow | null,
+  defaults: { schedule: readonly number[]; merchantConcurrency: number },
+): z.output<typeof notificationSettingsSchema> {
   return {
     merchant_id: merchantId,
     schedule_seconds: row?.scheduleSeconds ?? null,

@@ -21,4 +21,7 @@ export const notifierApiDocument = {
 
 export const adminSecurity = [{ AdminToken: [] }];
 export const internalSecurity = [{ InternalToken: [] }];
-export const notifierApiSecuritySchemes = { AdminToken: bearerTokenScheme("ADMIN_TOKEN"), InternalToken: bearerTokenScheme("INTERNAL_TOKEN") };
+export const notifierApiSecuritySchemes = {
+  AdminToken: bearerTokenScheme("ADMIN_TOKEN"),
+  InternalToken: bearerTokenScheme("INTERNAL_TOKEN"),
+};

@@ -42,7 +42,15 @@ export function createNotifierMetrics(registry: Registry) {
       labelNames: ["outcome"] as const,
       registers,
     }),
-    inFlight: new Gauge({ name: "notification_deliveries_in_flight", help: "Deliveries in flight in this process", registers }),
-    claimFailures: new Counter({ name: "notifier_claim_failures_total", help: "Failed attempts to claim due notifications (database trouble)", registers }),
+    inFlight: new Gauge({
+      name: "notification_deliveries_in_flight",
+      help: "Deliveries in flight in this process",
+      registers,
+    }),
+    claimFailures: new Counter({
+      name: "notifier_claim_failures_total",
+      help: "Failed attempts to claim due notifications (database trouble)",
+      registers,
+    }),
   };
 }

@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { notifications } from "@pps/db/schema";
 import { newId } from "@pps/domain";
 import { type AppProcess, createTestMerchant, startApp, TEST_ADMIN_TOKEN, type TestMerchant } from "@pps/test-support";
-import { attemptsOf, isolatedPlatform, notificationByEvent, paymentEvent, type Platform, Receiver, sleep, until, verifyReceived } from "./notifier-test-kit.ts";
+import {
+  attemptsOf,
+  isolatedPlatform,
+  notificationByEvent,
+  paymentEvent,
+  type Platform,
+  Receiver,
+  sleep,
+  until,
+  verifyReceived,
+} from "./notifier-test-kit.ts";
 
 /**
  * Crashes, a hanging merchant and forbidden destinations, against real processes. A small pool (4 workers, 2
@@ -42,7 +52,13 @@ afterAll(async () => {
   await p?.close();
 });
 
-const statusesOf = async (eventIds: string[]) => (await p.db.select({ status: notifications.status }).from(notifications).where(inArray(notifications.eventId, eventIds))).map((r) => r.status);
+const statusesOf = async (eventIds: string[]) =>
+  (
+    await p.db
+      .select({ status: notifications.status })
+      .from(notifications)
+      .where(inArray(notifications.eventId, eventIds))
+  ).map((r) => r.status);
 
 describe("isolation between merchants", () => {
   it("a merchant whose endpoint hangs holds at most its in-flight limit; another merchant's notifications go out at once", async () => {
@@ -50,7 +66,9 @@ describe("isolation between merchants", () => {
     let hanging = true;
     rx.on("/hang", () => (hanging ? "hang" : { status: 200 }));
     rx.on("/fast", () => ({ status: 200 }));
-    const stuck = Array.from({ length: 20 }, () => paymentEvent("payment.succeeded", hanger.merchantId, rx.url("/hang")));
+    const stuck = Array.from({ length: 20 }, () =>
+      paymentEvent("payment.succeeded", hanger.merchantId, rx.url("/hang")),
+    );
     await p.publish(...stuck);
     await until(() => rx.requests.filter((r) => r.path === "/hang").length >= 2, "the hanging endpoint busy");
 
@@ -65,7 +83,9 @@ describe("isolation between merchants", () => {
       await sleep(400);
     }
     // Most of the hanging merchant's notifications were still waiting while the other merchant was served.
-    const waiting = (await statusesOf(stuck.map((e) => e.id))).filter((s) => s === "pending" || s === "delivering").length;
+    const waiting = (await statusesOf(stuck.map((e) => e.id))).filter(
+      (s) => s === "pending" || s === "delivering",
+    ).length;
     expect(waiting).toBeGreaterThanOrEqual(15);
     // Kafka to notification to HTTP in well under the 2 s a starved worker pool would cost.
     expect(Math.max(...delays), `delays ${delays.join(", ")} ms`).toBeLessThan(1_000);
@@ -73,7 +93,11 @@ describe("isolation between merchants", () => {
 
     // The endpoint recovers: the backlog drains on its schedule.
     hanging = false;
-    await until(async () => (await statusesOf(stuck.map((e) => e.id))).every((s) => s === "delivered"), "the backlog delivered", 20_000);
+    await until(
+      async () => (await statusesOf(stuck.map((e) => e.id))).every((s) => s === "delivered"),
+      "the backlog delivered",
+      20_000,
+    );
   });
 });
 
@@ -128,10 +152,14 @@ describe("crashes", () => {
     const all = [...before, ...during];
     // The killed member keeps its partitions until its Kafka session (15 s) expires, so the events published
     // meanwhile are consumed after that; the notifications already in Postgres go on at once.
-    await until(async () => {
-      const s = await statusesOf(all.map((e) => e.id));
-      return s.length === all.length && s.every((x) => x === "delivered");
-    }, "every notification delivered after the restart", 40_000);
+    await until(
+      async () => {
+        const s = await statusesOf(all.map((e) => e.id));
+        return s.length === all.length && s.every((x) => x === "delivered");
+      },
+      "every notification delivered after the restart",
+      40_000,
+    );
     await sleep(3_500); // past the rest of every schedule
     for (const e of all) {
       const row = (await notificationByEvent(p.db, e.id))!;
@@ -146,7 +174,10 @@ describe("crashes", () => {
       expect(outcomes.filter((o) => o === "delivered")).toHaveLength(1);
       expect(outcomes.length).toBeGreaterThanOrEqual(got.length - 1);
     }
-    const rows = await p.db.select({ n: sql<number>`count(*)::int` }).from(notifications).where(and(eq(notifications.merchantId, m.merchantId)));
+    const rows = await p.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(notifications)
+      .where(and(eq(notifications.merchantId, m.merchantId)));
     expect(rows[0]!.n).toBe(all.length);
   });
 });
@@ -166,15 +197,30 @@ describe("destinations", () => {
 
     for (const e of events) {
       const row = (await notificationByEvent(p.db, e.id))!;
-      expect(row).toMatchObject({ status: "dead", attempts: 1, lastError: "destination_not_allowed", lastStatusCode: null });
+      expect(row).toMatchObject({
+        status: "dead",
+        attempts: 1,
+        lastError: "destination_not_allowed",
+        lastStatusCode: null,
+      });
       const [attempt, ...more] = await attemptsOf(p.db, row.id);
       expect(more).toEqual([]);
       expect(attempt).toMatchObject({ outcome: "refused", error: "destination_not_allowed", statusCode: null });
-      expect(p.deadLetters.find((d) => d.eventId === e.id)).toMatchObject({ notificationId: row.id, lastError: "destination_not_allowed", attempts: 1 });
+      expect(p.deadLetters.find((d) => d.eventId === e.id)).toMatchObject({
+        notificationId: row.id,
+        lastError: "destination_not_allowed",
+        attempts: 1,
+      });
     }
-    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, privateIp.id))!.id))[0]!.errorDetail).toBe("10.0.0.1 is a private address");
-    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, loopbackName.id))!.id))[0]!.errorDetail).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), a loopback address$/);
-    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, metadata.id))!.id))[0]!.errorDetail).toBe("169.254.169.254 is a link-local address");
+    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, privateIp.id))!.id))[0]!.errorDetail).toBe(
+      "10.0.0.1 is a private address",
+    );
+    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, loopbackName.id))!.id))[0]!.errorDetail).toMatch(
+      /^localhost resolves to (127\.0\.0\.1|::1), a loopback address$/,
+    );
+    expect((await attemptsOf(p.db, (await notificationByEvent(p.db, metadata.id))!.id))[0]!.errorDetail).toBe(
+      "169.254.169.254 is a link-local address",
+    );
     await sleep(500);
     expect(rx.requests.filter((r) => r.path === "/private")).toHaveLength(0);
   });

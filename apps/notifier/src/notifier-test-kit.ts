@@ -8,7 +8,17 @@ import type { Database } from "@pps/db";
 import { deliveryAttempts, notifications } from "@pps/db/schema";
 import { newId, type PaymentStatus } from "@pps/domain";
 import { createLogger } from "@pps/logger";
-import { createKafka, type Envelope, EventConsumer, EventPublisher, eventRegistry, makeEnvelope, type NotificationDeadLettered, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import {
+  createKafka,
+  type Envelope,
+  EventConsumer,
+  EventPublisher,
+  eventRegistry,
+  makeEnvelope,
+  type NotificationDeadLettered,
+  type PaymentSnapshot,
+  TOPICS,
+} from "@pps/messaging";
 import { bodySignatureFromHeaders, type MerchantCredentials, verifyNotification } from "@pps/sdk";
 import { isolatedEnvironment, TEST_KAFKA_BROKERS, type TestMerchant } from "@pps/test-support";
 
@@ -74,7 +84,12 @@ const STATUS_OF: Record<string, PaymentStatus> = {
 };
 
 /** A full payment snapshot as payment-api publishes it, for `type`'s status. */
-export function paymentEvent(type: string, merchantId: string, notifyUrl: string, over: Partial<PaymentSnapshot> = {}): Envelope<PaymentSnapshot> {
+export function paymentEvent(
+  type: string,
+  merchantId: string,
+  notifyUrl: string,
+  over: Partial<PaymentSnapshot> = {},
+): Envelope<PaymentSnapshot> {
   const now = new Date();
   const paymentId = over.paymentId ?? newId("pay");
   const status = STATUS_OF[type] ?? "processing";
@@ -204,12 +219,20 @@ export class Receiver {
 }
 
 export function credentialsOf(m: TestMerchant): MerchantCredentials {
-  return { merchantId: m.merchantId, scheme: m.scheme, ...(m.secretKey ? { secretKey: m.secretKey } : {}), ...(m.platformPublicKey ? { platformPublicKey: m.platformPublicKey } : {}) };
+  return {
+    merchantId: m.merchantId,
+    scheme: m.scheme,
+    ...(m.secretKey ? { secretKey: m.secretKey } : {}),
+    ...(m.platformPublicKey ? { platformPublicKey: m.platformPublicKey } : {}),
+  };
 }
 
 /** The merchant SDK's verdict on a received notification. */
 export function verifyReceived(m: TestMerchant, r: Received, opts: { body?: string; nowMs?: number } = {}) {
-  return verifyNotification(credentialsOf(m), { ...bodySignatureFromHeaders(opts.body ?? r.body, r.headers), ...(opts.nowMs ? { nowMs: opts.nowMs } : {}) });
+  return verifyNotification(credentialsOf(m), {
+    ...bodySignatureFromHeaders(opts.body ?? r.body, r.headers),
+    ...(opts.nowMs ? { nowMs: opts.nowMs } : {}),
+  });
 }
 
 export async function notificationByEvent(db: Database, eventId: string) {
@@ -218,7 +241,11 @@ export async function notificationByEvent(db: Database, eventId: string) {
 }
 
 export async function attemptsOf(db: Database, notificationId: string) {
-  return db.select().from(deliveryAttempts).where(eq(deliveryAttempts.notificationId, notificationId)).orderBy(deliveryAttempts.attemptNo);
+  return db
+    .select()
+    .from(deliveryAttempts)
+    .where(eq(deliveryAttempts.notificationId, notificationId))
+    .orderBy(deliveryAttempts.attemptNo);
 }
 
 /** Waits until `check` holds, polling; throws with `what` after the timeout. */
@@ -231,4 +258,7 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
   }
 }
 
-export const authHeaders = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json" });
+export const authHeaders = (token: string) => ({
+  authorization: `Bearer ${token}`,
+  "content-type": "application/json",
+});

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AppProcess, createTestMerchant, freePort, startApp, TEST_ADMIN_TOKEN, type TestMerchant } from "@pps/test-support";
+import {
+  type AppProcess,
+  createTestMerchant,
+  freePort,
+  startApp,
+  TEST_ADMIN_TOKEN,
+  type TestMerchant,
+} from "@pps/test-support";
 import {
   attemptsOf,
   authHeaders,
@@ -46,7 +53,11 @@ beforeAll(async () => {
     NOTIFY_TIMEOUT_MS: String(TIMEOUT_MS),
     NOTIFY_POLL_MS: String(POLL_MS),
   });
-  [hmac, md5, rsa] = await Promise.all([createTestMerchant(api.url, { scheme: "HMAC_SHA256" }), createTestMerchant(api.url, { scheme: "MD5" }), createTestMerchant(api.url, { scheme: "RSA_SHA256" })]);
+  [hmac, md5, rsa] = await Promise.all([
+    createTestMerchant(api.url, { scheme: "HMAC_SHA256" }),
+    createTestMerchant(api.url, { scheme: "MD5" }),
+    createTestMerchant(api.url, { scheme: "RSA_SHA256" }),
+  ]);
 });
 
 afterAll(async () => {
@@ -68,8 +79,12 @@ function expectOnSchedule(arrivals: number[], createdAt: Date, expectedOffsets: 
     const k = SCHEDULE.indexOf(expectedOffsets[i]!);
     const gap = SCHEDULE[k]! - (k > 0 ? SCHEDULE[k - 1]! : 0);
     const offset = (at - createdAt.getTime()) / 1000;
-    expect(offset, `${what}: attempt at ${expectedOffsets[i]} s came at ${offset.toFixed(3)} s`).toBeGreaterThanOrEqual(expectedOffsets[i]! - JITTER * gap - 0.02);
-    expect(offset, `${what}: attempt at ${expectedOffsets[i]} s came at ${offset.toFixed(3)} s`).toBeLessThanOrEqual(expectedOffsets[i]! + JITTER * gap + 0.5);
+    expect(offset, `${what}: attempt at ${expectedOffsets[i]} s came at ${offset.toFixed(3)} s`).toBeGreaterThanOrEqual(
+      expectedOffsets[i]! - JITTER * gap - 0.02,
+    );
+    expect(offset, `${what}: attempt at ${expectedOffsets[i]} s came at ${offset.toFixed(3)} s`).toBeLessThanOrEqual(
+      expectedOffsets[i]! + JITTER * gap + 0.5,
+    );
   });
 }
 
@@ -93,7 +108,8 @@ describe("delivery on the durable schedule", () => {
     const late = await Receiver.start(closedPort);
     try {
       const delivered = async () => {
-        for (const e of Object.values(events)) if ((await notificationByEvent(p.db, e.id))?.status !== "delivered") return false;
+        for (const e of Object.values(events))
+          if ((await notificationByEvent(p.db, e.id))?.status !== "delivered") return false;
         return true;
       };
       await until(delivered, "every notification delivered", 10_000);
@@ -108,13 +124,34 @@ describe("delivery on the durable schedule", () => {
       expectOnSchedule(at(events.status), (await row(events.status)).createdAt, [0, 1, 2], "302 then 404");
       expectOnSchedule(at(events.refused, late), refused.createdAt, [2], "refused twice, then listening");
       const refusedAttempts = await attemptsOf(p.db, refused.id);
-      expectOnSchedule(refusedAttempts.map((a) => a.startedAt.getTime()), refused.createdAt, [0, 1, 2], "refused: every attempt");
+      expectOnSchedule(
+        refusedAttempts.map((a) => a.startedAt.getTime()),
+        refused.createdAt,
+        [0, 1, 2],
+        "refused: every attempt",
+      );
 
-      const summary = async (e: { id: string }) => (await attemptsOf(p.db, (await row(e)).id)).map((a) => [a.outcome, a.statusCode, a.error]);
-      expect(await summary(events.fiveXx)).toEqual([["failed", 503, "unexpected_status"], ["failed", 503, "unexpected_status"], ["delivered", 200, null]]);
-      expect(await summary(events.timeout)).toEqual([["failed", null, "timeout"], ["delivered", 200, null]]);
-      expect(await summary(events.status)).toEqual([["failed", 302, "unexpected_status"], ["failed", 404, "unexpected_status"], ["delivered", 200, null]]);
-      expect(await summary(events.refused)).toEqual([["failed", null, "connection_refused"], ["failed", null, "connection_refused"], ["delivered", 200, null]]);
+      const summary = async (e: { id: string }) =>
+        (await attemptsOf(p.db, (await row(e)).id)).map((a) => [a.outcome, a.statusCode, a.error]);
+      expect(await summary(events.fiveXx)).toEqual([
+        ["failed", 503, "unexpected_status"],
+        ["failed", 503, "unexpected_status"],
+        ["delivered", 200, null],
+      ]);
+      expect(await summary(events.timeout)).toEqual([
+        ["failed", null, "timeout"],
+        ["delivered", 200, null],
+      ]);
+      expect(await summary(events.status)).toEqual([
+        ["failed", 302, "unexpected_status"],
+        ["failed", 404, "unexpected_status"],
+        ["delivered", 200, null],
+      ]);
+      expect(await summary(events.refused)).toEqual([
+        ["failed", null, "connection_refused"],
+        ["failed", null, "connection_refused"],
+        ["delivered", 200, null],
+      ]);
       const timedOut = (await attemptsOf(p.db, (await row(events.timeout)).id))[0]!;
       expect(timedOut.latencyMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
       expect(timedOut.latencyMs).toBeLessThan(TIMEOUT_MS + 300);
@@ -125,9 +162,14 @@ describe("delivery on the durable schedule", () => {
       const fiveXx = rx.forEvent(events.fiveXx.id);
       expect(new Set(fiveXx.map((r) => r.body)).size).toBe(1);
       const stamps = fiveXx.map((r) => Number(r.headers.get("x-timestamp")));
-      for (const [i, r] of fiveXx.entries()) expect(Math.abs(stamps[i]! - Math.floor(r.at / 1000)), `attempt ${i + 1} signed at its own time`).toBeLessThanOrEqual(1);
+      for (const [i, r] of fiveXx.entries())
+        expect(
+          Math.abs(stamps[i]! - Math.floor(r.at / 1000)),
+          `attempt ${i + 1} signed at its own time`,
+        ).toBeLessThanOrEqual(1);
       expect(stamps[2]!).toBeGreaterThan(stamps[0]!);
-      for (const r of [...rx.requests.filter((x) => x.path.startsWith("/fail-")), ...late.requests]) expect(verifyReceived(hmac, r)).toEqual({ ok: true });
+      for (const r of [...rx.requests.filter((x) => x.path.startsWith("/fail-")), ...late.requests])
+        expect(verifyReceived(hmac, r)).toEqual({ ok: true });
     } finally {
       await late.close();
     }
@@ -149,7 +191,10 @@ describe("delivery on the durable schedule", () => {
       const tampered = r.body.replace('"amount":12345', '"amount":12346');
       expect(tampered).not.toBe(r.body);
       expect(verifyReceived(m, r, { body: tampered }), m.scheme).toEqual({ ok: false, reason: "mismatch" });
-      expect(verifyReceived(m, r, { nowMs: Date.now() + 10 * 60_000 }), m.scheme).toEqual({ ok: false, reason: "stale" });
+      expect(verifyReceived(m, r, { nowMs: Date.now() + 10 * 60_000 }), m.scheme).toEqual({
+        ok: false,
+        reason: "stale",
+      });
       // Another merchant's key does not verify it either.
       expect(verifyReceived(merchants[(i + 1) % 3]!, r).ok).toBe(false);
     });
@@ -188,14 +233,23 @@ describe("delivery on the durable schedule", () => {
 
   it("makes one notification per event: a duplicate delivery of the event changes nothing, and other types are not notified", async () => {
     const first = paymentEvent("payment.failed", hmac.merchantId, rx.url("/dup"));
-    const processing = paymentEvent("payment.processing", hmac.merchantId, rx.url("/dup"), { paymentId: first.payload.paymentId, version: 3 });
+    const processing = paymentEvent("payment.processing", hmac.merchantId, rx.url("/dup"), {
+      paymentId: first.payload.paymentId,
+      version: 3,
+    });
     // Same key, so the same partition and in order: once the marker is delivered the duplicates were consumed.
-    const marker = paymentEvent("payment.requires_action", hmac.merchantId, rx.url("/dup"), { paymentId: first.payload.paymentId, version: 5 });
+    const marker = paymentEvent("payment.requires_action", hmac.merchantId, rx.url("/dup"), {
+      paymentId: first.payload.paymentId,
+      version: 5,
+    });
     await p.publish(first, first, processing, first, marker);
     await until(() => rx.forEvent(marker.id).length === 1, "the marker notification");
     await sleep(300);
 
-    const res = await fetch(`${notifier.url}/internal/v1/notifications?merchant_id=${hmac.merchantId}&payment_id=${first.payload.paymentId}`, { headers: authHeaders(INTERNAL_TOKEN) });
+    const res = await fetch(
+      `${notifier.url}/internal/v1/notifications?merchant_id=${hmac.merchantId}&payment_id=${first.payload.paymentId}`,
+      { headers: authHeaders(INTERNAL_TOKEN) },
+    );
     expect(res.status).toBe(200);
     const list = (await res.json()) as { data: { event_id: string; event_type: string; object_version: number }[] };
     expect(list.data.map((n) => [n.event_type, n.event_id, n.object_version]).sort()).toEqual(
@@ -213,11 +267,20 @@ describe("dead letters, resend and the APIs", () => {
   it("operators set a merchant's schedule and in-flight limit (validated, admin token required)", async () => {
     const url = `${notifier.url}/v1/merchants/${md5.merchantId}/notification-settings`;
     const before = await fetch(url, { headers: authHeaders(NOTIFIER_ADMIN_TOKEN) });
-    expect(await before.json()).toEqual({ merchant_id: md5.merchantId, schedule_seconds: null, max_concurrency: null, effective: { schedule_seconds: SCHEDULE, max_concurrency: 4 }, updated_at: null });
+    expect(await before.json()).toEqual({
+      merchant_id: md5.merchantId,
+      schedule_seconds: null,
+      max_concurrency: null,
+      effective: { schedule_seconds: SCHEDULE, max_concurrency: 4 },
+      updated_at: null,
+    });
 
-    const put = (body: unknown, token = NOTIFIER_ADMIN_TOKEN) => fetch(url, { method: "PUT", headers: authHeaders(token), body: JSON.stringify(body) });
+    const put = (body: unknown, token = NOTIFIER_ADMIN_TOKEN) =>
+      fetch(url, { method: "PUT", headers: authHeaders(token), body: JSON.stringify(body) });
     expect((await put({ schedule_seconds: [0, 0] })).status).toBe(400);
-    const bad = (await (await put({ schedule_seconds: [0, 5], max_concurrency: 0, extra: 1 })).json()) as { error: { code: string; details: { path: string }[] } };
+    const bad = (await (await put({ schedule_seconds: [0, 5], max_concurrency: 0, extra: 1 })).json()) as {
+      error: { code: string; details: { path: string }[] };
+    };
     expect(bad.error.code).toBe("request.validation_failed");
     expect(bad.error.details.map((d) => d.path).sort()).toEqual(["", "max_concurrency"]);
     const unauth = await put({ schedule_seconds: [0, 5] }, "wrong-token-000000");
@@ -226,7 +289,12 @@ describe("dead letters, resend and the APIs", () => {
 
     const ok = await put({ schedule_seconds: [0, 5, 60], max_concurrency: 2 });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ merchant_id: md5.merchantId, schedule_seconds: [0, 5, 60], max_concurrency: 2, effective: { schedule_seconds: [0, 5, 60], max_concurrency: 2 } });
+    expect(await ok.json()).toMatchObject({
+      merchant_id: md5.merchantId,
+      schedule_seconds: [0, 5, 60],
+      max_concurrency: 2,
+      effective: { schedule_seconds: [0, 5, 60], max_concurrency: 2 },
+    });
     const reset = (await (await put({})).json()) as { effective: unknown };
     expect(reset.effective).toEqual({ schedule_seconds: SCHEDULE, max_concurrency: 4 });
   });
@@ -234,7 +302,11 @@ describe("dead letters, resend and the APIs", () => {
   it("a permanently failing endpoint ends dead after its last attempt, with a dead-letter event; resend delivers it once the endpoint works", async () => {
     const m = await createTestMerchant(api.url);
     // This merchant's own schedule: two attempts, 1 s apart.
-    const put = await fetch(`${notifier.url}/v1/merchants/${m.merchantId}/notification-settings`, { method: "PUT", headers: authHeaders(NOTIFIER_ADMIN_TOKEN), body: JSON.stringify({ schedule_seconds: [0, 1] }) });
+    const put = await fetch(`${notifier.url}/v1/merchants/${m.merchantId}/notification-settings`, {
+      method: "PUT",
+      headers: authHeaders(NOTIFIER_ADMIN_TOKEN),
+      body: JSON.stringify({ schedule_seconds: [0, 1] }),
+    });
     expect(put.status).toBe(200);
     let up = false;
     rx.on("/down", () => (up ? { status: 200, body: "thanks" } : { status: 503, body: "maintenance" }));
@@ -256,14 +328,22 @@ describe("dead letters, resend and the APIs", () => {
       url: rx.url("/down"),
       deadAt: expect.any(String),
     });
-    expectOnSchedule(rx.forEvent(e.id).map((r) => r.at), dead.createdAt, [0, 1], "the merchant's own schedule");
+    expectOnSchedule(
+      rx.forEvent(e.id).map((r) => r.at),
+      dead.createdAt,
+      [0, 1],
+      "the merchant's own schedule",
+    );
     await sleep(1_200);
     expect(rx.forEvent(e.id)).toHaveLength(2); // dead: no more attempts
 
     const list = async () => {
-      const res = await fetch(`${notifier.url}/internal/v1/notifications?merchant_id=${m.merchantId}&payment_id=${e.payload.paymentId}`, { headers: authHeaders(INTERNAL_TOKEN) });
+      const res = await fetch(
+        `${notifier.url}/internal/v1/notifications?merchant_id=${m.merchantId}&payment_id=${e.payload.paymentId}`,
+        { headers: authHeaders(INTERNAL_TOKEN) },
+      );
       expect(res.status).toBe(200);
-      return ((await res.json()) as { data: Record<string, unknown>[]; has_more: boolean; object: string });
+      return (await res.json()) as { data: Record<string, unknown>[]; has_more: boolean; object: string };
     };
     const view = await list();
     expect(view).toMatchObject({ object: "list", has_more: false });
@@ -302,24 +382,53 @@ describe("dead letters, resend and the APIs", () => {
       },
     ]);
 
-    const resend = (merchantId: string, token = INTERNAL_TOKEN, id = dead.id) => fetch(`${notifier.url}/internal/v1/notifications/${id}/resend`, { method: "POST", headers: authHeaders(token), body: JSON.stringify({ merchant_id: merchantId }) });
+    const resend = (merchantId: string, token = INTERNAL_TOKEN, id = dead.id) =>
+      fetch(`${notifier.url}/internal/v1/notifications/${id}/resend`, {
+        method: "POST",
+        headers: authHeaders(token),
+        body: JSON.stringify({ merchant_id: merchantId }),
+      });
     const other = await resend(hmac.merchantId);
     expect(other.status).toBe(404);
     expect(((await other.json()) as { error: { code: string } }).error.code).toBe("request.not_found");
     expect((await resend(m.merchantId, "not-the-internal-token")).status).toBe(401);
     expect((await resend(m.merchantId, INTERNAL_TOKEN, "ntf_nope")).status).toBe(404);
-    const malformed = await fetch(`${notifier.url}/internal/v1/notifications/${dead.id}/resend`, { method: "POST", headers: authHeaders(INTERNAL_TOKEN), body: "{}" });
+    const malformed = await fetch(`${notifier.url}/internal/v1/notifications/${dead.id}/resend`, {
+      method: "POST",
+      headers: authHeaders(INTERNAL_TOKEN),
+      body: "{}",
+    });
     expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("request.validation_failed");
     expect(rx.forEvent(e.id)).toHaveLength(2);
 
     up = true;
     const resent = await resend(m.merchantId);
     expect(resent.status).toBe(200);
-    expect(await resent.json()).toMatchObject({ id: dead.id, status: "pending", series: 2, attempts: 2, next_attempt_at: expect.any(String) });
-    await until(async () => (await notificationByEvent(p.db, e.id))?.status === "delivered", "the resent notification delivered", 5_000);
+    expect(await resent.json()).toMatchObject({
+      id: dead.id,
+      status: "pending",
+      series: 2,
+      attempts: 2,
+      next_attempt_at: expect.any(String),
+    });
+    await until(
+      async () => (await notificationByEvent(p.db, e.id))?.status === "delivered",
+      "the resent notification delivered",
+      5_000,
+    );
     const after = await list();
-    expect(after.data[0]).toMatchObject({ status: "delivered", attempts: 3, series: 2, last_error: null, last_status_code: 200, delivered_at: expect.any(String), next_attempt_at: null });
-    expect((after.data[0]!.delivery_attempts as { series: number; outcome: string }[]).map((a) => [a.series, a.outcome])).toEqual([
+    expect(after.data[0]).toMatchObject({
+      status: "delivered",
+      attempts: 3,
+      series: 2,
+      last_error: null,
+      last_status_code: 200,
+      delivered_at: expect.any(String),
+      next_attempt_at: null,
+    });
+    expect(
+      (after.data[0]!.delivery_attempts as { series: number; outcome: string }[]).map((a) => [a.series, a.outcome]),
+    ).toEqual([
       [1, "failed"],
       [1, "failed"],
       [2, "delivered"],
@@ -336,12 +445,20 @@ describe("dead letters, resend and the APIs", () => {
   });
 
   it("answers bad internal queries with the error shape and exposes delivery metrics", async () => {
-    const noMerchant = await fetch(`${notifier.url}/internal/v1/notifications`, { headers: authHeaders(INTERNAL_TOKEN) });
+    const noMerchant = await fetch(`${notifier.url}/internal/v1/notifications`, {
+      headers: authHeaders(INTERNAL_TOKEN),
+    });
     expect(noMerchant.status).toBe(400);
     expect(((await noMerchant.json()) as { error: { code: string } }).error.code).toBe("request.validation_failed");
     expect((await fetch(`${notifier.url}/internal/v1/notifications?merchant_id=${hmac.merchantId}`)).status).toBe(401);
     // The admin token is not the internal one.
-    expect((await fetch(`${notifier.url}/internal/v1/notifications?merchant_id=${hmac.merchantId}`, { headers: authHeaders(NOTIFIER_ADMIN_TOKEN) })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${notifier.url}/internal/v1/notifications?merchant_id=${hmac.merchantId}`, {
+          headers: authHeaders(NOTIFIER_ADMIN_TOKEN),
+        })
+      ).status,
+    ).toBe(401);
 
     const text = await (await fetch(`${notifier.url}/metrics`)).text();
     // Label order differs between metric types; match each series by its labels.
@@ -358,4 +475,3 @@ describe("dead letters, resend and the APIs", () => {
     expect(sample("notifications_dead_total", { error: "unexpected_status" })).toBe(1);
   });
 });
-

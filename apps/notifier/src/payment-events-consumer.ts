@@ -1,11 +1,24 @@
 import type { Logger } from "@pps/logger";
 import type { Infra } from "@pps/platform";
-import { type BatchEnvelopeHandler, type Envelope, type EnvelopeHandler, EventConsumer, eventRegistry, type PaymentSnapshot, TOPICS } from "@pps/messaging";
+import {
+  type BatchEnvelopeHandler,
+  type Envelope,
+  type EnvelopeHandler,
+  EventConsumer,
+  eventRegistry,
+  type PaymentSnapshot,
+  TOPICS,
+} from "@pps/messaging";
 import { paymentNotificationBody } from "./notification-body.ts";
 import type { NewNotification, NotificationStore } from "./notification-store.ts";
 import type { NotifierMetrics } from "./notifier-metrics.ts";
 
-export type PaymentEventsHandlerDeps = { store: NotificationStore; onCreated: () => void; metrics: NotifierMetrics; logger: Logger };
+export type PaymentEventsHandlerDeps = {
+  store: NotificationStore;
+  onCreated: () => void;
+  metrics: NotifierMetrics;
+  logger: Logger;
+};
 
 /** The notification a payment event a merchant cares about becomes. */
 function notificationFor(envelope: Envelope): NewNotification {
@@ -59,7 +72,10 @@ function created(deps: PaymentEventsHandlerDeps, notification: NewNotification):
 }
 
 function skipped(deps: PaymentEventsHandlerDeps, notification: NewNotification): void {
-  deps.logger.info({ eventId: notification.eventId, paymentId: notification.paymentId }, "event already has its notification; skipping");
+  deps.logger.info(
+    { eventId: notification.eventId, paymentId: notification.paymentId },
+    "event already has its notification; skipping",
+  );
 }
 
 export function createPaymentEventsConsumer(opts: {

@@ -1,4 +1,14 @@
-import { BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type ServiceApp, z } from "@pps/runtime";
+import {
+  BEARER_ERRORS,
+  boundedJson,
+  createRoute,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  type ServiceApp,
+  z,
+} from "@pps/runtime";
 import { merchantParams } from "./get-notification-settings.ts";
 import type { NotificationStore } from "./notification-store.ts";
 import { notificationSettingsSchema, settingsView } from "./notification-views.ts";
@@ -11,7 +21,9 @@ export const settingsSchema = z
     schedule_seconds: scheduleSchema.nullable().optional(),
     max_concurrency: z.int().min(1).max(256).nullable().optional(),
   })
-  .openapi("NotificationSettingsChange", { description: "A full replacement: a field left out or null means the default. Schedule offsets strictly increase." });
+  .openapi("NotificationSettingsChange", {
+    description: "A full replacement: a field left out or null means the default. Schedule offsets strictly increase.",
+  });
 
 export const putNotificationSettingsRoute = createRoute({
   method: "put",
@@ -19,7 +31,8 @@ export const putNotificationSettingsRoute = createRoute({
   operationId: "putNotificationSettings",
   tags: ["Settings"],
   summary: "Replace a merchant's retry schedule and in-flight limit",
-  description: "Applies to the next scheduling decision of every replica (settings are read from Postgres, not cached).",
+  description:
+    "Applies to the next scheduling decision of every replica (settings are read from Postgres, not cached).",
   security: adminSecurity,
   middleware: [boundedJson()],
   request: { params: merchantParams, query: noQuery, body: { required: true, content: json(settingsSchema) } },
@@ -33,12 +46,21 @@ export const putNotificationSettingsRoute = createRoute({
  * PUT /v1/merchants/{id}/notification-settings: this merchant's retry schedule and in-flight limit. Applies to
  * the next scheduling decision of every replica (settings are read from Postgres, not cached).
  */
-export function putNotificationSettings(app: ServiceApp, deps: { store: NotificationStore; defaults: { schedule: readonly number[]; merchantConcurrency: number } }): void {
+export function putNotificationSettings(
+  app: ServiceApp,
+  deps: { store: NotificationStore; defaults: { schedule: readonly number[]; merchantConcurrency: number } },
+): void {
   app.openapi(putNotificationSettingsRoute, async (c) => {
     const merchantId = c.req.valid("param").id;
     const req = c.req.valid("json");
-    const row = await deps.store.putSettings(merchantId, { scheduleSeconds: req.schedule_seconds ?? null, maxConcurrency: req.max_concurrency ?? null });
-    c.get("logger").info({ merchantId, scheduleSeconds: row.scheduleSeconds, maxConcurrency: row.maxConcurrency }, "notification settings changed");
+    const row = await deps.store.putSettings(merchantId, {
+      scheduleSeconds: req.schedule_seconds ?? null,
+      maxConcurrency: req.max_concurrency ?? null,
+    });
+    c.get("logger").info(
+      { merchantId, scheduleSeconds: row.scheduleSeconds, maxConcurrency: row.maxConcurrency },
+      "notification settings changed",
+    );
     return c.json(settingsView(merchantId, row, deps.defaults), 200);
   });
 }

@@ -1,5 +1,16 @@
 import { AppError } from "@pps/domain";
-import { BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
+import {
+  BEARER_ERRORS,
+  boundedJson,
+  createRoute,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  type ServiceApp,
+  validationHook,
+  z,
+} from "@pps/runtime";
 import { notificationIdSchema, notificationSchema } from "@pps/api-contract";
 import type { NotificationStore } from "./notification-store.ts";
 import { merchantIdSchema, notificationView } from "./notification-views.ts";
@@ -13,13 +24,17 @@ export const resendNotificationRoute = createRoute({
   operationId: "resendNotification",
   tags: ["Internal"],
   summary: "Deliver a notification again, in a new attempt series from now",
-  description: "For a delivered, dead or pending notification; the history is kept. Another merchant's notification is not found.",
+  description:
+    "For a delivered, dead or pending notification; the history is kept. Another merchant's notification is not found.",
   security: internalSecurity,
   middleware: [boundedJson()],
   request: {
     params: z.object({ id: notificationIdSchema }),
     query: noQuery,
-    body: { required: true, content: json(z.strictObject({ merchant_id: merchantIdSchema }).openapi("NotificationResend")) },
+    body: {
+      required: true,
+      content: json(z.strictObject({ merchant_id: merchantIdSchema }).openapi("NotificationResend")),
+    },
   },
   responses: {
     200: { description: "Scheduled.", content: json(notificationSchema) },
@@ -39,7 +54,10 @@ export function resendNotification(app: ServiceApp, deps: { store: NotificationS
       const row = await deps.store.resend(c.req.valid("param").id, req.merchant_id);
       if (!row) throw new AppError("request.not_found", NOT_FOUND);
       if (row.status === "pending") deps.onResent();
-      c.get("logger").info({ notificationId: row.id, merchantId: row.merchantId, series: row.series, status: row.status }, "notification resend requested");
+      c.get("logger").info(
+        { notificationId: row.id, merchantId: row.merchantId, series: row.series, status: row.status },
+        "notification resend requested",
+      );
       const [withAttempts] = await deps.store.withAttempts([row]);
       return c.json(notificationView(row, withAttempts?.attemptRows ?? []), 200);
     },

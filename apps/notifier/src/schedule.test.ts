@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { attemptOffsetSeconds, DEFAULT_SCHEDULE_SECONDS, nextAfterFailure, parseScheduleList, scheduleSchema } from "./schedule.ts";
+import {
+  attemptOffsetSeconds,
+  DEFAULT_SCHEDULE_SECONDS,
+  nextAfterFailure,
+  parseScheduleList,
+  scheduleSchema,
+} from "./schedule.ts";
 
 const fixed = (v: number) => () => v;
 
@@ -12,7 +18,10 @@ describe("the retry schedule", () => {
   it("parses NOTIFY_SCHEDULE_SECONDS and refuses what would hammer or never end", () => {
     expect(parseScheduleList("0,1,2,3")).toEqual({ ok: true, schedule: [0, 1, 2, 3] });
     expect(parseScheduleList(" 0, 15 ,60")).toEqual({ ok: true, schedule: [0, 15, 60] });
-    expect(parseScheduleList("0,1,1")).toMatchObject({ ok: false, message: expect.stringMatching(/strictly increasing/) });
+    expect(parseScheduleList("0,1,1")).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/strictly increasing/),
+    });
     expect(parseScheduleList("5,3")).toMatchObject({ ok: false });
     expect(parseScheduleList("0,-1")).toMatchObject({ ok: false });
     expect(parseScheduleList("0,1.5")).toMatchObject({ ok: false });
@@ -22,7 +31,8 @@ describe("the retry schedule", () => {
   });
 
   it("without jitter, attempt k is due exactly at offset k from the series start", () => {
-    for (let k = 0; k < DEFAULT_SCHEDULE_SECONDS.length; k++) expect(attemptOffsetSeconds(DEFAULT_SCHEDULE_SECONDS, k, 0)).toBe(DEFAULT_SCHEDULE_SECONDS[k]);
+    for (let k = 0; k < DEFAULT_SCHEDULE_SECONDS.length; k++)
+      expect(attemptOffsetSeconds(DEFAULT_SCHEDULE_SECONDS, k, 0)).toBe(DEFAULT_SCHEDULE_SECONDS[k]);
   });
 
   it("jitter moves an attempt by at most ± ratio of the gap since the previous offset", () => {

@@ -15,7 +15,11 @@ import type { PaymentApiEnv } from "./http/auth.ts";
 import type { ApiDeps, PaymentApiApp } from "./http/context.ts";
 import { signResponses } from "./http/response-signing.ts";
 
-export type AppDeps = ApiDeps & { metrics: Metrics; readiness: ReadinessCheck[]; adapters: ReadonlyMap<ChannelId, ChannelAdapter> };
+export type AppDeps = ApiDeps & {
+  metrics: Metrics;
+  readiness: ReadinessCheck[];
+  adapters: ReadonlyMap<ChannelId, ChannelAdapter>;
+};
 
 /**
  * payment-api's HTTP app. Every route is registered on its definition in @pps/api-contract, so the OpenAPI
@@ -35,6 +39,10 @@ export function createApp(deps: AppDeps): PaymentApiApp {
   registerEventsFeed(app, deps);
   registerNotifications(app, deps);
   registerInternal(app, deps);
-  serveApiDocs(app, { document: paymentApiDocumentInfo, securitySchemes: paymentApiSecuritySchemes, extensions: { "x-error-codes": errorCatalogue } });
+  serveApiDocs(app, {
+    document: paymentApiDocumentInfo,
+    securitySchemes: paymentApiSecuritySchemes,
+    extensions: { "x-error-codes": errorCatalogue },
+  });
   return app;
 }

@@ -18,10 +18,36 @@ runMain(async () => {
   const { db, logger, kafka, publisher } = infra;
   const relay = new OutboxRelay({ db, table: paymentOutbox, publisher, logger, lockId: 7_300_000 });
   const frozenPayers = new FrozenPayers(db);
-  const deps = { db, logger, env, merchants: new MerchantDirectory(db), frozenPayers, relay, sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }) };
-  const consumerOpts = { kafka, registry: eventRegistry, logger, topicPrefix: env.KAFKA_TOPIC_PREFIX, concurrency: env.CONSUMER_CONCURRENCY };
-  const riskConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.risk-decisions", topics: [TOPICS.riskDecisions.name], handler: createRiskDecisionHandler(deps), batchHandler: createRiskDecisionBatchHandler(deps) });
-  const resultConsumer = new EventConsumer({ ...consumerOpts, groupId: "payment-api.channel-results", topics: [TOPICS.channelResults.name], handler: createChannelResultHandler(deps), batchHandler: createChannelResultBatchHandler(deps) });
+  const deps = {
+    db,
+    logger,
+    env,
+    merchants: new MerchantDirectory(db),
+    frozenPayers,
+    relay,
+    sms: createSmsClient({ baseUrl: env.SMS_GATEWAY_URL }),
+  };
+  const consumerOpts = {
+    kafka,
+    registry: eventRegistry,
+    logger,
+    topicPrefix: env.KAFKA_TOPIC_PREFIX,
+    concurrency: env.CONSUMER_CONCURRENCY,
+  };
+  const riskConsumer = new EventConsumer({
+    ...consumerOpts,
+    groupId: "payment-api.risk-decisions",
+    topics: [TOPICS.riskDecisions.name],
+    handler: createRiskDecisionHandler(deps),
+    batchHandler: createRiskDecisionBatchHandler(deps),
+  });
+  const resultConsumer = new EventConsumer({
+    ...consumerOpts,
+    groupId: "payment-api.channel-results",
+    topics: [TOPICS.channelResults.name],
+    handler: createChannelResultHandler(deps),
+    batchHandler: createChannelResultBatchHandler(deps),
+  });
   const housekeeping = createHousekeeping(deps);
   const app = createApp({ ...deps, metrics: infra.metrics, readiness: infra.readiness, adapters });
   await runService({

@@ -25,7 +25,12 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
     amount: 12_345,
     currency: "CNY",
     subject: "Annual cable TV subscription",
-    payer: { id: `u_${randomBytes(4).toString("hex")}`, ip: "203.0.113.7", device_id: "dev-1", phone: "+8613800138000" },
+    payer: {
+      id: `u_${randomBytes(4).toString("hex")}`,
+      ip: "203.0.113.7",
+      device_id: "dev-1",
+      phone: "+8613800138000",
+    },
     method: { bank_code: "CMB" },
     notify_url: "https://shop.example/notify",
     return_url: "https://shop.example/return",
@@ -45,29 +50,41 @@ afterAll(async () => {
 });
 
 describe("creating and following a payment", () => {
-  it.each(["HMAC_SHA256", "MD5", "RSA_SHA256"] as const)("accepts a %s-signed payment, answers signed, and finds it by id and order no", async (scheme) => {
-    const m = await api.createMerchant({ scheme });
-    const c = api.client(m);
-    const req = params();
-    const created = await c.createPayment(req, { idempotencyKey: randomUUID() });
-    expect(created).toMatchObject({ status: "risk_review", amount: 12_345, currency: "CNY", merchant_order_no: req.merchant_order_no, version: 1 });
-    expect(created.id).toMatch(/^pay_/);
-    const byId = await c.getPayment(created.id);
-    const byNo = await c.getPaymentByOrderNo(req.merchant_order_no);
-    expect(byNo.id).toBe(created.id);
-    expect(byId.timeline).toEqual([expect.objectContaining({ from: null, to: "risk_review", cause: "api" })]);
-    // Another merchant cannot see it.
-    await expect(client.getPayment(created.id)).rejects.toMatchObject({ status: 404, code: "payment.not_found" });
-  });
+  it.each(["HMAC_SHA256", "MD5", "RSA_SHA256"] as const)(
+    "accepts a %s-signed payment, answers signed, and finds it by id and order no",
+    async (scheme) => {
+      const m = await api.createMerchant({ scheme });
+      const c = api.client(m);
+      const req = params();
+      const created = await c.createPayment(req, { idempotencyKey: randomUUID() });
+      expect(created).toMatchObject({
+        status: "risk_review",
+        amount: 12_345,
+        currency: "CNY",
+        merchant_order_no: req.merchant_order_no,
+        version: 1,
+      });
+      expect(created.id).toMatch(/^pay_/);
+      const byId = await c.getPayment(created.id);
+      const byNo = await c.getPaymentByOrderNo(req.merchant_order_no);
+      expect(byNo.id).toBe(created.id);
+      expect(byId.timeline).toEqual([expect.objectContaining({ from: null, to: "risk_review", cause: "api" })]);
+      // Another merchant cannot see it.
+      await expect(client.getPayment(created.id)).rejects.toMatchObject({ status: 404, code: "payment.not_found" });
+    },
+  );
 
-  it.each(["HMAC_SHA256", "MD5"] as const)("accepts a %s merchant still on the legacy format, and the same merchant's v2 requests", async (scheme) => {
-    const m = await api.createMerchant({ scheme, signFormat: "legacy_params" });
-    const legacy = await api.client(m).createPayment(params(), { idempotencyKey: randomUUID() });
-    expect(legacy.status).toBe("risk_review");
-    // A legacy merchant may already sign v2 (docs/signing.md, migration): its client moves before its setting does.
-    const v2 = await api.client({ ...m, signFormat: "v2" }).createPayment(params(), { idempotencyKey: randomUUID() });
-    expect(v2.status).toBe("risk_review");
-  });
+  it.each(["HMAC_SHA256", "MD5"] as const)(
+    "accepts a %s merchant still on the legacy format, and the same merchant's v2 requests",
+    async (scheme) => {
+      const m = await api.createMerchant({ scheme, signFormat: "legacy_params" });
+      const legacy = await api.client(m).createPayment(params(), { idempotencyKey: randomUUID() });
+      expect(legacy.status).toBe("risk_review");
+      // A legacy merchant may already sign v2 (docs/signing.md, migration): its client moves before its setting does.
+      const v2 = await api.client({ ...m, signFormat: "v2" }).createPayment(params(), { idempotencyKey: randomUUID() });
+      expect(v2.status).toBe("risk_review");
+    },
+  );
 });
 
 describe("idempotency", () => {
@@ -88,21 +105,31 @@ describe("idempotency", () => {
   it("gives one payment for 20 concurrent identical requests", async () => {
     const key = randomUUID();
     const req = params();
-    const responses = await Promise.all(Array.from({ length: 20 }, () => client.request<Payment>("POST", "/v1/payments", { body: req, idempotencyKey: key })));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        client.request<Payment>("POST", "/v1/payments", { body: req, idempotencyKey: key }),
+      ),
+    );
     const ids = new Set(responses.filter((r) => r.status === 201).map((r) => r.body.id));
     expect(ids.size).toBe(1);
     for (const r of responses.filter((x) => x.status !== 201)) {
       expect(r.status).toBe(409);
       expect(errorCode(r.body)).toBe("request.idempotency_in_progress");
     }
-    const [row] = await api.db.select({ n: count() }).from(payments).where(and(eq(payments.merchantId, merchant.merchantId), eq(payments.merchantOrderNo, req.merchant_order_no)));
+    const [row] = await api.db
+      .select({ n: count() })
+      .from(payments)
+      .where(and(eq(payments.merchantId, merchant.merchantId), eq(payments.merchantOrderNo, req.merchant_order_no)));
     expect(row!.n).toBe(1);
   });
 
   it("refuses a second payment for the same merchant order no under another key", async () => {
     const req = params();
     await client.createPayment(req, { idempotencyKey: randomUUID() });
-    await expect(client.createPayment(req, { idempotencyKey: randomUUID() })).rejects.toMatchObject({ status: 409, code: "payment.duplicate_order_no" });
+    await expect(client.createPayment(req, { idempotencyKey: randomUUID() })).rejects.toMatchObject({
+      status: 409,
+      code: "payment.duplicate_order_no",
+    });
   });
 });
 
@@ -170,7 +197,11 @@ describe("load shedding", () => {
   it("refuses what exceeds the in-flight limit with internal.overloaded and Retry-After, writing nothing, and accepts the rest", async () => {
     const m = await shedding.createMerchant({ products: ["online_banking"] });
     const c = shedding.client(m);
-    const results = await Promise.all(Array.from({ length: 40 }, () => c.request("POST", "/v1/payments", { idempotencyKey: randomUUID(), body: params({ payer: { id: "u_shed" } }) })));
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        c.request("POST", "/v1/payments", { idempotencyKey: randomUUID(), body: params({ payer: { id: "u_shed" } }) }),
+      ),
+    );
     const shed = results.filter((r) => r.status === 503);
     const accepted = results.filter((r) => r.status === 201);
     expect(shed.length + accepted.length).toBe(40);

@@ -32,7 +32,11 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
   const database = await isolatedDatabase(label);
   const { db } = database;
   const logLines: string[] = [];
-  const logger = createLogger({ service: "payment-api", level: "trace", destination: { write: (line: string) => void logLines.push(line) } });
+  const logger = createLogger({
+    service: "payment-api",
+    level: "trace",
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
   const tokens = { admin: secret("admin"), internal: secret("internal"), payLink: secret("paylink") };
   const env = loadAppEnv({
     NODE_ENV: "test",
@@ -61,8 +65,22 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
   };
   const merchants = new MerchantDirectory(db);
   const frozenPayers = new FrozenPayers(db);
-  const deps: ApiDeps = { db, logger, env, merchants, frozenPayers, relay, sms, ...(opts.now ? { now: opts.now } : {}) };
-  const app = createApp({ ...deps, metrics: createMetrics("payment-api"), readiness: [], adapters: createChannelAdapters(channelConfigFromEnv(env.channelVars)) });
+  const deps: ApiDeps = {
+    db,
+    logger,
+    env,
+    merchants,
+    frozenPayers,
+    relay,
+    sms,
+    ...(opts.now ? { now: opts.now } : {}),
+  };
+  const app = createApp({
+    ...deps,
+    metrics: createMetrics("payment-api"),
+    readiness: [],
+    adapters: createChannelAdapters(channelConfigFromEnv(env.channelVars)),
+  });
 
   /** Secrets the logs must never show: tokens, merchants' keys, private keys (filled as merchants are made). */
   const secrets: { what: string; value: string }[] = [
@@ -73,17 +91,28 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
   const url = (path: string) => `${IN_PROCESS_BASE_URL}${path}`;
   const request = async (path: string, init?: RequestInit) => app.request(url(path), init);
   /** What the SDK calls instead of fetch: the same Request, answered in-process. */
-  const inProcessFetch: typeof fetch = async (input, init) => app.request(input instanceof Request ? input : String(input), init);
+  const inProcessFetch: typeof fetch = async (input, init) =>
+    app.request(input instanceof Request ? input : String(input), init);
   const admin = (method: string, path: string, body: unknown) =>
-    request(path, { method, headers: { "content-type": "application/json", authorization: `Bearer ${tokens.admin}` }, body: JSON.stringify(body) });
+    request(path, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${tokens.admin}` },
+      body: JSON.stringify(body),
+    });
 
-  async function createMerchant(o: { scheme?: TestMerchant["scheme"]; products?: string[]; signFormat?: SignFormat; id?: string } = {}): Promise<InProcessMerchant> {
+  async function createMerchant(
+    o: { scheme?: TestMerchant["scheme"]; products?: string[]; signFormat?: SignFormat; id?: string } = {},
+  ): Promise<InProcessMerchant> {
     const scheme = o.scheme ?? "HMAC_SHA256";
     const signFormat = o.signFormat ?? "v2";
     const id = o.id ?? `m_${randomBytes(6).toString("hex")}`;
     const keys =
       scheme === "RSA_SHA256"
-        ? generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } })
+        ? generateKeyPairSync("rsa", {
+            modulusLength: 2048,
+            publicKeyEncoding: { type: "spki", format: "pem" },
+            privateKeyEncoding: { type: "pkcs8", format: "pem" },
+          })
         : undefined;
     const res = await admin("POST", "/v1/admin/merchants", {
       id,
@@ -99,8 +128,16 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
     if (!keys) return { merchantId: id, scheme, signFormat, secretKey: secret_key };
     secrets.push({ what: `private key of ${id}`, value: keys.privateKey });
     // A PEM's body, line by line: a log line holding any part of the key is as bad as one holding all of it.
-    for (const line of keys.privateKey.split("\n").filter((l) => l.length >= 40)) secrets.push({ what: `private key line of ${id}`, value: line });
-    return { merchantId: id, scheme, signFormat, secretKey: secret_key, privateKey: keys.privateKey, platformPublicKey: env.PLATFORM_SIGNING_PUBLIC_KEY };
+    for (const line of keys.privateKey.split("\n").filter((l) => l.length >= 40))
+      secrets.push({ what: `private key line of ${id}`, value: line });
+    return {
+      merchantId: id,
+      scheme,
+      signFormat,
+      secretKey: secret_key,
+      privateKey: keys.privateKey,
+      platformPublicKey: env.PLATFORM_SIGNING_PUBLIC_KEY,
+    };
   }
 
   async function setMerchantStatus(merchantId: string, status: "active" | "suspended" | "closed"): Promise<void> {
@@ -119,7 +156,14 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
    * moves to requires_verification and its code is texted. Returns that code.
    */
   async function challenge(paymentId: string, merchantId: string): Promise<string> {
-    const payload: RiskDecision = { decisionId: randomUUID(), paymentId, merchantId, outcome: "challenge", reasons: ["test_challenge"], decidedAt: new Date().toISOString() };
+    const payload: RiskDecision = {
+      decisionId: randomUUID(),
+      paymentId,
+      merchantId,
+      outcome: "challenge",
+      reasons: ["test_challenge"],
+      decidedAt: new Date().toISOString(),
+    };
     const before = sent.length;
     await riskHandler(makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload }));
     const text = sent.slice(before).at(-1)?.text;
@@ -132,9 +176,13 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
   /** Rows of every table of the payment schema, by table. */
   async function countRows(): Promise<Record<string, number>> {
     tables ??= (
-      await db.$client<{ name: string }[]>`select table_name as name from information_schema.tables where table_schema = 'payment' and table_type = 'BASE TABLE' order by table_name`
+      await db.$client<
+        { name: string }[]
+      >`select table_name as name from information_schema.tables where table_schema = 'payment' and table_type = 'BASE TABLE' order by table_name`
     ).map((r) => r.name);
-    const [row] = await db.$client.unsafe<Record<string, number>[]>(`select ${tables.map((t) => `(select count(*) from payment."${t}")::int as "${t}"`).join(", ")}`);
+    const [row] = await db.$client.unsafe<Record<string, number>[]>(
+      `select ${tables.map((t) => `(select count(*) from payment."${t}")::int as "${t}"`).join(", ")}`,
+    );
     return row!;
   }
 
@@ -158,11 +206,27 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
     challenge,
     countRows,
     /** The SDK, signing as the merchant (in its sign format), answered in-process. */
-    client: (m: MerchantCredentials) => new PaymentsClient({ baseUrl: IN_PROCESS_BASE_URL, credentials: m, fetch: inProcessFetch }),
+    client: (m: MerchantCredentials) =>
+      new PaymentsClient({ baseUrl: IN_PROCESS_BASE_URL, credentials: m, fetch: inProcessFetch }),
     /** The same app behind a real HTTP server (@hono/node-server, as main.ts serves it) on a free port. */
     async listen(): Promise<{ url: string; port: number; close: () => Promise<void> }> {
-      const running = await runService({ service: "payment-api", logger, app, host: "127.0.0.1", port: 0, components: [], shutdownTimeoutMs: 5_000, drainTimeoutMs: 1_000, handleSignals: false, exit: () => undefined });
-      return { url: `http://127.0.0.1:${running.port}`, port: running.port, close: () => running.shutdown("test over") };
+      const running = await runService({
+        service: "payment-api",
+        logger,
+        app,
+        host: "127.0.0.1",
+        port: 0,
+        components: [],
+        shutdownTimeoutMs: 5_000,
+        drainTimeoutMs: 1_000,
+        handleSignals: false,
+        exit: () => undefined,
+      });
+      return {
+        url: `http://127.0.0.1:${running.port}`,
+        port: running.port,
+        close: () => running.shutdown("test over"),
+      };
     },
     close: () => database.close(),
   };

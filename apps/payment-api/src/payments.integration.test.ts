@@ -4,9 +4,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
 import { payments } from "@pps/db/schema";
 import { createLogger } from "@pps/logger";
-import { channelEvents, createKafka, EventPublisher, makeEnvelope, riskEvents, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
+import {
+  channelEvents,
+  createKafka,
+  EventPublisher,
+  makeEnvelope,
+  riskEvents,
+  TOPICS,
+  type AttemptResult,
+  type RiskDecision,
+} from "@pps/messaging";
 import { PaymentsClient, type CreatePaymentParams, type Payment, type PaymentDetail } from "@pps/sdk";
-import { createTestMerchant, type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_ADMIN_TOKEN, TEST_KAFKA_BROKERS, waitFor, type AppProcess, type TestMerchant } from "@pps/test-support";
+import {
+  createTestMerchant,
+  type IsolatedEnvironment,
+  isolatedEnvironment,
+  startApp,
+  TEST_ADMIN_TOKEN,
+  TEST_KAFKA_BROKERS,
+  waitFor,
+  type AppProcess,
+  type TestMerchant,
+} from "@pps/test-support";
 
 /**
  * payment-api as a real process against real Postgres and Kafka. Risk decisions and channel results are
@@ -31,7 +50,12 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
     amount: 12_345,
     currency: "CNY",
     subject: "Annual cable TV subscription",
-    payer: { id: `u_${randomBytes(4).toString("hex")}`, ip: "203.0.113.7", device_id: "dev-1", phone: "+8613800138000" },
+    payer: {
+      id: `u_${randomBytes(4).toString("hex")}`,
+      ip: "203.0.113.7",
+      device_id: "dev-1",
+      phone: "+8613800138000",
+    },
     method: { bank_code: "CMB" },
     notify_url: "https://shop.example/notify",
     return_url: "https://shop.example/return",
@@ -39,8 +63,20 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
   };
 }
 
-async function publishDecision(paymentId: string, merchantId: string, outcome: RiskDecision["outcome"], reasons: string[] = []) {
-  const payload: RiskDecision = { decisionId: randomUUID(), paymentId, merchantId, outcome, reasons, decidedAt: new Date().toISOString() };
+async function publishDecision(
+  paymentId: string,
+  merchantId: string,
+  outcome: RiskDecision["outcome"],
+  reasons: string[] = [],
+) {
+  const payload: RiskDecision = {
+    decisionId: randomUUID(),
+    paymentId,
+    merchantId,
+    outcome,
+    reasons,
+    decidedAt: new Date().toISOString(),
+  };
   const envelope = makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload });
   await publisher.publish(TOPICS.riskDecisions.name, [envelope]);
   return envelope;
@@ -48,9 +84,21 @@ async function publishDecision(paymentId: string, merchantId: string, outcome: R
 
 async function publishAttempt(p: Pick<Payment, "id" | "amount" | "currency">, overrides: Partial<AttemptResult>) {
   const payload: AttemptResult = {
-    paymentId: p.id, attemptId: `att_${randomBytes(6).toString("hex")}`, attemptNo: 1, channel: "bank_direct", outcome: "succeeded",
-    channelTxnId: `tx_${randomBytes(6).toString("hex")}`, amount: p.amount, currency: p.currency, settlement: null, action: null,
-    failureCode: null, failureMessage: null, willRetry: false, occurredAt: new Date().toISOString(), ...overrides,
+    paymentId: p.id,
+    attemptId: `att_${randomBytes(6).toString("hex")}`,
+    attemptNo: 1,
+    channel: "bank_direct",
+    outcome: "succeeded",
+    channelTxnId: `tx_${randomBytes(6).toString("hex")}`,
+    amount: p.amount,
+    currency: p.currency,
+    settlement: null,
+    action: null,
+    failureCode: null,
+    failureMessage: null,
+    willRetry: false,
+    occurredAt: new Date().toISOString(),
+    ...overrides,
   };
   const envelope = makeEnvelope({ type: channelEvents.attemptResult.type, version: 1, aggregateId: p.id, payload });
   await publisher.publish(TOPICS.channelResults.name, [envelope]);
@@ -72,8 +120,19 @@ async function waitForStatus(c: PaymentsClient, id: string, status: string): Pro
 beforeAll(async () => {
   isolated = await isolatedEnvironment("payapi");
   db = isolated.db;
-  api = await startApp("payment-api", { ...isolated.env, ADMIN_TOKEN: TEST_ADMIN_TOKEN, EXPIRY_SWEEP_INTERVAL_MS: "200" });
-  publisher = new EventPublisher(createKafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: "payment-api-test", logger: createLogger({ service: "t", level: "silent" }) }), isolated.topicPrefix);
+  api = await startApp("payment-api", {
+    ...isolated.env,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    EXPIRY_SWEEP_INTERVAL_MS: "200",
+  });
+  publisher = new EventPublisher(
+    createKafka({
+      brokers: TEST_KAFKA_BROKERS.split(","),
+      clientId: "payment-api-test",
+      logger: createLogger({ service: "t", level: "silent" }),
+    }),
+    isolated.topicPrefix,
+  );
   await publisher.start();
   merchant = await createTestMerchant(api.url);
   client = clientFor(merchant);
@@ -91,7 +150,10 @@ describe("creating and following a payment", () => {
     const decision = await publishDecision(p.id, merchant.merchantId, "allow");
     await waitForStatus(client, p.id, "processing");
     await publisher.publish(TOPICS.riskDecisions.name, [decision]); // redelivered: must change nothing
-    await publishAttempt(p, { outcome: "requires_action", action: { type: "redirect", url: "http://127.0.0.1:7105/bank/pages/tx1" } });
+    await publishAttempt(p, {
+      outcome: "requires_action",
+      action: { type: "redirect", url: "http://127.0.0.1:7105/bank/pages/tx1" },
+    });
     const waiting = await waitForStatus(client, p.id, "requires_action");
     expect(waiting.next_action).toEqual({ type: "redirect", url: "http://127.0.0.1:7105/bank/pages/tx1" });
     await publishAttempt(p, { outcome: "succeeded", channelTxnId: "bank-tx-9" });
@@ -115,10 +177,19 @@ describe("creating and following a payment", () => {
     await publishDecision(p.id, merchant.merchantId, "allow");
     await waitForStatus(client, p.id, "processing");
     await publishAttempt(p, { outcome: "failed", failureCode: "channel_unavailable", willRetry: true });
-    await publishAttempt(p, { outcome: "failed", attemptNo: 2, channel: "unionpay", failureCode: "card_declined", failureMessage: "Do not honour" });
+    await publishAttempt(p, {
+      outcome: "failed",
+      attemptNo: 2,
+      channel: "unionpay",
+      failureCode: "card_declined",
+      failureMessage: "Do not honour",
+    });
     const done = await waitForStatus(client, p.id, "failed");
     expect(done.failure?.code).toBe("card_declined");
-    expect(done.attempts.map((a) => [a.attempt_no, a.outcome])).toEqual([[1, "failed"], [2, "failed"]]);
+    expect(done.attempts.map((a) => [a.attempt_no, a.outcome])).toEqual([
+      [1, "failed"],
+      [2, "failed"],
+    ]);
   });
 });
 
@@ -136,6 +207,7 @@ describe("configuration", () => {
     const { spawnApp, testAppEnv } = await import("@pps/test-support");
     const { exited, output } = spawnApp("payment-api", testAppEnv({ NODE_ENV: "production" }));
     expect(await exited).toBe(78);
-    for (const name of ["ADMIN_TOKEN", "INTERNAL_TOKEN", "PAY_LINK_SECRET", "PLATFORM_SIGNING_PRIVATE_KEY"]) expect(output()).toContain(`${name}: must be set`);
+    for (const name of ["ADMIN_TOKEN", "INTERNAL_TOKEN", "PAY_LINK_SECRET", "PLATFORM_SIGNING_PRIVATE_KEY"])
+      expect(output()).toContain(`${name}: must be set`);
   });
 });

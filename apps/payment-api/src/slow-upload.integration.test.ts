@@ -42,13 +42,35 @@ type Upload = {
  * taken by the kernel (so `sent` counts what went out, not what waits in the client), until the server answers
  * and closes, or the plan or `maxMs` runs out.
  */
-function chunkedUpload(path: string, opts: { chunkBytes: number; intervalMs: number; plannedBytes: number; maxMs: number; headers?: Record<string, string> }): Promise<Upload> {
+function chunkedUpload(
+  path: string,
+  opts: {
+    chunkBytes: number;
+    intervalMs: number;
+    plannedBytes: number;
+    maxMs: number;
+    headers?: Record<string, string>;
+  },
+): Promise<Upload> {
   return new Promise((resolve) => {
     const socket = connect(server.port, "127.0.0.1");
     socket.setNoDelay(true);
     const started = performance.now();
-    const frame = Buffer.concat([Buffer.from(`${opts.chunkBytes.toString(16)}\r\n`), Buffer.alloc(opts.chunkBytes, "a"), Buffer.from("\r\n")]);
-    const result: Upload = { status: 0, body: "", sentAtAnswer: -1, msAtAnswer: -1, sentTotal: 0, closedByServer: false, clientFinished: false, elapsedMs: 0 };
+    const frame = Buffer.concat([
+      Buffer.from(`${opts.chunkBytes.toString(16)}\r\n`),
+      Buffer.alloc(opts.chunkBytes, "a"),
+      Buffer.from("\r\n"),
+    ]);
+    const result: Upload = {
+      status: 0,
+      body: "",
+      sentAtAnswer: -1,
+      msAtAnswer: -1,
+      sentTotal: 0,
+      closedByServer: false,
+      clientFinished: false,
+      elapsedMs: 0,
+    };
     let answer = "";
     let gaveUp: NodeJS.Timeout | undefined;
     socket.on("data", (d: Buffer) => {
@@ -73,7 +95,11 @@ function chunkedUpload(path: string, opts: { chunkBytes: number; intervalMs: num
       resolve(result);
     });
     const headers = { "content-type": "application/json", ...opts.headers };
-    socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}\r\n`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n${Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join("")}\r\n`,
+    );
     const pump = () => {
       if (socket.destroyed || result.closedByServer) return;
       if (result.sentTotal >= opts.plannedBytes || performance.now() - started > opts.maxMs) {
@@ -110,7 +136,12 @@ describe.each([
 ])("a chunked body over the limit to %s", (_, path) => {
   it("is refused with 413 while the client is still sending, slowly, and the server closes the connection", async () => {
     // 1 KiB every 5 ms: the limit is passed after about half a second of a five-second upload.
-    const up = await chunkedUpload(path, { chunkBytes: 1024, intervalMs: 5, plannedBytes: 5 * 1024 * 1024, maxMs: 5_000 });
+    const up = await chunkedUpload(path, {
+      chunkBytes: 1024,
+      intervalMs: 5,
+      plannedBytes: 5 * 1024 * 1024,
+      maxMs: 5_000,
+    });
     expect(up.status).toBe(413);
     expect(JSON.parse(up.body)).toMatchObject({ error: { code: "request.body_too_large" } });
     expect(up.sentAtAnswer).toBeGreaterThan(MAX);
@@ -126,7 +157,15 @@ describe.each([
     const before = heldMemory();
     const ups: Upload[] = [];
     // Ten attempts back to back: 64 KiB chunks with no pause, 50 MB planned each; each is cut off at the limit.
-    for (let i = 0; i < 10; i++) ups.push(await chunkedUpload(path, { chunkBytes: 64 * 1024, intervalMs: 0, plannedBytes: 50 * 1024 * 1024, maxMs: 2_000 }));
+    for (let i = 0; i < 10; i++)
+      ups.push(
+        await chunkedUpload(path, {
+          chunkBytes: 64 * 1024,
+          intervalMs: 0,
+          plannedBytes: 50 * 1024 * 1024,
+          maxMs: 2_000,
+        }),
+      );
     const after = heldMemory();
     for (const up of ups) {
       // Refused (see the next test for whether the client gets to read the 413), never read to the end.
@@ -141,28 +180,38 @@ describe.each([
   // upload unread, and the client's TCP would drop the 413 it had not read yet (RFC 9293 §3.6.1).
   it("lets a client that sends as fast as it can read the 413 before the connection closes", async () => {
     for (let i = 0; i < 10; i++) {
-      const up = await chunkedUpload(path, { chunkBytes: 64 * 1024, intervalMs: 0, plannedBytes: 50 * 1024 * 1024, maxMs: 2_000 });
+      const up = await chunkedUpload(path, {
+        chunkBytes: 64 * 1024,
+        intervalMs: 0,
+        plannedBytes: 50 * 1024 * 1024,
+        maxMs: 2_000,
+      });
       expect(up.status).toBe(413);
     }
   });
 });
 
 describe("an upload the client abandons half-way", () => {
-  it.each(["/v1/payments", "/v1/channel-callbacks/wechat", "/v1/admin/merchants"])("to %s is not logged as an error, and the server goes on", async (path) => {
-    const logged = api.logLines.length;
-    await new Promise<void>((resolve) => {
-      const socket = connect(server.port, "127.0.0.1");
-      socket.on("error", () => undefined);
-      socket.on("close", () => resolve());
-      const auth = path.startsWith("/v1/admin") ? `authorization: Bearer ${api.tokens.admin}\r\n` : "";
-      socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n${auth}content-length: 40000\r\n\r\n{"subject":"${"x".repeat(10_000)}`);
-      setTimeout(() => socket.destroy(), 200);
-    });
-    await new Promise((r) => setTimeout(r, 200));
-    const errors = api.logLines.slice(logged).filter((l) => /"level":"(error|fatal)"/.test(l));
-    expect(errors).toEqual([]);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-  });
+  it.each(["/v1/payments", "/v1/channel-callbacks/wechat", "/v1/admin/merchants"])(
+    "to %s is not logged as an error, and the server goes on",
+    async (path) => {
+      const logged = api.logLines.length;
+      await new Promise<void>((resolve) => {
+        const socket = connect(server.port, "127.0.0.1");
+        socket.on("error", () => undefined);
+        socket.on("close", () => resolve());
+        const auth = path.startsWith("/v1/admin") ? `authorization: Bearer ${api.tokens.admin}\r\n` : "";
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n${auth}content-length: 40000\r\n\r\n{"subject":"${"x".repeat(10_000)}`,
+        );
+        setTimeout(() => socket.destroy(), 200);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const errors = api.logLines.slice(logged).filter((l) => /"level":"(error|fatal)"/.test(l));
+      expect(errors).toEqual([]);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    },
+  );
 });
 
 describe("a declared Content-Length over the limit", () => {
@@ -176,7 +225,9 @@ describe("a declared Content-Length over the limit", () => {
       socket.on("error", () => undefined);
       socket.on("close", () => resolve(text));
       // The head alone; the promised 100 MB never come.
-      socket.write(`POST /v1/channel-callbacks/wechat HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/xml\r\ncontent-length: ${100 * 1024 * 1024}\r\n\r\n`);
+      socket.write(
+        `POST /v1/channel-callbacks/wechat HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/xml\r\ncontent-length: ${100 * 1024 * 1024}\r\n\r\n`,
+      );
     });
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toContain("request.body_too_large");

@@ -20,7 +20,13 @@ afterAll(async () => {
   await api?.close();
 });
 
-type Challenged = { merchant: InProcessMerchant; client: PaymentsClient; paymentId: string; payerId: string; code: string };
+type Challenged = {
+  merchant: InProcessMerchant;
+  client: PaymentsClient;
+  paymentId: string;
+  payerId: string;
+  code: string;
+};
 
 async function challengedPayment(): Promise<Challenged> {
   const merchant = await api.createMerchant();
@@ -44,13 +50,18 @@ async function challengedPayment(): Promise<Challenged> {
 
 /** Everything a verify or resend could change: row counts, the payment, its verification, the texts sent. */
 async function state(paymentId: string) {
-  const [payment] = await api.db.select({ status: payments.status, version: payments.version }).from(payments).where(eq(payments.id, paymentId));
+  const [payment] = await api.db
+    .select({ status: payments.status, version: payments.version })
+    .from(payments)
+    .where(eq(payments.id, paymentId));
   const [verification] = await api.db.select().from(verifications).where(eq(verifications.paymentId, paymentId));
   return { rows: await api.countRows(), payment, verification, texts: api.sms.sent.length };
 }
 
-const verify = (p: Challenged, code = p.code) => p.client.request("POST", `/v1/payments/${p.paymentId}/verify`, { body: { code }, idempotencyKey: randomUUID() });
-const resend = (p: Challenged) => p.client.request("POST", `/v1/payments/${p.paymentId}/verification/resend`, { idempotencyKey: randomUUID() });
+const verify = (p: Challenged, code = p.code) =>
+  p.client.request("POST", `/v1/payments/${p.paymentId}/verify`, { body: { code }, idempotencyKey: randomUUID() });
+const resend = (p: Challenged) =>
+  p.client.request("POST", `/v1/payments/${p.paymentId}/verification/resend`, { idempotencyKey: randomUUID() });
 const codeOf = (r: { body: unknown }) => (r.body as { error?: { code?: string } }).error?.code;
 
 describe("verification and a payer frozen since the payment began", () => {
@@ -106,7 +117,11 @@ describe("verification and a merchant suspended since the payment began", () => 
       await api.setMerchantStatus(p.merchant.merchantId, status);
       const before = await state(p.paymentId);
       const refused = await resend(p);
-      expect({ status, httpStatus: refused.status, code: codeOf(refused) }).toEqual({ status, httpStatus: 403, code: "merchant.inactive" });
+      expect({ status, httpStatus: refused.status, code: codeOf(refused) }).toEqual({
+        status,
+        httpStatus: 403,
+        code: "merchant.inactive",
+      });
       // A wrong code is not counted against the payer either.
       const wrong = await verify(p, p.code === "000000" ? "111111" : "000000");
       expect(codeOf(wrong)).toBe("merchant.inactive");

@@ -6,7 +6,11 @@ import { createApp } from "./app.ts";
 
 // The app in process (it needs no database to be built): every route it serves is in its OpenAPI document.
 
-const app = createApp({ logger: createLogger({ service: "reconciler-api-test", level: "silent" }), metrics: createMetrics("reconciler-api-test"), readiness: [] });
+const app = createApp({
+  logger: createLogger({ service: "reconciler-api-test", level: "silent" }),
+  metrics: createMetrics("reconciler-api-test"),
+  readiness: [],
+});
 
 describe("reconciler's OpenAPI document", () => {
   it("is OpenAPI 3.1 and documents every route the app serves", async () => {

@@ -11,7 +11,10 @@ export async function bumpBlocklistVersion(tx: Tx): Promise<void> {
   await tx
     .insert(riskBlocklistVersion)
     .values({ id: 1, version: 1 })
-    .onConflictDoUpdate({ target: riskBlocklistVersion.id, set: { version: sql`${riskBlocklistVersion.version} + 1` } });
+    .onConflictDoUpdate({
+      target: riskBlocklistVersion.id,
+      set: { version: sql`${riskBlocklistVersion.version} + 1` },
+    });
 }
 
 export const blocklistEntryViewSchema = z
@@ -23,7 +26,17 @@ export const blocklistEntryViewSchema = z
   })
   .openapi("BlocklistEntry");
 
-export function blocklistEntryView(row: { kind: string; value: string; reason: string; createdAt: Date }): z.output<typeof blocklistEntryViewSchema> {
+export function blocklistEntryView(row: {
+  kind: string;
+  value: string;
+  reason: string;
+  createdAt: Date;
+}): z.output<typeof blocklistEntryViewSchema> {
   // kind is one of BLOCKLIST_KINDS: the column has a check constraint and every writer validates it.
-  return { kind: row.kind as z.output<typeof blocklistKindSchema>, value: row.value, reason: row.reason, createdAt: row.createdAt.toISOString() };
+  return {
+    kind: row.kind as z.output<typeof blocklistKindSchema>,
+    value: row.value,
+    reason: row.reason,
+    createdAt: row.createdAt.toISOString(),
+  };
 }

@@ -20,7 +20,8 @@ export function normalizeBlocklistValue(kind: BlocklistKind, value: string): str
 export function buildBlocklist(entries: Iterable<{ kind: string; value: string }>): Blocklist {
   const sets: Record<BlocklistKind, Set<string>> = { payer: new Set(), device: new Set(), ip: new Set() };
   for (const e of entries) {
-    if (e.kind === "payer" || e.kind === "device" || e.kind === "ip") sets[e.kind].add(normalizeBlocklistValue(e.kind, e.value));
+    if (e.kind === "payer" || e.kind === "device" || e.kind === "ip")
+      sets[e.kind].add(normalizeBlocklistValue(e.kind, e.value));
   }
   return sets;
 }

@@ -2,7 +2,13 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
-import { makeEnvelope, paymentInternalEvents, type Envelope, type EventDefinition, type InternalPaymentSnapshot } from "@pps/messaging";
+import {
+  makeEnvelope,
+  paymentInternalEvents,
+  type Envelope,
+  type EventDefinition,
+  type InternalPaymentSnapshot,
+} from "@pps/messaging";
 import { isolatedDatabase, waitFor } from "@pps/test-support";
 import { EMPTY_BLOCKLIST } from "./blocklist.ts";
 import { type DecideResult, DecisionConflictError, decidePayment, decidePayments } from "./decide-payment.ts";
@@ -23,8 +29,18 @@ function payment(paymentId: string, payerId: string, deviceId: string | null): I
   return snapshot({ paymentId, payer: { id: payerId, deviceId, phone: null } });
 }
 
-function event(p: InternalPaymentSnapshot, atSeconds: number, def: EventDefinition = paymentInternalEvents.created): Envelope<InternalPaymentSnapshot> {
-  return makeEnvelope({ type: def.type, version: def.version, aggregateId: p.paymentId, payload: p, occurredAt: new Date(T0 + atSeconds * 1000) });
+function event(
+  p: InternalPaymentSnapshot,
+  atSeconds: number,
+  def: EventDefinition = paymentInternalEvents.created,
+): Envelope<InternalPaymentSnapshot> {
+  return makeEnvelope({
+    type: def.type,
+    version: def.version,
+    aggregateId: p.paymentId,
+    payload: p,
+    occurredAt: new Date(T0 + atSeconds * 1000),
+  });
 }
 
 /**
@@ -61,7 +77,9 @@ function story() {
 const summary = (r: DecideResult) => (r.kind === "decided" ? [r.decision.outcome, r.decision.reasons] : r.kind);
 
 async function activityOf(payerIds: string[]) {
-  const rows = await db.$client<{ payer_id: string; payments: number; recent: string[]; devices: string[]; last_device_new: boolean }[]>`
+  const rows = await db.$client<
+    { payer_id: string; payments: number; recent: string[]; devices: string[]; last_device_new: boolean }[]
+  >`
     select payer_id, payments, recent::text[] as recent, devices, last_device_new from risk.payer_activity where payer_id = any(${payerIds}::text[])`;
   return payerIds.map((id) => {
     const { payer_id: _, ...rest } = rows.find((r) => r.payer_id === id)!;
@@ -74,12 +92,20 @@ async function decisionInputs(paymentIds: string[]) {
     select payment_id, inputs from risk.decisions where payment_id = any(${paymentIds}::text[])`;
   return paymentIds.map((id) => {
     const inputs = rows.find((r) => r.payment_id === id)?.inputs;
-    return inputs && { paidBefore: inputs.paidBefore, deviceKnown: inputs.deviceKnown, paymentsInWindow: inputs.paymentsInWindow };
+    return (
+      inputs && {
+        paidBefore: inputs.paidBefore,
+        deviceKnown: inputs.deviceKnown,
+        paymentsInWindow: inputs.paymentsInWindow,
+      }
+    );
   });
 }
 
 async function outboxKeys(paymentIds: string[]): Promise<string[]> {
-  const rows = await db.$client<{ key: string }[]>`select key from risk.outbox where key = any(${paymentIds}::text[]) order by id`;
+  const rows = await db.$client<
+    { key: string }[]
+  >`select key from risk.outbox where key = any(${paymentIds}::text[]) order by id`;
   return rows.map((r) => r.key);
 }
 
@@ -127,12 +153,17 @@ describe("deciding a chunk of payments in one transaction", () => {
     expect(await decisionInputs(paymentsOf(batch))).toEqual(await decisionInputs(paymentsOf(single)));
     // One event per payment decided in the chunk, none for duplicates.
     const decidedIds = batch.chunk.filter((_, i) => batched[i]!.kind === "decided").map((e) => e.payload.paymentId);
-    expect((await outboxKeys(paymentsOf(batch))).sort()).toEqual([batch.before[0]!.payload.paymentId, ...decidedIds].sort());
+    expect((await outboxKeys(paymentsOf(batch))).sort()).toEqual(
+      [batch.before[0]!.payload.paymentId, ...decidedIds].sort(),
+    );
   });
 
   it("rolls the whole chunk back when a payment gets its decision elsewhere meanwhile; one by one, only that one is skipped", async () => {
     const payer = `u_${randomUUID()}`;
-    const [contested, other] = [event(payment(newId("pay"), payer, "dev_1"), 0), event(payment(newId("pay"), `u_${randomUUID()}`, null), 0)];
+    const [contested, other] = [
+      event(payment(newId("pay"), payer, "dev_1"), 0),
+      event(payment(newId("pay"), `u_${randomUUID()}`, null), 0),
+    ];
 
     // Another transaction decides the contested payment after this chunk's check, before its insert.
     const rival = await db.$client.reserve();
@@ -145,9 +176,15 @@ describe("deciding a chunk of payments in one transaction", () => {
         () => null,
         (err: unknown) => err,
       );
-      await waitFor(async () => (await db.$client`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`).length > 0, {
-        what: "the chunk to wait for the rival's decision",
-      });
+      await waitFor(
+        async () =>
+          (
+            await db.$client`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+          ).length > 0,
+        {
+          what: "the chunk to wait for the rival's decision",
+        },
+      );
       await rival`commit`;
       expect(await outcome).toBeInstanceOf(DecisionConflictError);
     } finally {
@@ -155,9 +192,13 @@ describe("deciding a chunk of payments in one transaction", () => {
     }
 
     // Nothing of the chunk stayed: no claims, no activity, no decisions.
-    const [claims] = await db.$client<{ n: number }[]>`select count(*)::int as n from risk.inbox where message_id in (${contested.id}::uuid, ${other.id}::uuid)`;
+    const [claims] = await db.$client<
+      { n: number }[]
+    >`select count(*)::int as n from risk.inbox where message_id in (${contested.id}::uuid, ${other.id}::uuid)`;
     expect(claims?.n).toBe(0);
-    expect(await db.$client`select 1 from risk.payer_activity where payer_id in (${payer}, ${other.payload.payer.id})`).toHaveLength(0);
+    expect(
+      await db.$client`select 1 from risk.payer_activity where payer_id in (${payer}, ${other.payload.payer.id})`,
+    ).toHaveLength(0);
     expect(await outboxKeys([other.payload.paymentId, contested.payload.paymentId])).toEqual([]);
 
     expect(summary(await decidePayment(db, CONSUMER, config, other))).toEqual(["allow", []]);

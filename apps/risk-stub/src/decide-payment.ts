@@ -1,6 +1,13 @@
 import type { Database } from "@pps/db";
 import { newId } from "@pps/domain";
-import { makeEnvelope, outboxRow, riskEvents, type Envelope, type InternalPaymentSnapshot, type RiskDecision } from "@pps/messaging";
+import {
+  makeEnvelope,
+  outboxRow,
+  riskEvents,
+  type Envelope,
+  type InternalPaymentSnapshot,
+  type RiskDecision,
+} from "@pps/messaging";
 import { roundsByKey } from "@pps/runtime";
 import { evaluateRisk, type PayerHistory, type RiskInput } from "./evaluate.ts";
 import type { RiskConfig } from "./risk-config.ts";
@@ -28,7 +35,13 @@ export class DecisionConflictError extends Error {
 }
 
 type ReservedSql = Awaited<ReturnType<Database["$client"]["reserve"]>>;
-type ClaimRow = { message_id: string; claimed: boolean; payments: number | null; last_device_new: boolean | null; in_window: number | null };
+type ClaimRow = {
+  message_id: string;
+  claimed: boolean;
+  payments: number | null;
+  last_device_new: boolean | null;
+  in_window: number | null;
+};
 type DecisionRow = ReturnType<typeof decisionRow>;
 
 /**
@@ -38,10 +51,21 @@ type DecisionRow = ReturnType<typeof decisionRow>;
  * effects. A round holds each payer once: ON CONFLICT DO UPDATE takes the event time and device of its own
  * row from `excluded` (recent = {at}, devices = {} or {device}).
  */
-function claimStatement(sql: ReservedSql, consumer: string, windowSeconds: number, envelopes: Envelope<InternalPaymentSnapshot>[]) {
+function claimStatement(
+  sql: ReservedSql,
+  consumer: string,
+  windowSeconds: number,
+  envelopes: Envelope<InternalPaymentSnapshot>[],
+) {
   // Payer order, so concurrent transactions meeting on the same payers lock their rows in one order.
   const rows = envelopes
-    .map((e) => ({ message_id: e.id, payment_id: e.payload.paymentId, payer_id: e.payload.payer.id, at: e.occurredAt, device_id: e.payload.payer.deviceId }))
+    .map((e) => ({
+      message_id: e.id,
+      payment_id: e.payload.paymentId,
+      payer_id: e.payload.payer.id,
+      at: e.occurredAt,
+      device_id: e.payload.payer.deviceId,
+    }))
     .sort((a, b) => (a.payer_id < b.payer_id ? -1 : a.payer_id > b.payer_id ? 1 : 0));
   return sql<ClaimRow[]>`
     with input as (
@@ -111,7 +135,13 @@ function decide(config: RiskConfig, envelope: Envelope<InternalPaymentSnapshot>,
     deviceKnown: paidBefore && deviceId !== null && activity.lastDeviceNew === false,
     paymentsInWindow: activity.inWindow ?? 1,
   };
-  const input: RiskInput = { amount: payment.amount, currency: payment.currency, payerId, deviceId, ip: payment.payer.ip };
+  const input: RiskInput = {
+    amount: payment.amount,
+    currency: payment.currency,
+    payerId,
+    deviceId,
+    ip: payment.payer.ip,
+  };
   const { outcome, reasons } = evaluateRisk(config.rules, config.blocklist, input, history);
   const decision: RiskDecision = {
     decisionId: newId("rdc"),
@@ -121,12 +151,28 @@ function decide(config: RiskConfig, envelope: Envelope<InternalPaymentSnapshot>,
     reasons,
     decidedAt: new Date().toISOString(),
   };
-  const inputs = { eventId: envelope.id, eventType: envelope.type, occurredAt: envelope.occurredAt, ...input, ...history };
+  const inputs = {
+    eventId: envelope.id,
+    eventType: envelope.type,
+    occurredAt: envelope.occurredAt,
+    ...input,
+    ...history,
+  };
   return { decision, row: decisionRow(envelope, decision, config.rulesVersion, inputs) };
 }
 
-function decisionRow(envelope: Envelope<InternalPaymentSnapshot>, decision: RiskDecision, rulesVersion: number, inputs: Record<string, unknown>) {
-  const out = makeEnvelope({ type: riskEvents.decided.type, version: riskEvents.decided.version, aggregateId: decision.paymentId, payload: decision });
+function decisionRow(
+  envelope: Envelope<InternalPaymentSnapshot>,
+  decision: RiskDecision,
+  rulesVersion: number,
+  inputs: Record<string, unknown>,
+) {
+  const out = makeEnvelope({
+    type: riskEvents.decided.type,
+    version: riskEvents.decided.version,
+    aggregateId: decision.paymentId,
+    payload: decision,
+  });
   const outbox = outboxRow(riskEvents.decided, out);
   return {
     payment_id: decision.paymentId,
@@ -155,7 +201,8 @@ async function pipeline(statements: PromiseLike<unknown>[]): Promise<void> {
   const settled = await Promise.allSettled(statements);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
   if (!failed) return;
-  if ((failed.reason as { code?: string }).code === UNIQUE_VIOLATION) throw new DecisionConflictError("a payment of the batch was decided elsewhere", { cause: failed.reason });
+  if ((failed.reason as { code?: string }).code === UNIQUE_VIOLATION)
+    throw new DecisionConflictError("a payment of the batch was decided elsewhere", { cause: failed.reason });
   throw failed.reason;
 }
 
@@ -163,7 +210,12 @@ async function pipeline(statements: PromiseLike<unknown>[]): Promise<void> {
  * Decides one payment: `decidePayments` with one envelope, where a payment decided elsewhere meanwhile is
  * simply already decided.
  */
-export async function decidePayment(db: Database, consumer: string, config: RiskConfig, envelope: Envelope<InternalPaymentSnapshot>): Promise<DecideResult> {
+export async function decidePayment(
+  db: Database,
+  consumer: string,
+  config: RiskConfig,
+  envelope: Envelope<InternalPaymentSnapshot>,
+): Promise<DecideResult> {
   try {
     const [result] = await decidePayments(db, consumer, config, [envelope]);
     return result!;
@@ -187,21 +239,35 @@ export async function decidePayment(db: Database, consumer: string, config: Risk
  * round trips for the whole batch (two for one payment), and the fixed statement texts are prepared once per
  * connection. (A failed statement aborts the transaction, so a pipelined COMMIT then rolls back.)
  */
-export async function decidePayments(db: Database, consumer: string, config: RiskConfig, envelopes: Envelope<InternalPaymentSnapshot>[]): Promise<DecideResult[]> {
+export async function decidePayments(
+  db: Database,
+  consumer: string,
+  config: RiskConfig,
+  envelopes: Envelope<InternalPaymentSnapshot>[],
+): Promise<DecideResult[]> {
   if (envelopes.length === 0) return [];
   const results: DecideResult[] = new Array(envelopes.length);
   // Velocity is counted in event time (when the payment entered review), so a consumer catching up on a
   // backlog does not see a burst that never happened.
   const windowSeconds = config.rules.velocity.windowSeconds;
   // Envelope ids compare as uuids (any letter case), and rows are matched back by the id as given.
-  const rounds = roundsByKey(envelopes, (e) => [`event:${e.id.toLowerCase()}`, `payment:${e.payload.paymentId}`, `payer:${e.payload.payer.id}`]);
+  const rounds = roundsByKey(envelopes, (e) => [
+    `event:${e.id.toLowerCase()}`,
+    `payment:${e.payload.paymentId}`,
+    `payer:${e.payload.payer.id}`,
+  ]);
 
   const sql = await db.$client.reserve();
   let open = true;
   try {
     let sent: Promise<unknown>[] = [sql`begin`];
     for (const round of rounds) {
-      const claim = claimStatement(sql, consumer, windowSeconds, round.map((i) => envelopes[i]!));
+      const claim = claimStatement(
+        sql,
+        consumer,
+        windowSeconds,
+        round.map((i) => envelopes[i]!),
+      );
       await pipeline([...sent, claim]);
       const byMessage = new Map((await claim).map((c) => [c.message_id, c]));
       const decided: DecisionRow[] = [];
@@ -212,7 +278,11 @@ export async function decidePayments(db: Database, consumer: string, config: Ris
         // Claimed, but the payment has its decision: nothing was written but the inbox claim; keep that.
         else if (row.payments === null) results[index] = { kind: "already_decided" };
         else {
-          const { decision, row: record } = decide(config, envelope, { payments: row.payments, lastDeviceNew: row.last_device_new, inWindow: row.in_window });
+          const { decision, row: record } = decide(config, envelope, {
+            payments: row.payments,
+            lastDeviceNew: row.last_device_new,
+            inWindow: row.in_window,
+          });
           results[index] = { kind: "decided", decision, rulesVersion: config.rulesVersion };
           decided.push(record);
         }

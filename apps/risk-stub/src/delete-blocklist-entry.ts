@@ -17,7 +17,10 @@ export const deleteBlocklistEntryRoute = createRoute({
   description: "URL-encode the value. An unknown kind is a validation error (400); a value that is not blocked, 404.",
   security: adminSecurity,
   request: {
-    params: z.object({ kind: blocklistKindSchema, value: z.string().min(1).max(256).openapi({ description: "The blocked value, URL-encoded." }) }),
+    params: z.object({
+      kind: blocklistKindSchema,
+      value: z.string().min(1).max(256).openapi({ description: "The blocked value, URL-encoded." }),
+    }),
     query: noQuery,
   },
   responses: {
@@ -27,7 +30,13 @@ export const deleteBlocklistEntryRoute = createRoute({
 });
 
 /** DELETE /v1/risk/blocklist/{kind}/{value}: unblocks. 204, or 404 when there was no such entry. */
-export function deleteBlocklistEntry({ db, config }: { db: Database; config: RiskConfigCache }): RouteHandler<typeof deleteBlocklistEntryRoute, AppEnv> {
+export function deleteBlocklistEntry({
+  db,
+  config,
+}: {
+  db: Database;
+  config: RiskConfigCache;
+}): RouteHandler<typeof deleteBlocklistEntryRoute, AppEnv> {
   return async (c) => {
     const { kind, value: raw } = c.req.valid("param");
     const value = normalizeBlocklistValue(kind, raw);
@@ -41,7 +50,13 @@ export function deleteBlocklistEntry({ db, config }: { db: Database; config: Ris
     });
     if (!deleted) throw new AppError("request.not_found", `no ${kind} blocklist entry with that value`);
     c.get("logger").info({ kind }, "blocklist entry removed");
-    await config.refresh().catch((err: unknown) => c.get("logger").warn({ err }, "risk config refresh after a blocklist change failed; the periodic one will apply it"));
+    await config
+      .refresh()
+      .catch((err: unknown) =>
+        c
+          .get("logger")
+          .warn({ err }, "risk config refresh after a blocklist change failed; the periodic one will apply it"),
+      );
     return c.body(null, 204);
   };
 }

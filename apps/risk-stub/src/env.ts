@@ -12,7 +12,12 @@ export const envSchema = baseEnvSchema(7102).extend({
   /** Payment events decided at once (different payments in parallel, one payment's events in order). */
   RISK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   /** How often each replica checks for changed rules and blocklist (it reloads only what changed). */
-  RULES_REFRESH_MS: z.coerce.number().int().min(50).max(1_000, "must be at most 1000 so changes apply within a second").default(1_000),
+  RULES_REFRESH_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(1_000, "must be at most 1000 so changes apply within a second")
+    .default(1_000),
 });
 
 export type Env = ReturnType<typeof loadAppEnv>;

@@ -4,14 +4,35 @@ import { evaluateRisk, type PayerHistory, type RiskInput } from "./evaluate.ts";
 import { DEFAULT_RULES, type RulesConfig } from "./rules.ts";
 
 const rules: RulesConfig = {
-  amountLimits: { CNY: { softLimit: 500_000, hardLimit: 5_000_000 }, USD: { softLimit: null, hardLimit: 1_000 }, EUR: { softLimit: 2_000, hardLimit: null } },
+  amountLimits: {
+    CNY: { softLimit: 500_000, hardLimit: 5_000_000 },
+    USD: { softLimit: null, hardLimit: 1_000 },
+    EUR: { softLimit: 2_000, hardLimit: null },
+  },
   newDevice: { enabled: true },
   velocity: { enabled: true, maxPayments: 5, windowSeconds: 60 },
 };
 
-const input = (over: Partial<RiskInput> = {}): RiskInput => ({ amount: 1_299, currency: "CNY", payerId: "u_1", deviceId: "d_1", ip: "10.0.0.1", ...over });
-const history = (over: Partial<PayerHistory> = {}): PayerHistory => ({ paidBefore: true, deviceKnown: true, paymentsInWindow: 1, ...over });
-const decide = (i: Partial<RiskInput> = {}, h: Partial<PayerHistory> = {}, r: RulesConfig = rules, bl = EMPTY_BLOCKLIST) => evaluateRisk(r, bl, input(i), history(h));
+const input = (over: Partial<RiskInput> = {}): RiskInput => ({
+  amount: 1_299,
+  currency: "CNY",
+  payerId: "u_1",
+  deviceId: "d_1",
+  ip: "10.0.0.1",
+  ...over,
+});
+const history = (over: Partial<PayerHistory> = {}): PayerHistory => ({
+  paidBefore: true,
+  deviceKnown: true,
+  paymentsInWindow: 1,
+  ...over,
+});
+const decide = (
+  i: Partial<RiskInput> = {},
+  h: Partial<PayerHistory> = {},
+  r: RulesConfig = rules,
+  bl = EMPTY_BLOCKLIST,
+) => evaluateRisk(r, bl, input(i), history(h));
 
 describe("evaluateRisk", () => {
   it("allows an ordinary payment with no reasons", () => {
@@ -28,7 +49,10 @@ describe("evaluateRisk", () => {
 
     it("blocks a blocklisted payer, device or IP, each with its own reason", () => {
       expect(decide({ payerId: "u_bad" }, {}, rules, bl)).toEqual({ outcome: "block", reasons: ["payer_blocklisted"] });
-      expect(decide({ deviceId: "d_bad" }, {}, rules, bl)).toEqual({ outcome: "block", reasons: ["device_blocklisted"] });
+      expect(decide({ deviceId: "d_bad" }, {}, rules, bl)).toEqual({
+        outcome: "block",
+        reasons: ["device_blocklisted"],
+      });
       expect(decide({ ip: "203.0.113.9" }, {}, rules, bl)).toEqual({ outcome: "block", reasons: ["ip_blocklisted"] });
     });
 
@@ -54,7 +78,10 @@ describe("evaluateRisk", () => {
   describe("amount limits (inclusive: equal passes, one minor unit over fires)", () => {
     it("hard limit: 5,000,000 passes the hard limit, 5,000,001 blocks (and is over the soft limit too)", () => {
       expect(decide({ amount: 5_000_000 }).reasons).not.toContain("amount_over_hard_limit");
-      expect(decide({ amount: 5_000_001 })).toEqual({ outcome: "block", reasons: ["amount_over_hard_limit", "amount_over_soft_limit"] });
+      expect(decide({ amount: 5_000_001 })).toEqual({
+        outcome: "block",
+        reasons: ["amount_over_hard_limit", "amount_over_soft_limit"],
+      });
     });
 
     it("soft limit: 500,000 allows, 500,001 challenges", () => {
@@ -64,16 +91,25 @@ describe("evaluateRisk", () => {
     });
 
     it("applies only the limits configured for the payment's currency", () => {
-      expect(decide({ amount: 1_001, currency: "USD" })).toEqual({ outcome: "block", reasons: ["amount_over_hard_limit"] });
+      expect(decide({ amount: 1_001, currency: "USD" })).toEqual({
+        outcome: "block",
+        reasons: ["amount_over_hard_limit"],
+      });
       expect(decide({ amount: 1_000, currency: "USD" })).toEqual({ outcome: "allow", reasons: [] });
-      expect(decide({ amount: 2_001, currency: "EUR" })).toEqual({ outcome: "challenge", reasons: ["amount_over_soft_limit"] });
+      expect(decide({ amount: 2_001, currency: "EUR" })).toEqual({
+        outcome: "challenge",
+        reasons: ["amount_over_soft_limit"],
+      });
       expect(decide({ amount: 999_999_999, currency: "JPY" })).toEqual({ outcome: "allow", reasons: [] });
     });
   });
 
   describe("new device", () => {
     it("challenges a payer who paid before but never from this device", () => {
-      expect(decide({}, { paidBefore: true, deviceKnown: false })).toEqual({ outcome: "challenge", reasons: ["new_device"] });
+      expect(decide({}, { paidBefore: true, deviceKnown: false })).toEqual({
+        outcome: "challenge",
+        reasons: ["new_device"],
+      });
     });
 
     it("does not fire on a payer's first payment, a known device, or no device", () => {
@@ -94,7 +130,9 @@ describe("evaluateRisk", () => {
     });
 
     it("does not fire when disabled", () => {
-      expect(decide({}, { paymentsInWindow: 50 }, { ...rules, velocity: { ...rules.velocity, enabled: false } }).outcome).toBe("allow");
+      expect(
+        decide({}, { paymentsInWindow: 50 }, { ...rules, velocity: { ...rules.velocity, enabled: false } }).outcome,
+      ).toBe("allow");
     });
   });
 
@@ -102,7 +140,9 @@ describe("evaluateRisk", () => {
     const bl = buildBlocklist([{ kind: "payer", value: "u_bad" }]);
 
     it("block beats challenge, and every fired rule is listed in a stable order", () => {
-      expect(decide({ payerId: "u_bad", amount: 500_001 }, { deviceKnown: false, paymentsInWindow: 6 }, rules, bl)).toEqual({
+      expect(
+        decide({ payerId: "u_bad", amount: 500_001 }, { deviceKnown: false, paymentsInWindow: 6 }, rules, bl),
+      ).toEqual({
         outcome: "block",
         reasons: ["payer_blocklisted", "amount_over_soft_limit", "new_device", "velocity_exceeded"],
       });

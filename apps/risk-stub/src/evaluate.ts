@@ -30,11 +30,17 @@ export type Evaluation = { outcome: RiskOutcome; reasons: ReasonCode[] };
  * Limits are inclusive (an amount equal to a limit passes); velocity fires on the (maxPayments + 1)th payment
  * in the window. Pure: everything it needs is passed in.
  */
-export function evaluateRisk(rules: RulesConfig, blocklist: Blocklist, input: RiskInput, history: PayerHistory): Evaluation {
+export function evaluateRisk(
+  rules: RulesConfig,
+  blocklist: Blocklist,
+  input: RiskInput,
+  history: PayerHistory,
+): Evaluation {
   const fired = new Set<ReasonCode>();
 
   if (blocklist.payer.has(normalizeBlocklistValue("payer", input.payerId))) fired.add("payer_blocklisted");
-  if (input.deviceId !== null && blocklist.device.has(normalizeBlocklistValue("device", input.deviceId))) fired.add("device_blocklisted");
+  if (input.deviceId !== null && blocklist.device.has(normalizeBlocklistValue("device", input.deviceId)))
+    fired.add("device_blocklisted");
   if (input.ip !== null && blocklist.ip.has(normalizeBlocklistValue("ip", input.ip))) fired.add("ip_blocklisted");
 
   const limits = rules.amountLimits[input.currency];
@@ -42,7 +48,8 @@ export function evaluateRisk(rules: RulesConfig, blocklist: Blocklist, input: Ri
   if (limits?.softLimit != null && input.amount > limits.softLimit) fired.add("amount_over_soft_limit");
 
   // A payer's first payment has no device history to compare with, so it is never "new device".
-  if (rules.newDevice.enabled && input.deviceId !== null && history.paidBefore && !history.deviceKnown) fired.add("new_device");
+  if (rules.newDevice.enabled && input.deviceId !== null && history.paidBefore && !history.deviceKnown)
+    fired.add("new_device");
   if (rules.velocity.enabled && history.paymentsInWindow > rules.velocity.maxPayments) fired.add("velocity_exceeded");
 
   const reasons = REASON_CODES.filter((r) => fired.has(r));

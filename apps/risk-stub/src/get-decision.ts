@@ -2,7 +2,16 @@ import { eq } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { riskDecisions } from "@pps/db/schema";
 import { AppError } from "@pps/domain";
-import { type AppEnv, BEARER_ERRORS, createRoute, errorResponses, json, noQuery, type RouteHandler, z } from "@pps/runtime";
+import {
+  type AppEnv,
+  BEARER_ERRORS,
+  createRoute,
+  errorResponses,
+  json,
+  noQuery,
+  type RouteHandler,
+  z,
+} from "@pps/runtime";
 import { adminSecurity } from "./risk-api.ts";
 import { type ReasonCode, REASON_CODES } from "./rules.ts";
 
@@ -16,9 +25,15 @@ export const riskDecisionSchema = z
     merchantId: z.string(),
     payerId: z.string(),
     outcome: z.enum(OUTCOMES),
-    reasons: z.array(z.enum(REASON_CODES)).openapi({ description: "In the order the rules list them; the outcome is the strongest." }),
-    rulesVersion: z.int().openapi({ description: "The rules version it was made with (GET /v1/risk/rules?version=N)." }),
-    inputs: z.record(z.string(), z.unknown()).openapi({ description: "What the rules saw: amount, currency, payer, device, IP and the history counts." }),
+    reasons: z
+      .array(z.enum(REASON_CODES))
+      .openapi({ description: "In the order the rules list them; the outcome is the strongest." }),
+    rulesVersion: z
+      .int()
+      .openapi({ description: "The rules version it was made with (GET /v1/risk/rules?version=N)." }),
+    inputs: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: "What the rules saw: amount, currency, payer, device, IP and the history counts." }),
     decidedAt: z.string().openapi({ format: "date-time" }),
   })
   .openapi("RiskDecision");
@@ -30,7 +45,14 @@ export const getDecisionRoute = createRoute({
   tags: ["Decisions"],
   summary: "The decision made for a payment, with the rules version and inputs",
   security: adminSecurity,
-  request: { params: z.object({ paymentId: z.string().openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }) }), query: noQuery },
+  request: {
+    params: z.object({
+      paymentId: z
+        .string()
+        .openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }),
+    }),
+    query: noQuery,
+  },
   responses: {
     200: { description: "The decision.", content: json(riskDecisionSchema) },
     ...errorResponses([...BEARER_ERRORS, "request.not_found"]),

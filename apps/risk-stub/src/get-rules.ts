@@ -38,8 +38,15 @@ export function getRules({ db }: { db: Database }): RouteHandler<typeof getRules
   return async (c) => {
     const { version } = c.req.valid("query");
     const base = db.select().from(riskRules);
-    const [row] = version === undefined ? await base.orderBy(desc(riskRules.version)).limit(1) : await base.where(eq(riskRules.version, version));
-    if (!row) throw new AppError("request.not_found", version === undefined ? "no risk rules stored yet" : `no risk rules version ${version}`);
+    const [row] =
+      version === undefined
+        ? await base.orderBy(desc(riskRules.version)).limit(1)
+        : await base.where(eq(riskRules.version, version));
+    if (!row)
+      throw new AppError(
+        "request.not_found",
+        version === undefined ? "no risk rules stored yet" : `no risk rules version ${version}`,
+      );
     return c.json(rulesView(row), 200);
   };
 }

@@ -23,7 +23,11 @@ export const listBlocklistRoute = createRoute({
   responses: {
     200: {
       description: "A page of entries.",
-      content: json(z.object({ entries: z.array(blocklistEntryViewSchema), limit: z.int(), offset: z.int() }).openapi("BlocklistPage")),
+      content: json(
+        z
+          .object({ entries: z.array(blocklistEntryViewSchema), limit: z.int(), offset: z.int() })
+          .openapi("BlocklistPage"),
+      ),
     },
     ...errorResponses(BEARER_ERRORS),
   },

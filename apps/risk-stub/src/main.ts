@@ -15,7 +15,8 @@ runMain(async () => {
   const env = loadAppEnv();
   const infra = createInfra("risk-stub", env);
   const { logger, db } = infra;
-  if (env.ADMIN_TOKEN === DEV_ADMIN_TOKEN) logger.warn("ADMIN_TOKEN is the development default; set a secret one in production");
+  if (env.ADMIN_TOKEN === DEV_ADMIN_TOKEN)
+    logger.warn("ADMIN_TOKEN is the development default; set a secret one in production");
 
   const metrics = createRiskMetrics(infra.metrics.registry);
   const config = new RiskConfigCache({ db, logger, refreshMs: env.RULES_REFRESH_MS, metrics });

@@ -33,8 +33,16 @@ export function createRiskMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
-    outboxPublished: new Counter({ name: "risk_outbox_published_total", help: "risk.decided events relayed to Kafka", registers: [registry] }),
-    rulesVersion: new Gauge({ name: "risk_rules_version", help: "Rules version in use on this replica", registers: [registry] }),
+    outboxPublished: new Counter({
+      name: "risk_outbox_published_total",
+      help: "risk.decided events relayed to Kafka",
+      registers: [registry],
+    }),
+    rulesVersion: new Gauge({
+      name: "risk_rules_version",
+      help: "Rules version in use on this replica",
+      registers: [registry],
+    }),
     blocklistEntries: new Gauge({
       name: "risk_blocklist_entries",
       help: "Blocklist entries in use on this replica, by kind",

@@ -33,7 +33,12 @@ export const INBOX_CONSUMER = "risk-stub.payment-events";
  * headers, unparsed: public v2 events have no contact data, and risk never needs them.
  */
 const SNAPSHOT_EVENTS = new Set(
-  [paymentInternalEvents.created, paymentInternalEvents.submitted, paymentEventsV1.created, paymentEventsV1.submitted].map((d) => eventKey(d.type, d.version)),
+  [
+    paymentInternalEvents.created,
+    paymentInternalEvents.submitted,
+    paymentEventsV1.created,
+    paymentEventsV1.submitted,
+  ].map((d) => eventKey(d.type, d.version)),
 );
 
 export type PaymentEventsConsumerOptions = {
@@ -115,10 +120,16 @@ export class PaymentEventsConsumer {
         decided = true;
         metrics.paymentEvents.inc({ result: "decided" });
         metrics.decisions.inc({ outcome: result.decision.outcome });
-        logger.debug({ paymentId: payment.paymentId, outcome: result.decision.outcome, reasons: result.decision.reasons }, "payment decided");
+        logger.debug(
+          { paymentId: payment.paymentId, outcome: result.decision.outcome, reasons: result.decision.reasons },
+          "payment decided",
+        );
       } else {
         metrics.paymentEvents.inc({ result: "duplicate" });
-        logger.info({ paymentId: payment.paymentId, eventId: envelope.id, result: result.kind }, "payment event already handled; nothing to do");
+        logger.info(
+          { paymentId: payment.paymentId, eventId: envelope.id, result: result.kind },
+          "payment event already handled; nothing to do",
+        );
       }
     });
     if (decided) this.opts.onDecided();

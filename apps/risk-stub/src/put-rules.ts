@@ -1,7 +1,17 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { riskRules } from "@pps/db/schema";
-import { type AppEnv, BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type RouteHandler } from "@pps/runtime";
+import {
+  type AppEnv,
+  BEARER_ERRORS,
+  boundedJson,
+  createRoute,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  type RouteHandler,
+} from "@pps/runtime";
 import { rulesConfigBodySchema, rulesSchema, rulesView } from "./get-rules.ts";
 import { adminSecurity, MAX_BODY_BYTES } from "./risk-api.ts";
 import type { RiskConfigCache } from "./risk-config.ts";
@@ -31,7 +41,13 @@ export const putRulesRoute = createRoute({
  * PUT /v1/risk/rules: replaces the whole rules document. The new one becomes the next version; earlier
  * versions are kept. This replica applies it before answering; the others within RULES_REFRESH_MS.
  */
-export function putRules({ db, config }: { db: Database; config: RiskConfigCache }): RouteHandler<typeof putRulesRoute, AppEnv> {
+export function putRules({
+  db,
+  config,
+}: {
+  db: Database;
+  config: RiskConfigCache;
+}): RouteHandler<typeof putRulesRoute, AppEnv> {
   return async (c) => {
     const rules = c.req.valid("json");
     const row = await db.transaction(async (tx) => {
@@ -43,7 +59,13 @@ export function putRules({ db, config }: { db: Database; config: RiskConfigCache
       return created!;
     });
     c.get("logger").info({ version: row.version }, "risk rules replaced");
-    await config.refresh().catch((err: unknown) => c.get("logger").warn({ err }, "risk config refresh after a rules change failed; the periodic one will apply it"));
+    await config
+      .refresh()
+      .catch((err: unknown) =>
+        c
+          .get("logger")
+          .warn({ err }, "risk config refresh after a rules change failed; the periodic one will apply it"),
+      );
     return c.json(rulesView(row), 200);
   };
 }

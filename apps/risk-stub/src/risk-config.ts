@@ -43,7 +43,9 @@ export class RiskConfigCache {
     await seedRiskConfig(this.opts.db);
     await this.refresh();
     this.timer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.opts.logger.warn({ err }, "risk config refresh failed; keeping the previous one"));
+      this.refresh().catch((err: unknown) =>
+        this.opts.logger.warn({ err }, "risk config refresh failed; keeping the previous one"),
+      );
     }, this.opts.refreshMs);
     this.timer.unref();
   }
@@ -79,7 +81,10 @@ export class RiskConfigCache {
 
     let rules = prev?.rules;
     if (!prev || prev.rulesVersion !== rulesVersion) {
-      const [row] = await db.select({ config: riskRules.config }).from(riskRules).where(eq(riskRules.version, rulesVersion));
+      const [row] = await db
+        .select({ config: riskRules.config })
+        .from(riskRules)
+        .where(eq(riskRules.version, rulesVersion));
       const parsed = rulesConfigSchema.safeParse(row?.config);
       if (!parsed.success) {
         // Only the admin API writes rules and it validates them, so this is a schema change gone wrong:
@@ -93,7 +98,9 @@ export class RiskConfigCache {
     let blocklist = prev?.blocklist;
     // Read after the version: a change committed in between is loaded now and merely reloaded once more later.
     if (!prev || prev.blocklistVersion !== blocklistVersion) {
-      blocklist = buildBlocklist(await db.select({ kind: riskBlocklist.kind, value: riskBlocklist.value }).from(riskBlocklist));
+      blocklist = buildBlocklist(
+        await db.select({ kind: riskBlocklist.kind, value: riskBlocklist.value }).from(riskBlocklist),
+      );
     }
 
     this.config = { rulesVersion, rules: rules!, blocklistVersion, blocklist: blocklist! };

@@ -21,7 +21,14 @@ import {
   type PaymentSnapshot,
   type RiskDecision,
 } from "@pps/messaging";
-import { type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_KAFKA_BROKERS, waitFor, type AppProcess } from "@pps/test-support";
+import {
+  type IsolatedEnvironment,
+  isolatedEnvironment,
+  startApp,
+  TEST_KAFKA_BROKERS,
+  waitFor,
+  type AppProcess,
+} from "@pps/test-support";
 import { INBOX_CONSUMER } from "./payment-events-consumer.ts";
 import { snapshot } from "./risk-test-kit.ts";
 
@@ -33,25 +40,30 @@ let isolated: IsolatedEnvironment;
 let publisher: EventPublisher;
 const decided = new Map<string, Envelope<RiskDecision>[]>();
 let reader: EventConsumer;
-const startReader = () => new EventConsumer({
-  kafka,
-  groupId: `risk-stub-test-reader-${randomUUID()}`,
-  topics: [TOPICS.riskDecisions.name],
-  registry: eventRegistry,
-  logger,
-  topicPrefix: isolated.topicPrefix,
-  handler: async (envelope) => {
-    const d = envelope as Envelope<RiskDecision>;
-    decided.set(d.payload.paymentId, [...(decided.get(d.payload.paymentId) ?? []), d]);
-  },
-});
+const startReader = () =>
+  new EventConsumer({
+    kafka,
+    groupId: `risk-stub-test-reader-${randomUUID()}`,
+    topics: [TOPICS.riskDecisions.name],
+    registry: eventRegistry,
+    logger,
+    topicPrefix: isolated.topicPrefix,
+    handler: async (envelope) => {
+      const d = envelope as Envelope<RiskDecision>;
+      decided.set(d.payload.paymentId, [...(decided.get(d.payload.paymentId) ?? []), d]);
+    },
+  });
 
 let app: AppProcess;
 let db: Database;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function paymentEnvelope<P>(payment: P & { paymentId: string }, def: EventDefinition = paymentInternalEvents.created, aggregateId = payment.paymentId): Envelope<P> {
+function paymentEnvelope<P>(
+  payment: P & { paymentId: string },
+  def: EventDefinition = paymentInternalEvents.created,
+  aggregateId = payment.paymentId,
+): Envelope<P> {
   return makeEnvelope({ type: def.type, version: def.version, aggregateId, payload: payment });
 }
 
@@ -61,24 +73,39 @@ async function publish(...envelopes: Envelope[]): Promise<void> {
 }
 
 async function decisionFor(paymentId: string): Promise<RiskDecision> {
-  await waitFor(async () => decided.has(paymentId), { what: `risk.decided for ${paymentId}`, timeoutMs: 20_000, intervalMs: 25 });
+  await waitFor(async () => decided.has(paymentId), {
+    what: `risk.decided for ${paymentId}`,
+    timeoutMs: 20_000,
+    intervalMs: 25,
+  });
   return decided.get(paymentId)![0]!.payload;
 }
 
 /** Publishes payments and returns their decisions as [outcome, reasons]. */
 async function decide(...payments: InternalPaymentSnapshot[]): Promise<[string, string[]][]> {
   await publish(...payments.map((p) => paymentEnvelope(p)));
-  return Promise.all(payments.map(async (p) => {
-    const d = await decisionFor(p.paymentId);
-    return [d.outcome, d.reasons] as [string, string[]];
-  }));
+  return Promise.all(
+    payments.map(async (p) => {
+      const d = await decisionFor(p.paymentId);
+      return [d.outcome, d.reasons] as [string, string[]];
+    }),
+  );
 }
 
-function admin(method: string, path: string, body?: unknown, { token = ADMIN_TOKEN, contentType = "application/json" }: { token?: string | null; contentType?: string } = {}) {
+function admin(
+  method: string,
+  path: string,
+  body?: unknown,
+  { token = ADMIN_TOKEN, contentType = "application/json" }: { token?: string | null; contentType?: string } = {},
+) {
   const headers: Record<string, string> = {};
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = contentType;
-  return fetch(`${app.url}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  return fetch(`${app.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
 }
 
 beforeAll(async () => {
@@ -107,18 +134,39 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
     const event = decided.get(p.paymentId)![0]!;
     expect(event.type).toBe("risk.decided");
     expect(event.aggregateId).toBe(p.paymentId);
-    expect(event.payload).toMatchObject({ paymentId: p.paymentId, merchantId: "m_risk_test", outcome: "allow", reasons: [] });
+    expect(event.payload).toMatchObject({
+      paymentId: p.paymentId,
+      merchantId: "m_risk_test",
+      outcome: "allow",
+      reasons: [],
+    });
 
     const res = await admin("GET", `/v1/risk/decisions/${p.paymentId}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ paymentId: p.paymentId, decisionId: event.payload.decisionId, outcome: "allow", reasons: [], payerId: p.payer.id });
+    expect(body).toMatchObject({
+      paymentId: p.paymentId,
+      decisionId: event.payload.decisionId,
+      outcome: "allow",
+      reasons: [],
+      payerId: p.payer.id,
+    });
     expect(body.rulesVersion).toEqual(expect.any(Number));
-    expect(body.inputs).toMatchObject({ amount: 12_900, currency: "CNY", deviceId: p.payer.deviceId, paidBefore: false, paymentsInWindow: 1 });
+    expect(body.inputs).toMatchObject({
+      amount: 12_900,
+      currency: "CNY",
+      deviceId: p.payer.deviceId,
+      paidBefore: false,
+      paymentsInWindow: 1,
+    });
   });
 
   it("blocks over the hard limit and challenges over the soft limit (limits inclusive)", async () => {
-    const results = await decide(snapshot({ amount: 5_000_001 }), snapshot({ amount: 500_001 }), snapshot({ amount: 500_000 }));
+    const results = await decide(
+      snapshot({ amount: 5_000_001 }),
+      snapshot({ amount: 500_001 }),
+      snapshot({ amount: 500_000 }),
+    );
     expect(results).toEqual([
       ["block", ["amount_over_hard_limit", "amount_over_soft_limit"]],
       ["challenge", ["amount_over_soft_limit"]],
@@ -141,13 +189,24 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
       const res = await admin("POST", "/v1/risk/blocklist", entry);
       expect(res.status).toBe(201);
     }
-    const again = await admin("POST", "/v1/risk/blocklist", { kind: "payer", value: payer, reason: "chargebacks, confirmed" });
+    const again = await admin("POST", "/v1/risk/blocklist", {
+      kind: "payer",
+      value: payer,
+      reason: "chargebacks, confirmed",
+    });
     expect(again.status).toBe(200);
-    const listed = (await (await admin("GET", "/v1/risk/blocklist?kind=ip&limit=1000")).json()) as { entries: { value: string }[] };
+    const listed = (await (await admin("GET", "/v1/risk/blocklist?kind=ip&limit=1000")).json()) as {
+      entries: { value: string }[];
+    };
     expect(listed.entries.map((e) => e.value)).toContain(ip);
 
     const byPayer = snapshot({ payer: { id: payer } });
-    const results = await decide(byPayer, snapshot({ payer: { deviceId: device } }), snapshot({ payer: { ip } }), snapshot({ payer: { id: payer2, deviceId: device, ip } }));
+    const results = await decide(
+      byPayer,
+      snapshot({ payer: { deviceId: device } }),
+      snapshot({ payer: { ip } }),
+      snapshot({ payer: { id: payer2, deviceId: device, ip } }),
+    );
     expect(results).toEqual([
       ["block", ["payer_blocklisted"]],
       ["block", ["device_blocklisted"]],
@@ -163,7 +222,9 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
   it("challenges a payer's new device, but not their first payment or a known device", async () => {
     const payer = `u_${randomUUID()}`;
     expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_phone" } }))).toEqual([["allow", []]]);
-    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_laptop" } }))).toEqual([["challenge", ["new_device"]]]);
+    expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_laptop" } }))).toEqual([
+      ["challenge", ["new_device"]],
+    ]);
     expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_phone" } }))).toEqual([["allow", []]]);
     expect(await decide(snapshot({ payer: { id: payer, deviceId: "dev_laptop" } }))).toEqual([["allow", []]]);
   });
@@ -226,7 +287,10 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
   it("ignores payment events that are not in risk review", async () => {
     const p = snapshot({ status: "processing", previousStatus: "risk_review", version: 2 });
     const marker = snapshot();
-    await publish(paymentEnvelope(p, paymentInternalEvents.processing), paymentEnvelope(marker, paymentInternalEvents.created, p.paymentId));
+    await publish(
+      paymentEnvelope(p, paymentInternalEvents.processing),
+      paymentEnvelope(marker, paymentInternalEvents.created, p.paymentId),
+    );
     await decisionFor(marker.paymentId);
     expect(decided.has(p.paymentId)).toBe(false);
   });
@@ -241,31 +305,49 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
       paymentEnvelope(legacy, paymentEventsV1.created, publicV2.paymentId),
     ]);
     expect((await decisionFor(legacy.paymentId)).outcome).toBe("allow");
-    const record = (await (await admin("GET", `/v1/risk/decisions/${legacy.paymentId}`)).json()) as { inputs: Record<string, unknown> };
-    expect(record.inputs).toMatchObject({ deviceId: legacy.payer.deviceId, ip: legacy.payer.ip, eventType: "payment.created" });
+    const record = (await (await admin("GET", `/v1/risk/decisions/${legacy.paymentId}`)).json()) as {
+      inputs: Record<string, unknown>;
+    };
+    expect(record.inputs).toMatchObject({
+      deviceId: legacy.payer.deviceId,
+      ip: legacy.payer.ip,
+      eventType: "payment.created",
+    });
     await sleep(300);
     expect(decided.has(publicV2.paymentId)).toBe(false);
   });
 
   it("applies a rules update from the admin API, keeping the old version", async () => {
-    const current = (await (await admin("GET", "/v1/risk/rules")).json()) as { version: number; config: { amountLimits: Record<string, unknown> } };
-    const updated = { ...current.config, amountLimits: { ...current.config.amountLimits, JPY: { softLimit: 1_000, hardLimit: 10_000 } } };
+    const current = (await (await admin("GET", "/v1/risk/rules")).json()) as {
+      version: number;
+      config: { amountLimits: Record<string, unknown> };
+    };
+    const updated = {
+      ...current.config,
+      amountLimits: { ...current.config.amountLimits, JPY: { softLimit: 1_000, hardLimit: 10_000 } },
+    };
     const put = await admin("PUT", "/v1/risk/rules", updated);
     expect(put.status).toBe(200);
     const saved = (await put.json()) as { version: number; config: unknown };
     expect(saved.version).toBeGreaterThan(current.version);
     expect(saved.config).toEqual(updated);
     expect(((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version).toBe(saved.version);
-    expect(((await (await admin("GET", `/v1/risk/rules?version=${current.version}`)).json()) as { config: unknown }).config).toEqual(current.config);
+    expect(
+      ((await (await admin("GET", `/v1/risk/rules?version=${current.version}`)).json()) as { config: unknown }).config,
+    ).toEqual(current.config);
 
     try {
       const over = snapshot({ currency: "JPY", amount: 10_001 });
-      expect(await decide(over, snapshot({ currency: "JPY", amount: 1_001 }), snapshot({ currency: "JPY", amount: 1_000 }))).toEqual([
+      expect(
+        await decide(over, snapshot({ currency: "JPY", amount: 1_001 }), snapshot({ currency: "JPY", amount: 1_000 })),
+      ).toEqual([
         ["block", ["amount_over_hard_limit", "amount_over_soft_limit"]],
         ["challenge", ["amount_over_soft_limit"]],
         ["allow", []],
       ]);
-      const record = (await (await admin("GET", `/v1/risk/decisions/${over.paymentId}`)).json()) as { rulesVersion: number };
+      const record = (await (await admin("GET", `/v1/risk/decisions/${over.paymentId}`)).json()) as {
+        rulesVersion: number;
+      };
       expect(record.rulesVersion).toBe(saved.version);
     } finally {
       expect((await admin("PUT", "/v1/risk/rules", current.config)).status).toBe(200);
@@ -275,7 +357,8 @@ describe("risk-stub decisions through Kafka and Postgres", () => {
 
 describe("risk-stub admin API", () => {
   type ErrorBody = { error: { code: string; message: string; details?: { path: string }[] } };
-  const rulesVersion = async () => ((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version;
+  const rulesVersion = async () =>
+    ((await (await admin("GET", "/v1/risk/rules")).json()) as { version: number }).version;
 
   it("requires the admin bearer token", async () => {
     for (const token of [null, "wrong-token-123456"]) {
@@ -290,8 +373,18 @@ describe("risk-stub admin API", () => {
     const before = await rulesVersion();
     const current = (await (await admin("GET", "/v1/risk/rules")).json()) as { config: Record<string, unknown> };
     const cases: [unknown, number, string, string?][] = [
-      [{ ...current.config, amountLimits: { CNY: { softLimit: 10, hardLimit: 9 } } }, 400, "request.validation_failed", "amountLimits.CNY.softLimit"],
-      [{ ...current.config, velocity: { enabled: true, maxPayments: 2.5, windowSeconds: 60 } }, 400, "request.validation_failed", "velocity.maxPayments"],
+      [
+        { ...current.config, amountLimits: { CNY: { softLimit: 10, hardLimit: 9 } } },
+        400,
+        "request.validation_failed",
+        "amountLimits.CNY.softLimit",
+      ],
+      [
+        { ...current.config, velocity: { enabled: true, maxPayments: 2.5, windowSeconds: 60 } },
+        400,
+        "request.validation_failed",
+        "velocity.maxPayments",
+      ],
       [{ ...current.config, surprise: true }, 400, "request.validation_failed"],
       ["{not json", 400, "request.invalid_json"],
     ];
@@ -302,7 +395,9 @@ describe("risk-stub admin API", () => {
       expect(err.error.code).toBe(code);
       if (path) expect(err.error.details?.map((d) => d.path)).toContain(path);
     }
-    const wrongType = await admin("PUT", "/v1/risk/rules", JSON.stringify(current.config), { contentType: "text/plain" });
+    const wrongType = await admin("PUT", "/v1/risk/rules", JSON.stringify(current.config), {
+      contentType: "text/plain",
+    });
     expect(wrongType.status).toBe(415);
     expect(await rulesVersion()).toBe(before);
   });
@@ -319,7 +414,9 @@ describe("risk-stub admin API", () => {
       expect(res.status).toBe(400);
       expect(((await res.json()) as ErrorBody).error.code).toBe("request.validation_failed");
     }
-    const all = (await (await admin("GET", "/v1/risk/blocklist?limit=1000")).json()) as { entries: { value: string }[] };
+    const all = (await (await admin("GET", "/v1/risk/blocklist?limit=1000")).json()) as {
+      entries: { value: string }[];
+    };
     expect(all.entries.some((e) => e.value === value)).toBe(false);
     const badKind = await admin("DELETE", `/v1/risk/blocklist/email/${value}`);
     expect(badKind.status).toBe(400);

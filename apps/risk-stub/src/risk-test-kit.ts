@@ -4,7 +4,9 @@ import type { InternalPaymentSnapshot } from "@pps/messaging";
 
 /** Test fixtures shared by risk-stub's test files. */
 
-export type PaymentOverrides = Partial<Omit<InternalPaymentSnapshot, "payer">> & { payer?: Partial<InternalPaymentSnapshot["payer"]> };
+export type PaymentOverrides = Partial<Omit<InternalPaymentSnapshot, "payer">> & {
+  payer?: Partial<InternalPaymentSnapshot["payer"]>;
+};
 
 /** A payment as payment-api announces it to risk on acceptance (the internal snapshot): status risk_review, version 1. */
 export function snapshot(over: PaymentOverrides = {}): InternalPaymentSnapshot {
@@ -25,7 +27,13 @@ export function snapshot(over: PaymentOverrides = {}): InternalPaymentSnapshot {
     failureCode: null,
     failureMessage: null,
     subject: "Wireless headphones",
-    payer: { id: `u_${randomUUID()}`, ip: "198.51.100.23", deviceId: `dev_${randomUUID()}`, phone: "+8613800138000", ...payer },
+    payer: {
+      id: `u_${randomUUID()}`,
+      ip: "198.51.100.23",
+      deviceId: `dev_${randomUUID()}`,
+      phone: "+8613800138000",
+      ...payer,
+    },
     method: { bankCode: "CMB", cardType: "debit", wallet: null, flow: null },
     returnUrl: "https://shop.example/return",
     notifyUrl: "https://shop.example/notify",

@@ -9,13 +9,37 @@ describe("rules document validation", () => {
   });
 
   it.each([
-    ["soft over hard", { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: 10, hardLimit: 9 } } }, "amountLimits.CNY.softLimit"],
-    ["fractional amount", { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: 10.5, hardLimit: null } } }, "amountLimits.CNY.softLimit"],
-    ["zero limit", { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: null, hardLimit: 0 } } }, "amountLimits.CNY.hardLimit"],
-    ["lower-case currency", { ...DEFAULT_RULES, amountLimits: { cny: { softLimit: 1, hardLimit: 2 } } }, "amountLimits.cny"],
+    [
+      "soft over hard",
+      { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: 10, hardLimit: 9 } } },
+      "amountLimits.CNY.softLimit",
+    ],
+    [
+      "fractional amount",
+      { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: 10.5, hardLimit: null } } },
+      "amountLimits.CNY.softLimit",
+    ],
+    [
+      "zero limit",
+      { ...DEFAULT_RULES, amountLimits: { CNY: { softLimit: null, hardLimit: 0 } } },
+      "amountLimits.CNY.hardLimit",
+    ],
+    [
+      "lower-case currency",
+      { ...DEFAULT_RULES, amountLimits: { cny: { softLimit: 1, hardLimit: 2 } } },
+      "amountLimits.cny",
+    ],
     ["unknown key", { ...DEFAULT_RULES, merchantExemptions: [] }, ""],
-    ["velocity of 0", { ...DEFAULT_RULES, velocity: { enabled: true, maxPayments: 0, windowSeconds: 60 } }, "velocity.maxPayments"],
-    ["velocity over the cap", { ...DEFAULT_RULES, velocity: { enabled: true, maxPayments: 101, windowSeconds: 60 } }, "velocity.maxPayments"],
+    [
+      "velocity of 0",
+      { ...DEFAULT_RULES, velocity: { enabled: true, maxPayments: 0, windowSeconds: 60 } },
+      "velocity.maxPayments",
+    ],
+    [
+      "velocity over the cap",
+      { ...DEFAULT_RULES, velocity: { enabled: true, maxPayments: 101, windowSeconds: 60 } },
+      "velocity.maxPayments",
+    ],
     ["missing section", { amountLimits: {}, velocity: DEFAULT_RULES.velocity }, "newDevice"],
   ])("rejects %s", (_, doc, path) => {
     const r = rulesConfigSchema.safeParse(doc);
@@ -40,7 +64,9 @@ describe("blocklist entry validation", () => {
     expect(blocklistEntrySchema.safeParse({ kind: "email", value: "a@b.c", reason: "x" }).success).toBe(false);
     expect(blocklistEntrySchema.safeParse({ kind: "ip", value: "10.0.0.0/8", reason: "x" }).success).toBe(false);
     expect(blocklistEntrySchema.safeParse({ kind: "payer", value: "u_1", reason: " " }).success).toBe(false);
-    expect(blocklistEntrySchema.safeParse({ kind: "payer", value: "u_1", reason: "x", until: "never" }).success).toBe(false);
+    expect(blocklistEntrySchema.safeParse({ kind: "payer", value: "u_1", reason: "x", until: "never" }).success).toBe(
+      false,
+    );
   });
 });
 

@@ -20,7 +20,10 @@ let app: ReturnType<typeof createApp>;
 const admin = (method: string, path: string, init: { body?: string; contentType?: string } = {}) =>
   app.request(path, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.body !== undefined ? { "content-type": init.contentType ?? "application/json" } : {}) },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(init.body !== undefined ? { "content-type": init.contentType ?? "application/json" } : {}),
+    },
     body: init.body,
   });
 
@@ -36,7 +39,14 @@ beforeAll(async () => {
     metrics: createRouterMetrics(metrics.registry),
   });
   await state.start();
-  app = createApp({ logger, metrics, readiness: [], adminToken: ADMIN_TOKEN, state, store: new AttemptStore(isolated.db) });
+  app = createApp({
+    logger,
+    metrics,
+    readiness: [],
+    adminToken: ADMIN_TOKEN,
+    state,
+    store: new AttemptStore(isolated.db),
+  });
 });
 
 afterAll(async () => {
@@ -48,12 +58,17 @@ describe("router's OpenAPI document", () => {
   it("is OpenAPI 3.1 and documents every route the app serves, with schemas", async () => {
     const res = await app.request("/openapi.json");
     expect(res.status).toBe(200);
-    const document = (await res.json()) as { openapi: string; components: { securitySchemes: Record<string, unknown> } };
+    const document = (await res.json()) as {
+      openapi: string;
+      components: { securitySchemes: Record<string, unknown> };
+    };
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.components.securitySchemes)).toEqual(["AdminToken"]);
     expect(apiDocumentDrift(app.routes, document)).toEqual([]);
     // The check itself: a route served without a definition is found.
-    expect(apiDocumentDrift([...app.routes, { method: "GET", path: "/v1/channels/:id" }], document)).toEqual(["GET /v1/channels/{id} is served but not documented"]);
+    expect(apiDocumentDrift([...app.routes, { method: "GET", path: "/v1/channels/:id" }], document)).toEqual([
+      "GET /v1/channels/{id} is served but not documented",
+    ]);
   });
 
   it("serves the reference at /docs with its assets", async () => {
@@ -73,8 +88,19 @@ describe("router's OpenAPI document", () => {
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("channel.unknown");
     const invalid = await admin("PUT", "/v1/channels/unionpay", { body: JSON.stringify({ feeRateBps: -1 }) });
     expect(invalid.status).toBe(400);
-    expect(((await invalid.json()) as { error: { code: string; details: { path: string }[] } }).error.details.map((d) => d.path)).toEqual(["feeRateBps"]);
-    expect((await admin("PUT", "/v1/channels/unionpay", { body: JSON.stringify({ enabled: true }), contentType: "text/plain" })).status).toBe(415);
+    expect(
+      ((await invalid.json()) as { error: { code: string; details: { path: string }[] } }).error.details.map(
+        (d) => d.path,
+      ),
+    ).toEqual(["feeRateBps"]);
+    expect(
+      (
+        await admin("PUT", "/v1/channels/unionpay", {
+          body: JSON.stringify({ enabled: true }),
+          contentType: "text/plain",
+        })
+      ).status,
+    ).toBe(415);
     expect((await admin("GET", "/v1/channels?surprise=1")).status).toBe(400);
     const circuit = await admin("POST", "/v1/channels/unionpay/circuit", { body: JSON.stringify({ state: "closed" }) });
     expect(circuit.status).toBe(200);

@@ -24,8 +24,18 @@ export type AttemptResolverOptions = {
 function fieldsFor(r: Resolution, outcome: QueryOutcome): ResultFields {
   if (outcome.status !== "not_found" && outcome.status === r.status) return resultFields(outcome);
   const none = { channelTxnId: null, settlement: null, action: null, failureCode: null, failureMessage: null };
-  if (r.status === "failed") return { ...none, outcome: "failed", failureCode: r.failure?.code ?? null, failureMessage: r.failure?.message ?? null };
-  return { ...none, outcome: "unknown", failureMessage: outcome.status === "unknown" ? outcome.reason : "the channel has no record of this attempt yet" };
+  if (r.status === "failed")
+    return {
+      ...none,
+      outcome: "failed",
+      failureCode: r.failure?.code ?? null,
+      failureMessage: r.failure?.message ?? null,
+    };
+  return {
+    ...none,
+    outcome: "unknown",
+    failureMessage: outcome.status === "unknown" ? outcome.reason : "the channel has no record of this attempt yet",
+  };
 }
 
 /**
@@ -39,7 +49,12 @@ export class AttemptResolver {
 
   constructor(private readonly opts: AttemptResolverOptions) {
     const { logger, idlePollMs = 250, batchSize = 100 } = opts;
-    this.loop = new PollingLoop({ name: "attempt resolver", logger, idleMs: idlePollMs, round: async () => (await this.resolveOnce()) >= batchSize });
+    this.loop = new PollingLoop({
+      name: "attempt resolver",
+      logger,
+      idleMs: idlePollMs,
+      round: async () => (await this.resolveOnce()) >= batchSize,
+    });
   }
 
   start(): void {
@@ -64,12 +79,21 @@ export class AttemptResolver {
 
   private async resolve(a: DueAttempt): Promise<void> {
     const { adapters, store, metrics, logger, timeoutMs } = this.opts;
-    const log = { paymentId: a.paymentId, attemptId: a.id, channel: a.channel, status: a.status, queries: a.queryCount };
+    const log = {
+      paymentId: a.paymentId,
+      attemptId: a.id,
+      channel: a.channel,
+      status: a.status,
+      queries: a.queryCount,
+    };
     try {
       const adapter = adapters.get(a.channel as ChannelId);
       const started = performance.now();
       const outcome: QueryOutcome = adapter
-        ? await guardedCall(() => adapter.query({ attemptId: a.id, channelTxnId: a.channelTxnId }, { timeoutMs }), timeoutMs)
+        ? await guardedCall(
+            () => adapter.query({ attemptId: a.id, channelTxnId: a.channelTxnId }, { timeoutMs }),
+            timeoutMs,
+          )
         : { status: "unknown", reason: `no adapter for channel ${a.channel}` };
       metrics.callDuration.observe({ channel: a.channel, operation: "query" }, (performance.now() - started) / 1000);
       metrics.resolutions.inc({ channel: a.channel, answer: outcome.status });

@@ -11,7 +11,10 @@ export type AttemptRef = {
   currency: string;
 };
 
-export type ResultFields = Pick<AttemptResult, "outcome" | "channelTxnId" | "settlement" | "action" | "failureCode" | "failureMessage">;
+export type ResultFields = Pick<
+  AttemptResult,
+  "outcome" | "channelTxnId" | "settlement" | "action" | "failureCode" | "failureMessage"
+>;
 
 /** The event fields for an adapter outcome (a pay answer or a definitive query answer). */
 export function resultFields(o: Exclude<QueryOutcome, { status: "not_found" }> | ChannelOutcome): ResultFields {
@@ -20,7 +23,13 @@ export function resultFields(o: Exclude<QueryOutcome, { status: "not_found" }> |
     case "succeeded":
       return { ...none, outcome: "succeeded", channelTxnId: o.channelTxnId, settlement: o.settlement };
     case "failed":
-      return { ...none, outcome: "failed", channelTxnId: o.channelTxnId, failureCode: o.code, failureMessage: o.message };
+      return {
+        ...none,
+        outcome: "failed",
+        channelTxnId: o.channelTxnId,
+        failureCode: o.code,
+        failureMessage: o.message,
+      };
     case "requires_action":
       return { ...none, outcome: "requires_action", channelTxnId: o.channelTxnId, action: o.action };
     case "pending":
@@ -31,7 +40,12 @@ export function resultFields(o: Exclude<QueryOutcome, { status: "not_found" }> |
   }
 }
 
-export function attemptResultEnvelope(attempt: AttemptRef, fields: ResultFields, willRetry: boolean, now = new Date()): Envelope<AttemptResult> {
+export function attemptResultEnvelope(
+  attempt: AttemptRef,
+  fields: ResultFields,
+  willRetry: boolean,
+  now = new Date(),
+): Envelope<AttemptResult> {
   const def = channelEvents.attemptResult;
   const payload: AttemptResult = {
     paymentId: attempt.paymentId,
@@ -44,5 +58,11 @@ export function attemptResultEnvelope(attempt: AttemptRef, fields: ResultFields,
     willRetry,
     occurredAt: now.toISOString(),
   };
-  return makeEnvelope({ type: def.type, version: def.version, aggregateId: attempt.paymentId, payload, occurredAt: now });
+  return makeEnvelope({
+    type: def.type,
+    version: def.version,
+    aggregateId: attempt.paymentId,
+    payload,
+    occurredAt: now,
+  });
 }

@@ -38,27 +38,55 @@ function withGuard<T>(call: Promise<T>, ms: number, onTimeout: () => T): Promise
 }
 
 /** Calls a channel without ever throwing: anything unexpected is an unknown outcome (it may have been sent). */
-export function guardedCall<T extends { status: string }>(call: () => Promise<T>, timeoutMs: number): Promise<T | { status: "unknown"; reason: string }> {
+export function guardedCall<T extends { status: string }>(
+  call: () => Promise<T>,
+  timeoutMs: number,
+): Promise<T | { status: "unknown"; reason: string }> {
   let promise: Promise<T | { status: "unknown"; reason: string }>;
   try {
-    promise = call().catch((err: unknown) => ({ status: "unknown" as const, reason: `call failed: ${err instanceof Error ? err.message : String(err)}` }));
+    promise = call().catch((err: unknown) => ({
+      status: "unknown" as const,
+      reason: `call failed: ${err instanceof Error ? err.message : String(err)}`,
+    }));
   } catch (err) {
-    promise = Promise.resolve({ status: "unknown" as const, reason: `call failed: ${err instanceof Error ? err.message : String(err)}` });
+    promise = Promise.resolve({
+      status: "unknown" as const,
+      reason: `call failed: ${err instanceof Error ? err.message : String(err)}`,
+    });
   }
-  return withGuard(promise, timeoutMs + GUARD_MS, () => ({ status: "unknown" as const, reason: `no answer within ${timeoutMs + GUARD_MS} ms` }));
+  return withGuard(promise, timeoutMs + GUARD_MS, () => ({
+    status: "unknown" as const,
+    reason: `no answer within ${timeoutMs + GUARD_MS} ms`,
+  }));
 }
 
-function updateFor(outcome: ChannelOutcome, now: number, expiresAt: number, stuckDelays?: readonly number[]): AttemptUpdate {
+function updateFor(
+  outcome: ChannelOutcome,
+  now: number,
+  expiresAt: number,
+  stuckDelays?: readonly number[],
+): AttemptUpdate {
   const base = { channelTxnId: null, failureCode: null, lastError: null, nextQueryAt: null, resetQueryCount: true };
   switch (outcome.status) {
     case "succeeded":
       return { ...base, status: "succeeded", channelTxnId: outcome.channelTxnId };
     case "failed":
-      return { ...base, status: "failed", channelTxnId: outcome.channelTxnId, failureCode: outcome.code, lastError: outcome.message };
+      return {
+        ...base,
+        status: "failed",
+        channelTxnId: outcome.channelTxnId,
+        failureCode: outcome.code,
+        lastError: outcome.message,
+      };
     case "requires_action":
     case "pending":
       // The callback normally settles it; if it does not come, the resolver asks the channel.
-      return { ...base, status: outcome.status, channelTxnId: outcome.channelTxnId, nextQueryAt: nextStuckQuery(0, now, expiresAt, stuckDelays) };
+      return {
+        ...base,
+        status: outcome.status,
+        channelTxnId: outcome.channelTxnId,
+        nextQueryAt: nextStuckQuery(0, now, expiresAt, stuckDelays),
+      };
     case "unknown":
       return { ...base, status: "unknown", lastError: outcome.reason, nextQueryAt: now + UNKNOWN_QUERY_DELAYS_MS[0] };
   }
@@ -101,20 +129,33 @@ export class AttemptRunner {
       const started = performance.now();
       deps.metrics.inFlight.inc();
       const outcome: ChannelOutcome = adapter
-        ? await guardedCall(() => adapter.pay(this.payRequest(payment, attempt), { timeoutMs: deps.timeoutMs }), deps.timeoutMs)
-        : { status: "failed", channelTxnId: null, code: "channel_unavailable", message: `no adapter for channel ${channel}` };
+        ? await guardedCall(
+            () => adapter.pay(this.payRequest(payment, attempt), { timeoutMs: deps.timeoutMs }),
+            deps.timeoutMs,
+          )
+        : {
+            status: "failed",
+            channelTxnId: null,
+            code: "channel_unavailable",
+            message: `no adapter for channel ${channel}`,
+          };
       deps.metrics.inFlight.dec();
       const latencyMs = performance.now() - started;
       deps.metrics.callDuration.observe({ channel, operation: "pay" }, latencyMs / 1000);
       deps.metrics.attempts.inc({ channel, outcome: outcome.status });
       tried.push(channel);
-      await deps.state.recordCall(channel, outcome, latencyMs).catch((err: unknown) => deps.logger.error({ err, channel }, "could not update the circuit"));
+      await deps.state
+        .recordCall(channel, outcome, latencyMs)
+        .catch((err: unknown) => deps.logger.error({ err, channel }, "could not update the circuit"));
 
       const now = Date.now();
       const next =
         isFailoverable(outcome) && attempt.attemptNo < MAX_ATTEMPTS
           ? await deps.planner.plan(input, tried).catch((err: unknown) => {
-              deps.logger.error({ err, paymentId: payment.paymentId }, "could not plan a failover; reporting the failure");
+              deps.logger.error(
+                { err, paymentId: payment.paymentId },
+                "could not plan a failover; reporting the failure",
+              );
               return null;
             })
           : null;
@@ -135,7 +176,14 @@ export class AttemptRunner {
             expiresAt: attempt.expiresAt,
             nextQueryAt: now + deps.timeoutMs + CLAIM_MARGIN_MS,
           };
-          const decision: DecisionRecord = { paymentId: payment.paymentId, attemptNo: nextAttempt.attemptNo, input, candidates: next.candidates, winner: next.winner.channel, reason: "failover" };
+          const decision: DecisionRecord = {
+            paymentId: payment.paymentId,
+            attemptNo: nextAttempt.attemptNo,
+            input,
+            candidates: next.candidates,
+            winner: next.winner.channel,
+            reason: "failover",
+          };
           const event = attemptResultEnvelope(attempt, resultFields(outcome), true);
           if (!(await deps.store.failover({ id: attempt.id, update, event }, decision, nextAttempt))) {
             deps.logger.warn(log, "attempt was settled elsewhere; not failing over");
@@ -143,14 +191,18 @@ export class AttemptRunner {
           }
           deps.notify();
           deps.metrics.failovers.inc({ from: channel, to: nextAttempt.channel });
-          deps.logger.info({ ...log, next: nextAttempt.channel, nextAttemptId: nextAttempt.id }, "channel unavailable; failing over");
+          deps.logger.info(
+            { ...log, next: nextAttempt.channel, nextAttemptId: nextAttempt.id },
+            "channel unavailable; failing over",
+          );
           attempt = nextAttempt;
           continue;
         }
         const event = attemptResultEnvelope(attempt, resultFields(outcome), false);
         if (await deps.store.complete(attempt.id, { status: "sending" }, update, event)) deps.notify();
         else deps.logger.warn(log, "attempt was settled elsewhere; outcome not recorded twice");
-        if (outcome.status === "unknown") deps.logger.warn({ ...log, reason: outcome.reason }, "channel outcome unknown; resolving by query");
+        if (outcome.status === "unknown")
+          deps.logger.warn({ ...log, reason: outcome.reason }, "channel outcome unknown; resolving by query");
       } catch (err) {
         deps.logger.error({ ...log, err }, "could not record the attempt outcome; the resolver will query the channel");
       }

@@ -5,7 +5,14 @@ import { newId } from "@pps/domain";
 import type { AttemptResult, Envelope } from "@pps/messaging";
 import { isolatedDatabase } from "@pps/test-support";
 import { attemptResultEnvelope } from "./attempt-result.ts";
-import { type AttemptUpdate, AttemptStore, type BeginItem, type CompleteItem, type DecisionRecord, type NewAttempt } from "./attempt-store.ts";
+import {
+  type AttemptUpdate,
+  AttemptStore,
+  type BeginItem,
+  type CompleteItem,
+  type DecisionRecord,
+  type NewAttempt,
+} from "./attempt-store.ts";
 import type { AttemptStatus } from "./resolution-policy.ts";
 
 /**
@@ -31,35 +38,68 @@ function decisionFor(paymentId: string, winner: string | null, attemptNo = 1): D
 
 function attemptFor(paymentId: string, status: AttemptStatus = "sending", attemptNo = 1): NewAttempt {
   // Due only in an hour: nothing here is ever the resolver's.
-  return { id: newId("att"), paymentId, attemptNo, channel: "bank_direct", amount: 10_000, currency: "CNY", status, expiresAt: Date.now() + HOUR_MS, nextQueryAt: Date.now() + HOUR_MS };
+  return {
+    id: newId("att"),
+    paymentId,
+    attemptNo,
+    channel: "bank_direct",
+    amount: 10_000,
+    currency: "CNY",
+    status,
+    expiresAt: Date.now() + HOUR_MS,
+    nextQueryAt: Date.now() + HOUR_MS,
+  };
 }
 
 function failedEvent(attempt: NewAttempt, willRetry = false): Envelope<AttemptResult> {
-  return attemptResultEnvelope(attempt, { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode: "x", failureMessage: "x" }, willRetry);
+  return attemptResultEnvelope(
+    attempt,
+    { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode: "x", failureMessage: "x" },
+    willRetry,
+  );
 }
 
 function routed(messageId: string, paymentId: string): BeginItem {
-  return { messageId, decision: decisionFor(paymentId, "bank_direct"), attempt: attemptFor(paymentId), noRouteEvent: null };
+  return {
+    messageId,
+    decision: decisionFor(paymentId, "bank_direct"),
+    attempt: attemptFor(paymentId),
+    noRouteEvent: null,
+  };
 }
 
 function update(status: AttemptStatus, failureCode: string | null = null): AttemptUpdate {
-  return { status, channelTxnId: `txn_${status}`, failureCode, lastError: null, nextQueryAt: null, resetQueryCount: true };
+  return {
+    status,
+    channelTxnId: `txn_${status}`,
+    failureCode,
+    lastError: null,
+    nextQueryAt: null,
+    resetQueryCount: true,
+  };
 }
 
-const values = <T>(settled: { ok: boolean; value?: T; error?: unknown }[]) => settled.map((s) => (s.ok ? s.value : s.error));
+const values = <T>(settled: { ok: boolean; value?: T; error?: unknown }[]) =>
+  settled.map((s) => (s.ok ? s.value : s.error));
 
 async function attemptsOf(paymentId: string) {
-  return db.$client<{ id: string; attempt_no: number; status: string; completed_at: Date | null; channel_txn_id: string | null }[]>`
+  return db.$client<
+    { id: string; attempt_no: number; status: string; completed_at: Date | null; channel_txn_id: string | null }[]
+  >`
     select id, attempt_no, status, completed_at, channel_txn_id from routing.attempts where payment_id = ${paymentId} order by attempt_no`;
 }
 
 async function decisionCount(paymentId: string): Promise<number> {
-  const [row] = await db.$client<{ n: number }[]>`select count(*)::int as n from routing.decisions where payment_id = ${paymentId}`;
+  const [row] = await db.$client<
+    { n: number }[]
+  >`select count(*)::int as n from routing.decisions where payment_id = ${paymentId}`;
   return row!.n;
 }
 
 async function outboxCount(eventId: string): Promise<number> {
-  const [row] = await db.$client<{ n: number }[]>`select count(*)::int as n from routing.outbox where event_id = ${eventId}::uuid`;
+  const [row] = await db.$client<
+    { n: number }[]
+  >`select count(*)::int as n from routing.outbox where event_id = ${eventId}::uuid`;
   return row!.n;
 }
 
@@ -76,8 +116,18 @@ describe("attempt store batches", () => {
 
   it("begins a batch with a message thrice, a redelivery, a routed payment and a payment twice, each exactly", async () => {
     const [p0, p1, p2, p3] = [newId("pay"), newId("pay"), newId("pay"), newId("pay")];
-    const [m0, m1, m2, m3, m4, m5] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-    expect(await store.begin(m0, decisionFor(p0, "bank_direct"), attemptFor(p0), null)).toEqual({ claimed: true, started: true });
+    const [m0, m1, m2, m3, m4, m5] = [
+      randomUUID(),
+      randomUUID(),
+      randomUUID(),
+      randomUUID(),
+      randomUUID(),
+      randomUUID(),
+    ];
+    expect(await store.begin(m0, decisionFor(p0, "bank_direct"), attemptFor(p0), null)).toEqual({
+      claimed: true,
+      started: true,
+    });
 
     const noRoute = attemptFor(p2, "failed");
     const noRouteEvent = failedEvent(noRoute);
@@ -87,7 +137,12 @@ describe("attempt store batches", () => {
       routed(m1.toUpperCase(), p1), // and again, spelled in capitals
       routed(m0, p0), // redelivered: claimed before
       routed(m2, p0), // another message for a payment already routed
-      { messageId: m3, decision: decisionFor(p2, null), attempt: { ...noRoute, failureCode: "no_channel_available", lastError: "none" }, noRouteEvent },
+      {
+        messageId: m3,
+        decision: decisionFor(p2, null),
+        attempt: { ...noRoute, failureCode: "no_channel_available", lastError: "none" },
+        noRouteEvent,
+      },
       routed(m4, p3),
       routed(m5, p3), // a second message for a payment of this batch
     ];
@@ -116,10 +171,17 @@ describe("attempt store batches", () => {
   it("answers concurrent begins of the same messages exactly once each, whatever batches they fall into", async () => {
     const firsts = Array.from({ length: 10 }, () => routed(randomUUID(), newId("pay")));
     const again = firsts.map((b) => routed(b.messageId, b.decision.paymentId));
-    const results = await Promise.all([...firsts, ...again].map((b) => store.begin(b.messageId, b.decision, b.attempt, null)));
+    const results = await Promise.all(
+      [...firsts, ...again].map((b) => store.begin(b.messageId, b.decision, b.attempt, null)),
+    );
     for (let i = 0; i < firsts.length; i++) {
       const pair = [results[i]!, results[i + firsts.length]!];
-      expect(pair).toEqual(expect.arrayContaining([{ claimed: true, started: true }, { claimed: false, started: false }]));
+      expect(pair).toEqual(
+        expect.arrayContaining([
+          { claimed: true, started: true },
+          { claimed: false, started: false },
+        ]),
+      );
       expect(await attemptsOf(firsts[i]!.decision.paymentId)).toHaveLength(1);
     }
   });
@@ -137,10 +199,16 @@ describe("attempt store batches", () => {
     ];
     expect(values(await store.completeAll(batch))).toEqual([true, false, true, false, false]);
 
-    expect((await attemptsOf(a!.decision.paymentId))[0]).toMatchObject({ status: "succeeded", channel_txn_id: "txn_succeeded" });
+    expect((await attemptsOf(a!.decision.paymentId))[0]).toMatchObject({
+      status: "succeeded",
+      channel_txn_id: "txn_succeeded",
+    });
     expect((await attemptsOf(a!.decision.paymentId))[0]?.completed_at).not.toBeNull();
     expect((await attemptsOf(b!.decision.paymentId))[0]).toMatchObject({ status: "sending", completed_at: null });
-    expect((await attemptsOf(c!.decision.paymentId))[0]).toMatchObject({ status: "failed", channel_txn_id: "txn_failed" });
+    expect((await attemptsOf(c!.decision.paymentId))[0]).toMatchObject({
+      status: "failed",
+      channel_txn_id: "txn_failed",
+    });
     expect((await attemptsOf(d!.decision.paymentId))[0]).toMatchObject({ status: "sending" });
     expect(await Promise.all(events.map((e) => outboxCount(e.id)))).toEqual([1, 0, 1, 0]);
   });
@@ -151,7 +219,13 @@ describe("attempt store batches", () => {
     await store.beginAll([first]);
     const event = failedEvent(first.attempt, true);
     const next = { ...attemptFor(paymentId, "sending", 2), channel: "unionpay" };
-    expect(await store.failover({ id: first.attempt.id, update: update("failed", "channel_unavailable"), event }, decisionFor(paymentId, "unionpay", 2), next)).toBe(true);
+    expect(
+      await store.failover(
+        { id: first.attempt.id, update: update("failed", "channel_unavailable"), event },
+        decisionFor(paymentId, "unionpay", 2),
+        next,
+      ),
+    ).toBe(true);
     expect((await attemptsOf(paymentId)).map((a) => [a.attempt_no, a.status])).toEqual([
       [1, "failed"],
       [2, "sending"],
@@ -161,7 +235,13 @@ describe("attempt store batches", () => {
 
     const late = failedEvent(first.attempt, true);
     const third = { ...attemptFor(paymentId, "sending", 3), channel: "wechat" };
-    expect(await store.failover({ id: first.attempt.id, update: update("failed", "channel_unavailable"), event: late }, decisionFor(paymentId, "wechat", 3), third)).toBe(false);
+    expect(
+      await store.failover(
+        { id: first.attempt.id, update: update("failed", "channel_unavailable"), event: late },
+        decisionFor(paymentId, "wechat", 3),
+        third,
+      ),
+    ).toBe(false);
     expect(await attemptsOf(paymentId)).toHaveLength(2);
     expect(await decisionCount(paymentId)).toBe(2);
     expect(await outboxCount(late.id)).toBe(0);

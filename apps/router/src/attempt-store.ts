@@ -52,11 +52,21 @@ export type DueAttempt = AttemptRef & {
 // round trip, one commit) over rows given as one jsonb array.
 
 /** One `begin`: the consumed message, the decision, the first attempt, and the no-route event if any. */
-export type BeginItem = { messageId: string; decision: DecisionRecord; attempt: NewAttempt; noRouteEvent: Envelope<AttemptResult> | null };
+export type BeginItem = {
+  messageId: string;
+  decision: DecisionRecord;
+  attempt: NewAttempt;
+  noRouteEvent: Envelope<AttemptResult> | null;
+};
 /** `claimed` false: a redelivery; `started` false: the payment was already routed. */
 export type BeginResult = { claimed: boolean; started: boolean };
 /** One `complete`: the attempt, the status (and query count) it must still have, its update and event. */
-export type CompleteItem = { id: string; from: { status: AttemptStatus; queryCount?: number }; update: AttemptUpdate; event: Envelope<AttemptResult> | null };
+export type CompleteItem = {
+  id: string;
+  from: { status: AttemptStatus; queryCount?: number };
+  update: AttemptUpdate;
+  event: Envelope<AttemptResult> | null;
+};
 
 export type AttemptStoreOptions = {
   /** Calls in one batch statement at most. */
@@ -67,7 +77,10 @@ export type AttemptStoreOptions = {
 
 const TERMINAL: readonly AttemptStatus[] = ["succeeded", "failed"];
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const byKey = <T>(key: (item: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byKey =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 function beginRow({ messageId, decision: d, attempt: a, noRouteEvent: e }: BeginItem) {
   return {
@@ -129,8 +142,12 @@ function attemptValues(a: NewAttempt) {
     ${TERMINAL.includes(a.status) ? sql`now()` : sql`null::timestamptz`}`;
 }
 
-const DECISION_COLUMNS = sql.raw("payment_id, attempt_no, product, amount, currency, bank_code, wallet, candidates, winner, reason");
-const ATTEMPT_COLUMNS = sql.raw("id, payment_id, attempt_no, channel, status, amount, currency, expires_at, next_query_at, failure_code, last_error, completed_at");
+const DECISION_COLUMNS = sql.raw(
+  "payment_id, attempt_no, product, amount, currency, bank_code, wallet, candidates, winner, reason",
+);
+const ATTEMPT_COLUMNS = sql.raw(
+  "id, payment_id, attempt_no, channel, status, amount, currency, expires_at, next_query_at, failure_code, last_error, completed_at",
+);
 
 function outboxValues(envelope: Envelope<AttemptResult>) {
   return sql`${envelope.id}::uuid, ${OUTBOX_TOPIC}::text, ${envelope.aggregateId}::text, ${JSON.stringify(envelope)}::jsonb`;
@@ -153,7 +170,12 @@ export class AttemptStore {
    * yet, records the decision and the first attempt (status `sending`, or `failed` with its outbox event when
    * no channel can take it). `claimed` false: a redelivery; `started` false: the payment was already routed.
    */
-  begin(messageId: string, decision: DecisionRecord, attempt: NewAttempt, noRouteEvent: Envelope<AttemptResult> | null): Promise<BeginResult> {
+  begin(
+    messageId: string,
+    decision: DecisionRecord,
+    attempt: NewAttempt,
+    noRouteEvent: Envelope<AttemptResult> | null,
+  ): Promise<BeginResult> {
     return this.begins.submit({ messageId, decision, attempt, noRouteEvent });
   }
 
@@ -163,7 +185,11 @@ export class AttemptStore {
    */
   beginAll(items: readonly BeginItem[]): Promise<Settled<BeginResult>[]> {
     // Message ids compare as uuids (any letter case); rows are matched back by the id as given.
-    return settleInRounds(items, (i) => [`message:${i.messageId.toLowerCase()}`, `payment:${i.decision.paymentId}`], (round) => this.beginRound(round));
+    return settleInRounds(
+      items,
+      (i) => [`message:${i.messageId.toLowerCase()}`, `payment:${i.decision.paymentId}`],
+      (round) => this.beginRound(round),
+    );
   }
 
   private async beginRound(items: BeginItem[]): Promise<BeginResult[]> {
@@ -207,7 +233,12 @@ export class AttemptStore {
    * Records an attempt's outcome and its event together, only if the attempt is still in the status we
    * saw (and, for the resolver, still under our claim). False: someone else got there first; nothing changed.
    */
-  complete(id: string, from: { status: AttemptStatus; queryCount?: number }, u: AttemptUpdate, event: Envelope<AttemptResult> | null): Promise<boolean> {
+  complete(
+    id: string,
+    from: { status: AttemptStatus; queryCount?: number },
+    u: AttemptUpdate,
+    event: Envelope<AttemptResult> | null,
+  ): Promise<boolean> {
     return this.completes.submit({ id, from, update: u, event });
   }
 
@@ -217,7 +248,11 @@ export class AttemptStore {
    * (an UPDATE ... FROM with two rows for one attempt would apply only one), so it sees the first outcome.
    */
   completeAll(items: readonly CompleteItem[]): Promise<Settled<boolean>[]> {
-    return settleInRounds(items, (i) => [i.id], (round) => this.completeRound(round));
+    return settleInRounds(
+      items,
+      (i) => [i.id],
+      (round) => this.completeRound(round),
+    );
   }
 
   private async completeRound(items: CompleteItem[]): Promise<boolean[]> {
@@ -269,7 +304,11 @@ export class AttemptStore {
    * one statement (so one transaction): the inserts read the update's row, so nothing is written when the
    * failed attempt was no longer ours (false), and a conflicting insert undoes the update too.
    */
-  async failover(failed: { id: string; update: AttemptUpdate; event: Envelope<AttemptResult> }, decision: DecisionRecord, next: NewAttempt): Promise<boolean> {
+  async failover(
+    failed: { id: string; update: AttemptUpdate; event: Envelope<AttemptResult> },
+    decision: DecisionRecord,
+    next: NewAttempt,
+  ): Promise<boolean> {
     const rows = await this.db.execute<{ n: number }>(sql`
       with u as (${this.updateStatement(failed.id, { status: "sending" }, failed.update)}),
       o as (insert into routing.outbox (event_id, topic, key, envelope) select ${outboxValues(failed.event)} from u returning id),
@@ -318,10 +357,18 @@ export class AttemptStore {
   }
 
   async decisionsFor(paymentId: string) {
-    return this.db.select().from(routingDecisions).where(eq(routingDecisions.paymentId, paymentId)).orderBy(asc(routingDecisions.attemptNo));
+    return this.db
+      .select()
+      .from(routingDecisions)
+      .where(eq(routingDecisions.paymentId, paymentId))
+      .orderBy(asc(routingDecisions.attemptNo));
   }
 
   async attemptsFor(paymentId: string) {
-    return this.db.select().from(routingAttempts).where(eq(routingAttempts.paymentId, paymentId)).orderBy(asc(routingAttempts.attemptNo));
+    return this.db
+      .select()
+      .from(routingAttempts)
+      .where(eq(routingAttempts.paymentId, paymentId))
+      .orderBy(asc(routingAttempts.attemptNo));
   }
 }

@@ -2,7 +2,16 @@ import type { ChannelAdapter, ChannelId, ChannelOutcome } from "@pps/channels";
 import type { Logger } from "@pps/logger";
 import { DEFAULT_CHANNEL_CONFIGS } from "./channel-defaults.ts";
 import type { ChannelStore, ChannelUpdate } from "./channel-store.ts";
-import { admission, CLOSED, type Circuit, type CircuitConfig, forceCircuit, recordCall, sameCircuit, startProbe } from "./circuit-breaker.ts";
+import {
+  admission,
+  CLOSED,
+  type Circuit,
+  type CircuitConfig,
+  forceCircuit,
+  recordCall,
+  sameCircuit,
+  startProbe,
+} from "./circuit-breaker.ts";
 import { callHealth } from "./failover-policy.ts";
 import { type CallCounts, emptyCounts, HEALTH_WINDOW_MS, healthOf, PendingStats } from "./health-stats.ts";
 import type { ChannelConfig, ChannelHealth, ChannelView } from "./ranking.ts";
@@ -49,7 +58,9 @@ export class ChannelState {
   private schedule(): void {
     this.timer = setTimeout(() => {
       this.refreshing = this.refresh()
-        .catch((err: unknown) => this.opts.logger.error({ err }, "channel state refresh failed; using the last known state"))
+        .catch((err: unknown) =>
+          this.opts.logger.error({ err }, "channel state refresh failed; using the last known state"),
+        )
         .finally(() => {
           this.refreshing = undefined;
           if (this.timer) this.schedule();
@@ -62,7 +73,9 @@ export class ChannelState {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.refreshing;
-    await this.flush().catch((err: unknown) => this.opts.logger.warn({ err }, "could not write the last health counts"));
+    await this.flush().catch((err: unknown) =>
+      this.opts.logger.warn({ err }, "could not write the last health counts"),
+    );
   }
 
   private async flush(): Promise<void> {
@@ -79,7 +92,11 @@ export class ChannelState {
     const { store } = this.opts;
     const now = Date.now();
     await this.flush();
-    const [configs, circuits, counts] = await Promise.all([store.configs(), store.circuits(), store.windowCounts(now - HEALTH_WINDOW_MS)]);
+    const [configs, circuits, counts] = await Promise.all([
+      store.configs(),
+      store.circuits(),
+      store.windowCounts(now - HEALTH_WINDOW_MS),
+    ]);
     this.configs = new Map(configs.map((c) => [c.id, c]));
     this.circuits = circuits;
     this.counts = counts;
@@ -114,8 +131,10 @@ export class ChannelState {
     const health = callHealth(outcome);
     const cached = this.circuitOf(channel);
     // The common case, a healthy call to a closed circuit with no failures counted, touches no table.
-    if (cached.forced || (health === "healthy" && cached.state === "closed" && cached.consecutiveFailures === 0)) return;
-    if (health === "healthy" && cached.state === "closed") this.circuits.set(channel, { ...cached, consecutiveFailures: 0 });
+    if (cached.forced || (health === "healthy" && cached.state === "closed" && cached.consecutiveFailures === 0))
+      return;
+    if (health === "healthy" && cached.state === "closed")
+      this.circuits.set(channel, { ...cached, consecutiveFailures: 0 });
     const now = Date.now();
     const { before, after } = await this.opts.store.transition(channel, (c) => {
       const next = recordCall(c, health, now, this.opts.circuit);
@@ -127,7 +146,9 @@ export class ChannelState {
   /** Takes the half-open probe slot for this replica; false if another call (here or elsewhere) has it. */
   async claimProbe(channel: ChannelId): Promise<boolean> {
     const now = Date.now();
-    const { before, after } = await this.opts.store.transition(channel, (c) => (admission(c, now, this.opts.circuit) === "probe" ? startProbe(c, now) : c));
+    const { before, after } = await this.opts.store.transition(channel, (c) =>
+      admission(c, now, this.opts.circuit) === "probe" ? startProbe(c, now) : c,
+    );
     this.applyCircuit(channel, before, after, "probe");
     return after !== before;
   }
@@ -143,8 +164,14 @@ export class ChannelState {
     this.circuits.set(channel, after);
     if (before.state !== after.state) {
       this.opts.metrics.circuitTransitions.inc({ channel, state: after.state });
-      const log = after.state === "open" ? this.opts.logger.warn.bind(this.opts.logger) : this.opts.logger.info.bind(this.opts.logger);
-      log({ channel, from: before.state, to: after.state, cause, consecutiveFailures: after.consecutiveFailures }, "channel circuit changed");
+      const log =
+        after.state === "open"
+          ? this.opts.logger.warn.bind(this.opts.logger)
+          : this.opts.logger.info.bind(this.opts.logger);
+      log(
+        { channel, from: before.state, to: after.state, cause, consecutiveFailures: after.consecutiveFailures },
+        "channel circuit changed",
+      );
     }
   }
 

@@ -13,15 +13,36 @@ const ms = (d: Date | null) => (d === null ? null : d.getTime());
 const date = (n: number | null) => (n === null ? null : new Date(n));
 
 export function circuitFromRow(r: CircuitRow): Circuit {
-  return { state: r.state as CircuitStateName, consecutiveFailures: r.consecutiveFailures, openedAt: ms(r.openedAt), probeStartedAt: ms(r.probeStartedAt), forced: r.forced };
+  return {
+    state: r.state as CircuitStateName,
+    consecutiveFailures: r.consecutiveFailures,
+    openedAt: ms(r.openedAt),
+    probeStartedAt: ms(r.probeStartedAt),
+    forced: r.forced,
+  };
 }
 
 function circuitColumns(c: Circuit) {
-  return { state: c.state, consecutiveFailures: c.consecutiveFailures, openedAt: date(c.openedAt), probeStartedAt: date(c.probeStartedAt), forced: c.forced, updatedAt: new Date() };
+  return {
+    state: c.state,
+    consecutiveFailures: c.consecutiveFailures,
+    openedAt: date(c.openedAt),
+    probeStartedAt: date(c.probeStartedAt),
+    forced: c.forced,
+    updatedAt: new Date(),
+  };
 }
 
 export function configFromRow(r: ChannelRow): ChannelConfig {
-  return { id: r.id as ChannelId, enabled: r.enabled, feeFixed: r.feeFixed, feeRateBps: r.feeRateBps, minAmount: r.minAmount, maxAmount: r.maxAmount, priority: r.priority };
+  return {
+    id: r.id as ChannelId,
+    enabled: r.enabled,
+    feeFixed: r.feeFixed,
+    feeRateBps: r.feeRateBps,
+    minAmount: r.minAmount,
+    maxAmount: r.maxAmount,
+    priority: r.priority,
+  };
 }
 
 export type ChannelUpdate = Partial<Omit<ChannelConfig, "id">>;
@@ -113,7 +134,10 @@ export class ChannelStore {
    * Read-modify-write of one circuit under its row lock, so concurrent replicas apply transitions one at a
    * time. `change` returns the new circuit, or the same object to leave it untouched.
    */
-  async transition(channel: string, change: (current: Circuit) => Circuit): Promise<{ before: Circuit; after: Circuit }> {
+  async transition(
+    channel: string,
+    change: (current: Circuit) => Circuit,
+  ): Promise<{ before: Circuit; after: Circuit }> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(routingCircuits).where(eq(routingCircuits.channel, channel)).for("update");
       const before = row ? circuitFromRow(row) : CLOSED;

@@ -39,8 +39,15 @@ export const channelSchema = z
       .object({
         products: z.array(z.enum(PRODUCTS)).readonly(),
         currencies: z.array(z.string()).readonly(),
-        banks: z.array(z.string()).readonly().optional().openapi({ description: 'online_banking: the banks it reaches ("*": any bank).' }),
-        wallets: z.array(z.enum(["wechat", "alipay"])).readonly().optional(),
+        banks: z
+          .array(z.string())
+          .readonly()
+          .optional()
+          .openapi({ description: 'online_banking: the banks it reaches ("*": any bank).' }),
+        wallets: z
+          .array(z.enum(["wechat", "alipay"]))
+          .readonly()
+          .optional(),
         maxAmount: minorUnits.optional().openapi({ description: "The channel's own cap per payment." }),
       })
       .nullable(),
@@ -77,7 +84,13 @@ export type ChannelHealthBody = z.output<typeof channelHealthSchema>;
 export const channelHealthListSchema = z.object({ data: z.array(channelHealthSchema) }).openapi("ChannelHealthList");
 
 export function circuitView(c: Circuit): z.output<typeof circuitSchema> {
-  return { state: c.state, consecutiveFailures: c.consecutiveFailures, openedAt: iso(c.openedAt), probeStartedAt: iso(c.probeStartedAt), forced: c.forced };
+  return {
+    state: c.state,
+    consecutiveFailures: c.consecutiveFailures,
+    openedAt: iso(c.openedAt),
+    probeStartedAt: iso(c.probeStartedAt),
+    forced: c.forced,
+  };
 }
 
 /** A channel as the admin API shows it: operator settings, static capabilities, circuit. */
@@ -115,7 +128,8 @@ export function healthView(state: ChannelState, id: ChannelId): ChannelHealthBod
 
 /** A channel id from the path that this router has an adapter for, or 404. */
 export function knownChannel(state: ChannelState, id: string): ChannelId {
-  if (!isChannelId(id) || !state.channelIds().includes(id)) throw new AppError("channel.unknown", `unknown channel ${id}`);
+  if (!isChannelId(id) || !state.channelIds().includes(id))
+    throw new AppError("channel.unknown", `unknown channel ${id}`);
   return id;
 }
 

@@ -32,7 +32,13 @@ export type CircuitConfig = {
 
 export type CallHealth = "healthy" | "technical_failure";
 
-export const CLOSED: Circuit = { state: "closed", consecutiveFailures: 0, openedAt: null, probeStartedAt: null, forced: false };
+export const CLOSED: Circuit = {
+  state: "closed",
+  consecutiveFailures: 0,
+  openedAt: null,
+  probeStartedAt: null,
+  forced: false,
+};
 
 /**
  * Whether a call may go to the channel now: allow (closed), probe (it may, but must first win the probe
@@ -85,11 +91,17 @@ export function recordCall(c: Circuit, health: CallHealth, now: number, cfg: Cir
 
 /** Operator override: open stays open until an operator closes it; closed starts afresh. */
 export function forceCircuit(state: "open" | "closed", now: number): Circuit {
-  return state === "open" ? { state: "open", consecutiveFailures: 0, openedAt: now, probeStartedAt: null, forced: true } : CLOSED;
+  return state === "open"
+    ? { state: "open", consecutiveFailures: 0, openedAt: now, probeStartedAt: null, forced: true }
+    : CLOSED;
 }
 
 export function sameCircuit(a: Circuit, b: Circuit): boolean {
   return (
-    a.state === b.state && a.consecutiveFailures === b.consecutiveFailures && a.openedAt === b.openedAt && a.probeStartedAt === b.probeStartedAt && a.forced === b.forced
+    a.state === b.state &&
+    a.consecutiveFailures === b.consecutiveFailures &&
+    a.openedAt === b.openedAt &&
+    a.probeStartedAt === b.probeStartedAt &&
+    a.forced === b.forced
   );
 }

@@ -2,8 +2,18 @@ import { describe, expect, it } from "vitest";
 import type { ChannelOutcome } from "@pps/channels";
 import { callHealth, MAX_ATTEMPTS, nextStep } from "./failover-policy.ts";
 
-const unavailable: ChannelOutcome = { status: "failed", channelTxnId: null, code: "channel_unavailable", message: "503 busy" };
-const declined: ChannelOutcome = { status: "failed", channelTxnId: "T1", code: "insufficient_funds", message: "no money" };
+const unavailable: ChannelOutcome = {
+  status: "failed",
+  channelTxnId: null,
+  code: "channel_unavailable",
+  message: "503 busy",
+};
+const declined: ChannelOutcome = {
+  status: "failed",
+  channelTxnId: "T1",
+  code: "insufficient_funds",
+  message: "no money",
+};
 const unknown: ChannelOutcome = { status: "unknown", reason: "timeout after 1000 ms" };
 const succeeded: ChannelOutcome = { status: "succeeded", channelTxnId: "T2", settlement: null };
 const pending: ChannelOutcome = { status: "pending", channelTxnId: "T3" };
@@ -17,7 +27,13 @@ describe("failover policy", () => {
 
   it("never fails over on a decline: the payer's answer stands", () => {
     expect(nextStep(declined, 1, true)).toEqual({ kind: "publish", willRetry: false });
-    for (const code of ["card_declined", "insufficient_funds", "payer_canceled", "amount_limit_exceeded", "channel_rejected"]) {
+    for (const code of [
+      "card_declined",
+      "insufficient_funds",
+      "payer_canceled",
+      "amount_limit_exceeded",
+      "channel_rejected",
+    ]) {
       expect(nextStep({ ...declined, code }, 1, true).kind).toBe("publish");
     }
   });

@@ -20,5 +20,7 @@ export const getChannelsHealthRoute = createRoute({
 
 /** GET /v1/channels/health: circuit and rolling call stats per channel, as every replica sees them (±1 s). */
 export function getChannelsHealth(app: ServiceApp, deps: { state: ChannelState }): void {
-  app.openapi(getChannelsHealthRoute, (c) => c.json({ data: deps.state.channelIds().map((id) => healthView(deps.state, id)) }, 200));
+  app.openapi(getChannelsHealthRoute, (c) =>
+    c.json({ data: deps.state.channelIds().map((id) => healthView(deps.state, id)) }, 200),
+  );
 }

@@ -1,5 +1,14 @@
 import { AppError } from "@pps/domain";
-import { BEARER_ERRORS, createRoute, errorResponses, json, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
+import {
+  BEARER_ERRORS,
+  createRoute,
+  errorResponses,
+  json,
+  noQuery,
+  type ServiceApp,
+  validationHook,
+  z,
+} from "@pps/runtime";
 import type { AttemptStore } from "./attempt-store.ts";
 import { channelIdSchema } from "./channel-views.ts";
 import { CIRCUIT_STATES } from "./circuit-breaker.ts";
@@ -14,7 +23,9 @@ const candidateSchema = z
   .object({
     channel: channelIdSchema,
     excludedReason: z.enum(EXCLUSION_REASONS).nullable(),
-    fee: z.int().nullable().openapi({ description: "Total fee for this amount, when the channel is configured and can execute the payment." }),
+    fee: z.int().nullable().openapi({
+      description: "Total fee for this amount, when the channel is configured and can execute the payment.",
+    }),
     feeFixed: z.int().nullable(),
     feeRateBps: z.int().nullable(),
     priority: z.int().nullable(),
@@ -35,7 +46,13 @@ export const routingDecisionsSchema = z
         attemptNo: z.int(),
         reason: z.enum(["initial", "failover"]),
         decidedAt: timestamp,
-        input: z.object({ product: z.string(), amount: z.int(), currency: z.string(), bankCode: z.string().nullable(), wallet: z.string().nullable() }),
+        input: z.object({
+          product: z.string(),
+          amount: z.int(),
+          currency: z.string(),
+          bankCode: z.string().nullable(),
+          wallet: z.string().nullable(),
+        }),
         winner: z.string().nullable().openapi({ description: "null: no channel could take the payment." }),
         candidates: z.array(candidateSchema),
       }),
@@ -69,9 +86,19 @@ export const getRoutingDecisionsRoute = createRoute({
   tags: ["Routing"],
   summary: "Why each channel was (not) chosen for a payment, and what each attempt did",
   security: adminSecurity,
-  request: { params: z.object({ paymentId: z.string().openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }) }), query: noQuery },
+  request: {
+    params: z.object({
+      paymentId: z
+        .string()
+        .openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }),
+    }),
+    query: noQuery,
+  },
   responses: {
-    200: { description: "The decisions (the first and each failover) and the attempts, in order.", content: json(routingDecisionsSchema) },
+    200: {
+      description: "The decisions (the first and each failover) and the attempts, in order.",
+      content: json(routingDecisionsSchema),
+    },
     ...errorResponses([...BEARER_ERRORS, "payment.not_found"]),
   },
 });
@@ -82,8 +109,12 @@ export function getRoutingDecisions(app: ServiceApp, deps: { store: AttemptStore
     getRoutingDecisionsRoute,
     async (c) => {
       const { paymentId } = c.req.valid("param");
-      const [decisions, attempts] = await Promise.all([deps.store.decisionsFor(paymentId), deps.store.attemptsFor(paymentId)]);
-      if (decisions.length === 0) throw new AppError("payment.not_found", `no routing decision for payment ${paymentId}`);
+      const [decisions, attempts] = await Promise.all([
+        deps.store.decisionsFor(paymentId),
+        deps.store.attemptsFor(paymentId),
+      ]);
+      if (decisions.length === 0)
+        throw new AppError("payment.not_found", `no routing decision for payment ${paymentId}`);
       const body: RoutingDecisionsBody = {
         paymentId,
         decisions: decisions.map((d) => ({

@@ -18,7 +18,15 @@ export type CallCounts = {
   latencyMsSum: number;
 };
 
-export const emptyCounts = (): CallCounts => ({ calls: 0, succeeded: 0, declined: 0, failed: 0, unknown: 0, accepted: 0, latencyMsSum: 0 });
+export const emptyCounts = (): CallCounts => ({
+  calls: 0,
+  succeeded: 0,
+  declined: 0,
+  failed: 0,
+  unknown: 0,
+  accepted: 0,
+  latencyMsSum: 0,
+});
 
 export function bucketStart(now: number): number {
   return now - (now % BUCKET_MS);
@@ -48,7 +56,11 @@ export function countCall(into: CallCounts, outcome: ChannelOutcome, latencyMs: 
 /** Success here is technical: the channel answered definitively (a decline is a working channel). */
 export function healthOf(c: CallCounts): ChannelHealth {
   if (c.calls < MIN_CALLS_FOR_HEALTH) return { calls: c.calls, successRate: null, avgLatencyMs: null };
-  return { calls: c.calls, successRate: (c.calls - c.failed - c.unknown) / c.calls, avgLatencyMs: Math.round(c.latencyMsSum / c.calls) };
+  return {
+    calls: c.calls,
+    successRate: (c.calls - c.failed - c.unknown) / c.calls,
+    avgLatencyMs: Math.round(c.latencyMsSum / c.calls),
+  };
 }
 
 /** Per-replica counts not yet added to routing.channel_stats, keyed by channel and bucket. */

@@ -28,7 +28,13 @@ describe("in-flight limiter", () => {
     const limiter = new InFlightLimiter(1);
     const errors: unknown[] = [];
     const release = await limiter.acquire();
-    limiter.background(async () => { throw new Error("boom"); }, release, (e) => errors.push(e));
+    limiter.background(
+      async () => {
+        throw new Error("boom");
+      },
+      release,
+      (e) => errors.push(e),
+    );
     const again = await limiter.acquire();
     again();
     again(); // idempotent

@@ -19,5 +19,7 @@ export const listChannelsRoute = createRoute({
 
 /** GET /v1/channels: every channel with its settings, capabilities and circuit. */
 export function listChannels(app: ServiceApp, deps: { state: ChannelState }): void {
-  app.openapi(listChannelsRoute, (c) => c.json({ data: deps.state.channelIds().map((id) => channelView(deps.state, id)) }, 200));
+  app.openapi(listChannelsRoute, (c) =>
+    c.json({ data: deps.state.channelIds().map((id) => channelView(deps.state, id)) }, 200),
+  );
 }

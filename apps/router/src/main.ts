@@ -23,7 +23,10 @@ runMain(async () => {
   const infra = createInfra("router", env);
   const { logger, db } = infra;
   const metrics = createRouterMetrics(infra.metrics.registry);
-  const adapters = createChannelAdapters({ endpoints: env.channelEndpoints, options: { timeoutMs: env.CHANNEL_TIMEOUT_MS } });
+  const adapters = createChannelAdapters({
+    endpoints: env.channelEndpoints,
+    options: { timeoutMs: env.CHANNEL_TIMEOUT_MS },
+  });
 
   const state = new ChannelState({
     store: new ChannelStore(db),
@@ -39,7 +42,13 @@ runMain(async () => {
     metrics,
   });
   const store = new AttemptStore(db);
-  const relay = new OutboxRelay({ db, table: routingOutbox, publisher: infra.publisher, logger, lockId: OUTBOX_LOCK_ID });
+  const relay = new OutboxRelay({
+    db,
+    table: routingOutbox,
+    publisher: infra.publisher,
+    logger,
+    lockId: OUTBOX_LOCK_ID,
+  });
   const notify = () => relay.notify();
   const planner = new RoutePlanner(state);
   const limiter = new InFlightLimiter(env.ROUTER_CONCURRENCY);
@@ -55,19 +64,43 @@ runMain(async () => {
     stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
     callbackUrl: (channel) => `${env.CALLBACK_BASE_URL}/v1/channel-callbacks/${channel}`,
   });
-  const resolver = new AttemptResolver({ store, adapters, notify, metrics, logger, timeoutMs: env.CHANNEL_TIMEOUT_MS, stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS });
+  const resolver = new AttemptResolver({
+    store,
+    adapters,
+    notify,
+    metrics,
+    logger,
+    timeoutMs: env.CHANNEL_TIMEOUT_MS,
+    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
+  });
   const consumer = createPaymentProcessingConsumer({
     kafka: infra.kafka,
     topicPrefix: env.KAFKA_TOPIC_PREFIX,
     concurrency: env.ROUTER_CONCURRENCY,
-    handler: createPaymentProcessingHandler({ planner, store, runner, limiter, notify, metrics, logger, timeoutMs: env.CHANNEL_TIMEOUT_MS }),
+    handler: createPaymentProcessingHandler({
+      planner,
+      store,
+      runner,
+      limiter,
+      notify,
+      metrics,
+      logger,
+      timeoutMs: env.CHANNEL_TIMEOUT_MS,
+    }),
     logger,
     metrics,
   });
 
   const pruner = new InboxPruner({ db, table: routingInbox, logger });
 
-  const app = createApp({ logger, metrics: infra.metrics, readiness: infra.readiness, adminToken: env.ADMIN_TOKEN, state, store });
+  const app = createApp({
+    logger,
+    metrics: infra.metrics,
+    readiness: infra.readiness,
+    adminToken: env.ADMIN_TOKEN,
+    state,
+    store,
+  });
   await runService({
     service: infra.service,
     logger,
@@ -85,7 +118,9 @@ runMain(async () => {
         start: () => relay.start(),
         stop: async () => {
           await relay.stop();
-          await relay.relayOnce().catch((err: unknown) => logger.warn({ err }, "final outbox relay failed; rows stay for the next start"));
+          await relay
+            .relayOnce()
+            .catch((err: unknown) => logger.warn({ err }, "final outbox relay failed; rows stay for the next start"));
         },
       },
       { name: "attempt-resolver", start: () => resolver.start(), stop: () => resolver.stop() },

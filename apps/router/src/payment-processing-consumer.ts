@@ -1,7 +1,16 @@
 import { newId } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import type { Infra } from "@pps/platform";
-import { type EnvelopeHandler, EventConsumer, eventKey, eventRegistry, type InternalPaymentSnapshot, paymentEventsV1, paymentInternalEvents, TOPICS } from "@pps/messaging";
+import {
+  type EnvelopeHandler,
+  EventConsumer,
+  eventKey,
+  eventRegistry,
+  type InternalPaymentSnapshot,
+  paymentEventsV1,
+  paymentInternalEvents,
+  TOPICS,
+} from "@pps/messaging";
 import { attemptResultEnvelope } from "./attempt-result.ts";
 import type { AttemptRunner } from "./attempt-runner.ts";
 import type { AttemptStore, DecisionRecord, NewAttempt } from "./attempt-store.ts";
@@ -38,7 +47,9 @@ function whyNoRoute(candidates: Candidate[]): string {
  * pps.payment.internal.v1, and (until none can be left on the public topic) the retired public v1 event
  * that still carried it; public v2 events are skipped by their headers.
  */
-const ROUTED_EVENTS = new Set([paymentInternalEvents.processing, paymentEventsV1.processing].map((d) => eventKey(d.type, d.version)));
+const ROUTED_EVENTS = new Set(
+  [paymentInternalEvents.processing, paymentEventsV1.processing].map((d) => eventKey(d.type, d.version)),
+);
 
 /**
  * payment.internal.processing → choose the channel, record the decision and the attempt (status `sending`) with the
@@ -58,14 +69,41 @@ export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): Env
     let handedOver = false;
     try {
       const plan = expired ? { candidates: [], winner: null } : await planner.plan(input);
-      const ref = { id: newId("att"), paymentId: payment.paymentId, attemptNo: 1, channel: plan.winner?.channel ?? NO_CHANNEL, amount: payment.amount, currency: payment.currency };
-      const decision: DecisionRecord = { paymentId: payment.paymentId, attemptNo: 1, input, candidates: plan.candidates, winner: plan.winner?.channel ?? null, reason: "initial" };
+      const ref = {
+        id: newId("att"),
+        paymentId: payment.paymentId,
+        attemptNo: 1,
+        channel: plan.winner?.channel ?? NO_CHANNEL,
+        amount: payment.amount,
+        currency: payment.currency,
+      };
+      const decision: DecisionRecord = {
+        paymentId: payment.paymentId,
+        attemptNo: 1,
+        input,
+        candidates: plan.candidates,
+        winner: plan.winner?.channel ?? null,
+        reason: "initial",
+      };
 
       if (!plan.winner) {
         const failureCode = expired ? PAYMENT_EXPIRED_CODE : NO_CHANNEL_CODE;
-        const failureMessage = expired ? "the payment expired before it could be sent to a channel" : whyNoRoute(plan.candidates);
-        const attempt: NewAttempt = { ...ref, status: "failed", expiresAt, nextQueryAt: null, failureCode, lastError: failureMessage };
-        const event = attemptResultEnvelope(ref, { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode, failureMessage }, false);
+        const failureMessage = expired
+          ? "the payment expired before it could be sent to a channel"
+          : whyNoRoute(plan.candidates);
+        const attempt: NewAttempt = {
+          ...ref,
+          status: "failed",
+          expiresAt,
+          nextQueryAt: null,
+          failureCode,
+          lastError: failureMessage,
+        };
+        const event = attemptResultEnvelope(
+          ref,
+          { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode, failureMessage },
+          false,
+        );
         const { started } = await store.begin(envelope.id, decision, attempt, event);
         metrics.decisions.inc({ result: started ? "no_route" : "duplicate" });
         if (started) {
@@ -75,15 +113,27 @@ export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): Env
         return;
       }
 
-      const attempt: NewAttempt = { ...ref, status: "sending", expiresAt, nextQueryAt: now + deps.timeoutMs + CLAIM_MARGIN_MS };
+      const attempt: NewAttempt = {
+        ...ref,
+        status: "sending",
+        expiresAt,
+        nextQueryAt: now + deps.timeoutMs + CLAIM_MARGIN_MS,
+      };
       const { claimed, started } = await store.begin(envelope.id, decision, attempt, null);
       if (!started) {
         metrics.decisions.inc({ result: "duplicate" });
-        logger.info({ paymentId: payment.paymentId, eventId: envelope.id, redelivered: !claimed }, "payment already routed; skipping");
+        logger.info(
+          { paymentId: payment.paymentId, eventId: envelope.id, redelivered: !claimed },
+          "payment already routed; skipping",
+        );
         return;
       }
       metrics.decisions.inc({ result: "routed" });
-      limiter.background(() => runner.run(payment, attempt), release, (err) => logger.error({ err, paymentId: payment.paymentId }, "attempt runner failed"));
+      limiter.background(
+        () => runner.run(payment, attempt),
+        release,
+        (err) => logger.error({ err, paymentId: payment.paymentId }, "attempt runner failed"),
+      );
       handedOver = true;
     } finally {
       if (!handedOver) release();

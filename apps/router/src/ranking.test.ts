@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { BANK_DIRECT_CAPABILITIES, CARRIER_CAPABILITIES, type ChannelId, UNIONPAY_CAPABILITIES, WECHAT_CAPABILITIES, ALIPAY_CAPABILITIES } from "@pps/channels";
+import {
+  BANK_DIRECT_CAPABILITIES,
+  CARRIER_CAPABILITIES,
+  type ChannelId,
+  UNIONPAY_CAPABILITIES,
+  WECHAT_CAPABILITIES,
+  ALIPAY_CAPABILITIES,
+} from "@pps/channels";
 import { DEFAULT_CHANNEL_CONFIGS } from "./channel-defaults.ts";
 import { CLOSED, type Circuit } from "./circuit-breaker.ts";
 import { type ChannelConfig, type ChannelView, rankChannels, ranked, type RoutingInput } from "./ranking.ts";
@@ -8,9 +15,18 @@ const NOW = 1_800_000_000_000;
 const CIRCUIT = { failureThreshold: 5, cooldownMs: 30_000, probeTimeoutMs: 15_000 };
 const NO_DATA = { calls: 0, successRate: null, avgLatencyMs: null };
 
-const CAPS = { bank_direct: BANK_DIRECT_CAPABILITIES, unionpay: UNIONPAY_CAPABILITIES, wechat: WECHAT_CAPABILITIES, alipay: ALIPAY_CAPABILITIES, carrier: CARRIER_CAPABILITIES } as const;
+const CAPS = {
+  bank_direct: BANK_DIRECT_CAPABILITIES,
+  unionpay: UNIONPAY_CAPABILITIES,
+  wechat: WECHAT_CAPABILITIES,
+  alipay: ALIPAY_CAPABILITIES,
+  carrier: CARRIER_CAPABILITIES,
+} as const;
 
-function view(id: keyof typeof CAPS, over: Omit<Partial<ChannelView>, "config"> & { config?: Partial<ChannelConfig> } = {}): ChannelView {
+function view(
+  id: keyof typeof CAPS,
+  over: Omit<Partial<ChannelView>, "config"> & { config?: Partial<ChannelConfig> } = {},
+): ChannelView {
   const { config, ...rest } = over;
   return {
     id: id as ChannelId,
@@ -23,7 +39,8 @@ function view(id: keyof typeof CAPS, over: Omit<Partial<ChannelView>, "config"> 
 }
 
 const cmb: RoutingInput = { product: "online_banking", amount: 10_000, currency: "CNY", bankCode: "CMB", wallet: null };
-const reasonOf = (cands: ReturnType<typeof rankChannels>, ch: string) => cands.find((c) => c.channel === ch)?.excludedReason;
+const reasonOf = (cands: ReturnType<typeof rankChannels>, ch: string) =>
+  cands.find((c) => c.channel === ch)?.excludedReason;
 
 describe("ranking by fee", () => {
   it("puts the cheaper channel first and computes each fee with integer math", () => {
@@ -35,12 +52,22 @@ describe("ranking by fee", () => {
   });
 
   it("follows the fees: a cheaper scheme beats the direct link", () => {
-    const out = rankChannels(cmb, [view("bank_direct"), view("unionpay", { config: { feeFixed: 0, feeRateBps: 10 } })], NOW, CIRCUIT);
+    const out = rankChannels(
+      cmb,
+      [view("bank_direct"), view("unionpay", { config: { feeFixed: 0, feeRateBps: 10 } })],
+      NOW,
+      CIRCUIT,
+    );
     expect(ranked(out)[0]).toMatchObject({ channel: "unionpay", fee: 10 });
   });
 
   it("rounds the percentage half up to a whole minor unit", () => {
-    const out = rankChannels({ ...cmb, amount: 150 }, [view("bank_direct", { config: { feeRateBps: 50 } })], NOW, CIRCUIT);
+    const out = rankChannels(
+      { ...cmb, amount: 150 },
+      [view("bank_direct", { config: { feeRateBps: 50 } })],
+      NOW,
+      CIRCUIT,
+    );
     expect(out[0]?.fee).toBe(1); // 150 × 0.5 % = 0.75 → 1
   });
 
@@ -48,21 +75,42 @@ describe("ranking by fee", () => {
     const same = { feeFixed: 0, feeRateBps: 50 };
     const healthy = { calls: 100, successRate: 0.99, avgLatencyMs: 200 };
     const flaky = { calls: 100, successRate: 0.8, avgLatencyMs: 50 };
-    let out = rankChannels(cmb, [view("bank_direct", { config: same, health: flaky }), view("unionpay", { config: same, health: healthy })], NOW, CIRCUIT);
+    let out = rankChannels(
+      cmb,
+      [view("bank_direct", { config: same, health: flaky }), view("unionpay", { config: same, health: healthy })],
+      NOW,
+      CIRCUIT,
+    );
     expect(ranked(out)[0]?.channel).toBe("unionpay");
 
     const fast = { calls: 100, successRate: 0.99, avgLatencyMs: 40 };
-    out = rankChannels(cmb, [view("bank_direct", { config: same, health: fast }), view("unionpay", { config: same, health: healthy })], NOW, CIRCUIT);
+    out = rankChannels(
+      cmb,
+      [view("bank_direct", { config: same, health: fast }), view("unionpay", { config: same, health: healthy })],
+      NOW,
+      CIRCUIT,
+    );
     expect(ranked(out)[0]?.channel).toBe("bank_direct");
 
-    out = rankChannels(cmb, [view("bank_direct", { config: { ...same, priority: 50 } }), view("unionpay", { config: { ...same, priority: 5 } })], NOW, CIRCUIT);
+    out = rankChannels(
+      cmb,
+      [
+        view("bank_direct", { config: { ...same, priority: 50 } }),
+        view("unionpay", { config: { ...same, priority: 5 } }),
+      ],
+      NOW,
+      CIRCUIT,
+    );
     expect(ranked(out)[0]?.channel).toBe("unionpay");
   });
 
   it("never lets health outrank a cheaper fee", () => {
     const out = rankChannels(
       cmb,
-      [view("bank_direct", { health: { calls: 100, successRate: 0.9, avgLatencyMs: 900 } }), view("unionpay", { health: { calls: 100, successRate: 1, avgLatencyMs: 10 } })],
+      [
+        view("bank_direct", { health: { calls: 100, successRate: 0.9, avgLatencyMs: 900 } }),
+        view("unionpay", { health: { calls: 100, successRate: 1, avgLatencyMs: 10 } }),
+      ],
       NOW,
       CIRCUIT,
     );
@@ -91,35 +139,67 @@ describe("exclusion reasons", () => {
   });
 
   it("wallet: platform_pay goes to the wallet the payer chose", () => {
-    const input: RoutingInput = { product: "platform_pay", amount: 500, currency: "CNY", bankCode: null, wallet: "alipay" };
+    const input: RoutingInput = {
+      product: "platform_pay",
+      amount: 500,
+      currency: "CNY",
+      bankCode: null,
+      wallet: "alipay",
+    };
     const out = rankChannels(input, [view("wechat"), view("alipay")], NOW, CIRCUIT);
     expect(reasonOf(out, "wechat")).toBe("wallet_not_supported");
     expect(ranked(out).map((c) => c.channel)).toEqual(["alipay"]);
   });
 
   it("operator limits and the channel's own cap", () => {
-    const out = rankChannels(cmb, [view("bank_direct", { config: { minAmount: 20_000 } }), view("unionpay", { config: { maxAmount: 5_000 } })], NOW, CIRCUIT);
+    const out = rankChannels(
+      cmb,
+      [view("bank_direct", { config: { minAmount: 20_000 } }), view("unionpay", { config: { maxAmount: 5_000 } })],
+      NOW,
+      CIRCUIT,
+    );
     expect(reasonOf(out, "bank_direct")).toBe("below_min_amount");
     expect(reasonOf(out, "unionpay")).toBe("above_max_amount");
-    const carrier = rankChannels({ product: "carrier_billing", amount: 60_000, currency: "CNY", bankCode: null, wallet: null }, [view("carrier", { config: { maxAmount: 1_000_000 } })], NOW, CIRCUIT);
+    const carrier = rankChannels(
+      { product: "carrier_billing", amount: 60_000, currency: "CNY", bankCode: null, wallet: null },
+      [view("carrier", { config: { maxAmount: 1_000_000 } })],
+      NOW,
+      CIRCUIT,
+    );
     expect(carrier[0]?.excludedReason).toBe("above_channel_max_amount");
   });
 
   it("disabled and not configured", () => {
-    const out = rankChannels(cmb, [view("bank_direct", { config: { enabled: false } }), { ...view("unionpay"), config: undefined }], NOW, CIRCUIT);
+    const out = rankChannels(
+      cmb,
+      [view("bank_direct", { config: { enabled: false } }), { ...view("unionpay"), config: undefined }],
+      NOW,
+      CIRCUIT,
+    );
     expect(reasonOf(out, "bank_direct")).toBe("disabled");
     expect(reasonOf(out, "unionpay")).toBe("not_configured");
     expect(ranked(out)).toEqual([]);
   });
 
   it("circuit open: excluded until the cooldown has passed, then offered as a probe", () => {
-    const open: Circuit = { state: "open", consecutiveFailures: 5, openedAt: NOW - 10_000, probeStartedAt: null, forced: false };
+    const open: Circuit = {
+      state: "open",
+      consecutiveFailures: 5,
+      openedAt: NOW - 10_000,
+      probeStartedAt: null,
+      forced: false,
+    };
     let out = rankChannels(cmb, [view("bank_direct", { circuit: open }), view("unionpay")], NOW, CIRCUIT);
     expect(reasonOf(out, "bank_direct")).toBe("circuit_open");
     expect(out.find((c) => c.channel === "bank_direct")).toMatchObject({ fee: 50, circuit: "open", rank: null });
     expect(ranked(out).map((c) => c.channel)).toEqual(["unionpay"]);
 
-    out = rankChannels(cmb, [view("bank_direct", { circuit: { ...open, openedAt: NOW - 30_000 } }), view("unionpay")], NOW, CIRCUIT);
+    out = rankChannels(
+      cmb,
+      [view("bank_direct", { circuit: { ...open, openedAt: NOW - 30_000 } }), view("unionpay")],
+      NOW,
+      CIRCUIT,
+    );
     expect(ranked(out)[0]).toMatchObject({ channel: "bank_direct", needsProbe: true });
 
     const probing: Circuit = { ...open, state: "half_open", probeStartedAt: NOW - 1_000 };

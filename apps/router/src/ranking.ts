@@ -105,7 +105,13 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
  * Every channel with the reason it cannot take this payment, or its place in the ranking: cheapest total fee
  * first, then higher recent success rate, then lower latency, then operator priority.
  */
-export function rankChannels(input: RoutingInput, channels: readonly ChannelView[], now: number, circuitCfg: CircuitConfig, tried: readonly string[] = []): Candidate[] {
+export function rankChannels(
+  input: RoutingInput,
+  channels: readonly ChannelView[],
+  now: number,
+  circuitCfg: CircuitConfig,
+  tried: readonly string[] = [],
+): Candidate[] {
   const candidates = channels.map((ch): Candidate => {
     const capability = capabilityExclusion(input, ch.capabilities);
     const cfg = ch.config;
@@ -117,7 +123,8 @@ export function rankChannels(input: RoutingInput, channels: readonly ChannelView
     if (excluded === null && cfg && !cfg.enabled) excluded = "disabled";
     if (excluded === null && cfg && input.amount < cfg.minAmount) excluded = "below_min_amount";
     if (excluded === null && cfg && input.amount > cfg.maxAmount) excluded = "above_max_amount";
-    if (excluded === null && gate === "reject") excluded = ch.circuit.state === "half_open" ? "circuit_probe_in_flight" : "circuit_open";
+    if (excluded === null && gate === "reject")
+      excluded = ch.circuit.state === "half_open" ? "circuit_probe_in_flight" : "circuit_open";
     return {
       channel: ch.id,
       excludedReason: excluded,

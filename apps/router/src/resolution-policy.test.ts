@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { NO_RECORD_CODE, NOT_FOUND_GIVE_UP_MS, nextStuckQuery, resolveQuery, type ResolvingAttempt } from "./resolution-policy.ts";
+import {
+  NO_RECORD_CODE,
+  NOT_FOUND_GIVE_UP_MS,
+  nextStuckQuery,
+  resolveQuery,
+  type ResolvingAttempt,
+} from "./resolution-policy.ts";
 
 const T0 = 1_800_000_000_000;
 const unknownAttempt: ResolvingAttempt = { status: "unknown", queryCount: 1, createdAt: T0, expiresAt: T0 + 900_000 };
@@ -8,12 +14,20 @@ describe("resolving unknown outcomes by query", () => {
   it("publishes the channel's definitive answer and stops querying", () => {
     const r = resolveQuery(unknownAttempt, { status: "succeeded", channelTxnId: "T1", settlement: null }, T0 + 2_000);
     expect(r).toMatchObject({ status: "succeeded", publish: true, nextQueryAt: null });
-    const f = resolveQuery(unknownAttempt, { status: "failed", channelTxnId: null, code: "insufficient_funds", message: "x" }, T0 + 2_000);
+    const f = resolveQuery(
+      unknownAttempt,
+      { status: "failed", channelTxnId: null, code: "insufficient_funds", message: "x" },
+      T0 + 2_000,
+    );
     expect(f).toMatchObject({ status: "failed", publish: true, failure: { code: "insufficient_funds" } });
   });
 
   it("backs off 1 s, 2 s, 5 s, 10 s, 30 s, then every minute while the answer stays unknown", () => {
-    const delays = [1, 2, 3, 4, 5, 6, 7].map((n) => resolveQuery({ ...unknownAttempt, queryCount: n }, { status: "unknown", reason: "timeout" }, T0).nextQueryAt! - T0);
+    const delays = [1, 2, 3, 4, 5, 6, 7].map(
+      (n) =>
+        resolveQuery({ ...unknownAttempt, queryCount: n }, { status: "unknown", reason: "timeout" }, T0).nextQueryAt! -
+        T0,
+    );
     expect(delays).toEqual([2_000, 5_000, 10_000, 30_000, 60_000, 60_000, 60_000]);
     expect(resolveQuery(unknownAttempt, { status: "unknown", reason: "timeout" }, T0).publish).toBe(false);
   });
@@ -38,7 +52,9 @@ describe("watching stuck pending / requires_action attempts", () => {
   });
 
   it("announces a change (pending → succeeded)", () => {
-    expect(resolveQuery(pending, { status: "succeeded", channelTxnId: "T1", settlement: null }, T0 + 60_000)).toMatchObject({ status: "succeeded", publish: true });
+    expect(
+      resolveQuery(pending, { status: "succeeded", channelTxnId: "T1", settlement: null }, T0 + 60_000),
+    ).toMatchObject({ status: "succeeded", publish: true });
   });
 
   it("stops at the payment's expiry (one last look at the expiry itself)", () => {

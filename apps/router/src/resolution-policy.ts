@@ -27,7 +27,12 @@ export const NO_RECORD_CODE = "channel_no_record";
 const delayAt = (delays: readonly number[], n: number) => delays[Math.min(n, delays.length - 1)]!;
 
 /** When to query an attempt that is pending / requires_action next; null once the payment has expired. */
-export function nextStuckQuery(queriesDone: number, now: number, expiresAt: number, delays: readonly number[] = STUCK_QUERY_DELAYS_MS): number | null {
+export function nextStuckQuery(
+  queriesDone: number,
+  now: number,
+  expiresAt: number,
+  delays: readonly number[] = STUCK_QUERY_DELAYS_MS,
+): number | null {
   if (now >= expiresAt) return null;
   // One last look at the expiry itself: a payer who paid in the last minute should not see an expired payment.
   return Math.min(now + delayAt(delays, queriesDone), expiresAt);
@@ -57,13 +62,24 @@ export type Resolution = {
 };
 
 /** What a query answer means for an attempt we are resolving (unknown / sending) or watching (pending / requires_action). */
-export function resolveQuery(a: ResolvingAttempt, outcome: QueryOutcome, now: number, stuckDelays: readonly number[] = STUCK_QUERY_DELAYS_MS): Resolution {
+export function resolveQuery(
+  a: ResolvingAttempt,
+  outcome: QueryOutcome,
+  now: number,
+  stuckDelays: readonly number[] = STUCK_QUERY_DELAYS_MS,
+): Resolution {
   const changed = (status: AttemptStatus) => status !== a.status;
   switch (outcome.status) {
     case "succeeded":
       return { status: "succeeded", publish: changed("succeeded"), nextQueryAt: null, failure: null, gaveUp: false };
     case "failed":
-      return { status: "failed", publish: changed("failed"), nextQueryAt: null, failure: { code: outcome.code, message: outcome.message }, gaveUp: false };
+      return {
+        status: "failed",
+        publish: changed("failed"),
+        nextQueryAt: null,
+        failure: { code: outcome.code, message: outcome.message },
+        gaveUp: false,
+      };
     case "pending":
     case "requires_action": {
       const publish = changed(outcome.status);
@@ -75,13 +91,31 @@ export function resolveQuery(a: ResolvingAttempt, outcome: QueryOutcome, now: nu
     case "unknown": {
       if (a.status === "pending" || a.status === "requires_action") {
         // The channel acknowledged the attempt before; a failed look changes nothing.
-        return { status: a.status, publish: false, nextQueryAt: nextStuckQuery(a.queryCount, now, a.expiresAt, stuckDelays), failure: null, gaveUp: false };
+        return {
+          status: a.status,
+          publish: false,
+          nextQueryAt: nextStuckQuery(a.queryCount, now, a.expiresAt, stuckDelays),
+          failure: null,
+          gaveUp: false,
+        };
       }
       if (outcome.status === "not_found" && now - a.createdAt >= NOT_FOUND_GIVE_UP_MS) {
-        return { status: "failed", publish: true, nextQueryAt: null, failure: { code: NO_RECORD_CODE, message: "the channel has no record of this attempt" }, gaveUp: false };
+        return {
+          status: "failed",
+          publish: true,
+          nextQueryAt: null,
+          failure: { code: NO_RECORD_CODE, message: "the channel has no record of this attempt" },
+          gaveUp: false,
+        };
       }
       const next = nextUnknownQuery(a.status === "sending" ? 0 : a.queryCount, now, a.createdAt);
-      return { status: "unknown", publish: changed("unknown"), nextQueryAt: next, failure: null, gaveUp: next === null };
+      return {
+        status: "unknown",
+        publish: changed("unknown"),
+        nextQueryAt: next,
+        failure: null,
+        gaveUp: next === null,
+      };
     }
   }
 }

@@ -5,7 +5,13 @@ import { type Candidate, rankChannels, type RoutingInput } from "./ranking.ts";
 export type Plan = { candidates: Candidate[]; winner: Candidate | null };
 
 export function routingInputOf(p: PaymentSnapshot): RoutingInput {
-  return { product: p.product, amount: p.amount, currency: p.currency, bankCode: p.method.bankCode, wallet: p.method.wallet };
+  return {
+    product: p.product,
+    amount: p.amount,
+    currency: p.currency,
+    bankCode: p.method.bankCode,
+    wallet: p.method.wallet,
+  };
 }
 
 /**

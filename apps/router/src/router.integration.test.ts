@@ -19,7 +19,14 @@ import {
   type PaymentSnapshot,
   TOPICS,
 } from "@pps/messaging";
-import { type AppProcess, type IsolatedEnvironment, isolatedEnvironment, startApp, TEST_KAFKA_BROKERS, waitFor } from "@pps/test-support";
+import {
+  type AppProcess,
+  type IsolatedEnvironment,
+  isolatedEnvironment,
+  startApp,
+  TEST_KAFKA_BROKERS,
+  waitFor,
+} from "@pps/test-support";
 
 const ADMIN_TOKEN = `test-admin-${randomUUID()}`;
 const logger = createLogger({ service: "router-test", level: "silent" });
@@ -29,18 +36,19 @@ let isolated: IsolatedEnvironment;
 let publisher: EventPublisher;
 const results = new Map<string, AttemptResult[]>();
 let reader: EventConsumer;
-const startReader = () => new EventConsumer({
-  kafka,
-  groupId: `router-test-reader-${randomUUID()}`,
-  topics: [TOPICS.channelResults.name],
-  registry: eventRegistry,
-  logger,
-  topicPrefix: isolated.topicPrefix,
-  handler: async (envelope) => {
-    const r = (envelope as Envelope<AttemptResult>).payload;
-    results.set(r.paymentId, [...(results.get(r.paymentId) ?? []), r]);
-  },
-});
+const startReader = () =>
+  new EventConsumer({
+    kafka,
+    groupId: `router-test-reader-${randomUUID()}`,
+    topics: [TOPICS.channelResults.name],
+    registry: eventRegistry,
+    logger,
+    topicPrefix: isolated.topicPrefix,
+    handler: async (envelope) => {
+      const r = (envelope as Envelope<AttemptResult>).payload;
+      results.set(r.paymentId, [...(results.get(r.paymentId) ?? []), r]);
+    },
+  });
 
 let sim: AppProcess;
 let router: AppProcess;
@@ -85,7 +93,11 @@ async function publish(...envelopes: Envelope<InternalPaymentSnapshot>[]): Promi
   await publisher.publish(TOPICS.paymentInternal.name, envelopes);
 }
 
-async function resultsFor(paymentId: string, atLeast: number, what = `results of ${paymentId}`): Promise<AttemptResult[]> {
+async function resultsFor(
+  paymentId: string,
+  atLeast: number,
+  what = `results of ${paymentId}`,
+): Promise<AttemptResult[]> {
   await waitFor(async () => (results.get(paymentId)?.length ?? 0) >= atLeast, { timeoutMs: 20_000, what });
   return results.get(paymentId)!;
 }
@@ -93,7 +105,10 @@ async function resultsFor(paymentId: string, atLeast: number, what = `results of
 async function admin(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${router.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -109,7 +124,12 @@ async function setCircuit(id: string, state: "open" | "closed"): Promise<void> {
 }
 
 type Decisions = {
-  decisions: { attemptNo: number; winner: string | null; reason: string; candidates: { channel: string; fee: number | null; excludedReason: string | null; rank: number | null }[] }[];
+  decisions: {
+    attemptNo: number;
+    winner: string | null;
+    reason: string;
+    candidates: { channel: string; fee: number | null; excludedReason: string | null; rank: number | null }[];
+  }[];
   attempts: { id: string; attemptNo: number; channel: string; status: string }[];
 };
 
@@ -141,7 +161,13 @@ describe("router against channel-sim, Kafka and Postgres", () => {
     await publisher.start();
     await reader.start();
     sim = await startApp("channel-sim", isolated.env);
-    router = await startApp("router", { ...isolated.env, ADMIN_TOKEN, CHANNEL_BASE_URL: sim.url, CHANNEL_TIMEOUT_MS: "1000", CALLBACK_BASE_URL: "http://127.0.0.1:9" });
+    router = await startApp("router", {
+      ...isolated.env,
+      ADMIN_TOKEN,
+      CHANNEL_BASE_URL: sim.url,
+      CHANNEL_TIMEOUT_MS: "1000",
+      CALLBACK_BASE_URL: "http://127.0.0.1:9",
+    });
     await waitFor(async () => (await fetch(`${router.url}/readyz`)).ok, { what: "router ready" });
   });
 
@@ -160,13 +186,20 @@ describe("router against channel-sim, Kafka and Postgres", () => {
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe("request.validation_failed");
     expect((await admin("PUT", "/v1/channels/nope", { enabled: true })).status).toBe(404);
     const list = (await (await admin("GET", "/v1/channels")).json()) as { data: { id: string; feeRateBps: number }[] };
-    expect(list.data.map((c) => c.id)).toEqual(expect.arrayContaining(["bank_direct", "unionpay", "wechat", "alipay", "paypal", "carrier"]));
+    expect(list.data.map((c) => c.id)).toEqual(
+      expect.arrayContaining(["bank_direct", "unionpay", "wechat", "alipay", "paypal", "carrier"]),
+    );
   });
 
   it("sends online banking at CMB to the cheaper healthy channel, and follows fee changes", async () => {
     const first = cmbPayment();
     await publish(processing(first));
-    expect((await resultsFor(first.paymentId, 1))[0]).toMatchObject({ channel: "bank_direct", attemptNo: 1, amount: 10_000, currency: "CNY" });
+    expect((await resultsFor(first.paymentId, 1))[0]).toMatchObject({
+      channel: "bank_direct",
+      attemptNo: 1,
+      amount: 10_000,
+      currency: "CNY",
+    });
 
     await setChannel("unionpay", { feeFixed: 0, feeRateBps: 10 });
     try {
@@ -194,8 +227,12 @@ describe("router against channel-sim, Kafka and Postgres", () => {
       await publish(processing(p));
       expect((await resultsFor(p.paymentId, 1))[0]?.channel).toBe("unionpay");
       const why = await decisionsOf(p.paymentId);
-      expect(why.decisions[0]?.candidates.find((c) => c.channel === "bank_direct")?.excludedReason).toBe("circuit_open");
-      const health = (await (await admin("GET", "/v1/channels/health")).json()) as { data: { channel: string; circuit: { state: string } }[] };
+      expect(why.decisions[0]?.candidates.find((c) => c.channel === "bank_direct")?.excludedReason).toBe(
+        "circuit_open",
+      );
+      const health = (await (await admin("GET", "/v1/channels/health")).json()) as {
+        data: { channel: string; circuit: { state: string } }[];
+      };
       expect(health.data.find((h) => h.channel === "bank_direct")?.circuit.state).toBe("open");
     } finally {
       await setCircuit("bank_direct", "closed");
@@ -223,7 +260,13 @@ describe("router against channel-sim, Kafka and Postgres", () => {
       const p = cmbPayment();
       await publish(processing(p));
       const [failed, next] = await resultsFor(p.paymentId, 2);
-      expect(failed).toMatchObject({ outcome: "failed", channel: "bank_direct", attemptNo: 1, failureCode: "channel_unavailable", willRetry: true });
+      expect(failed).toMatchObject({
+        outcome: "failed",
+        channel: "bank_direct",
+        attemptNo: 1,
+        failureCode: "channel_unavailable",
+        willRetry: true,
+      });
       expect(next).toMatchObject({ channel: "unionpay", attemptNo: 2, willRetry: false });
       expect(next?.outcome).not.toBe("failed");
       const why = await decisionsOf(p.paymentId);
@@ -231,7 +274,9 @@ describe("router against channel-sim, Kafka and Postgres", () => {
         [1, "bank_direct", "initial"],
         [2, "unionpay", "failover"],
       ]);
-      expect(why.decisions[1]?.candidates.find((c) => c.channel === "bank_direct")?.excludedReason).toBe("already_tried");
+      expect(why.decisions[1]?.candidates.find((c) => c.channel === "bank_direct")?.excludedReason).toBe(
+        "already_tried",
+      );
     } finally {
       await simFaults("bank_direct", []);
     }
@@ -252,12 +297,22 @@ describe("router against channel-sim, Kafka and Postgres", () => {
     const phone = `+86139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
     const base = cmbPayment();
     const p: InternalPaymentSnapshot = {
-      ...base, product: "carrier_billing", amount: 1_500, method: { bankCode: null, cardType: null, wallet: null, flow: null }, payer: { ...base.payer, phone },
+      ...base,
+      product: "carrier_billing",
+      amount: 1_500,
+      method: { bankCode: null, cardType: null, wallet: null, flow: null },
+      payer: { ...base.payer, phone },
     };
     await publish(processing(p));
     const [result] = await resultsFor(p.paymentId, 1);
-    expect(result).toMatchObject({ channel: "carrier", outcome: "requires_action", action: { type: "sms_confirmation" } });
-    const sms = (await (await fetch(`${sim.url}/sms/outbox?phone=${encodeURIComponent(phone)}`)).json()) as { messages: unknown[] };
+    expect(result).toMatchObject({
+      channel: "carrier",
+      outcome: "requires_action",
+      action: { type: "sms_confirmation" },
+    });
+    const sms = (await (await fetch(`${sim.url}/sms/outbox?phone=${encodeURIComponent(phone)}`)).json()) as {
+      messages: unknown[];
+    };
     expect(sms.messages.length).toBeGreaterThan(0);
   });
 
@@ -267,8 +322,18 @@ describe("router against channel-sim, Kafka and Postgres", () => {
     const legacy = cmbPayment();
     // One key, so one partition in this order: once the v1 event is routed, the v2 one before it was seen.
     await publisher.publish(TOPICS.paymentEvents.name, [
-      makeEnvelope({ type: paymentEvents.processing.type, version: paymentEvents.processing.version, aggregateId: publicV2.paymentId, payload: publicV2 }),
-      makeEnvelope({ type: paymentEventsV1.processing.type, version: paymentEventsV1.processing.version, aggregateId: publicV2.paymentId, payload: legacy }),
+      makeEnvelope({
+        type: paymentEvents.processing.type,
+        version: paymentEvents.processing.version,
+        aggregateId: publicV2.paymentId,
+        payload: publicV2,
+      }),
+      makeEnvelope({
+        type: paymentEventsV1.processing.type,
+        version: paymentEventsV1.processing.version,
+        aggregateId: publicV2.paymentId,
+        payload: legacy,
+      }),
     ]);
     expect((await resultsFor(legacy.paymentId, 1))[0]?.channel).toBe("bank_direct");
     await sleep(500);
@@ -310,24 +375,45 @@ describe("router against channel-sim, Kafka and Postgres", () => {
       metadata: paid.metadata,
     });
     expect(answer.status).toBe("succeeded");
-    const base = { attemptNo: 1, channel: "bank_direct", status: "sending", amount: 10_000, currency: "CNY", expiresAt: new Date(paid.expiresAt), nextQueryAt: new Date() };
+    const base = {
+      attemptNo: 1,
+      channel: "bank_direct",
+      status: "sending",
+      amount: 10_000,
+      currency: "CNY",
+      expiresAt: new Date(paid.expiresAt),
+      nextQueryAt: new Date(),
+    };
     await isolated.db.insert(routingAttempts).values([
       { ...base, id: paidAttempt, paymentId: paid.paymentId },
       { ...base, id: lostAttempt, paymentId: lost.paymentId },
     ]);
     const [settled] = await resultsFor(paid.paymentId, 1);
-    expect(settled).toMatchObject({ outcome: "succeeded", attemptId: paidAttempt, channel: "bank_direct", willRetry: false });
+    expect(settled).toMatchObject({
+      outcome: "succeeded",
+      attemptId: paidAttempt,
+      channel: "bank_direct",
+      willRetry: false,
+    });
     const [unknown] = await resultsFor(lost.paymentId, 1);
-    expect(unknown).toMatchObject({ outcome: "unknown", attemptId: lostAttempt, channel: "bank_direct", willRetry: false });
-    const book = (await (await fetch(`${sim.url}/sim/book/bank_direct?ref=${paidAttempt}`)).json()) as { entries: unknown[] };
+    expect(unknown).toMatchObject({
+      outcome: "unknown",
+      attemptId: lostAttempt,
+      channel: "bank_direct",
+      willRetry: false,
+    });
+    const book = (await (await fetch(`${sim.url}/sim/book/bank_direct?ref=${paidAttempt}`)).json()) as {
+      entries: unknown[];
+    };
     expect(book.entries).toHaveLength(1);
   });
 
   it("counts attempts by channel and outcome and times channel calls", async () => {
     const text = await (await fetch(`${router.url}/metrics`)).text();
     expect(text).toMatch(/router_channel_attempts_total\{[^}]*channel="bank_direct"[^}]*outcome="failed"[^}]*\} [1-9]/);
-    expect(text).toMatch(/router_channel_call_duration_seconds_count\{[^}]*channel="bank_direct"[^}]*operation="pay"[^}]*\} [1-9]/);
+    expect(text).toMatch(
+      /router_channel_call_duration_seconds_count\{[^}]*channel="bank_direct"[^}]*operation="pay"[^}]*\} [1-9]/,
+    );
     expect(text).toMatch(/router_failovers_total\{[^}]*from="bank_direct"[^}]*to="unionpay"[^}]*\} 1/);
   });
 });
-

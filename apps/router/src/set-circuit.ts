@@ -1,6 +1,24 @@
-import { BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
+import {
+  BEARER_ERRORS,
+  boundedJson,
+  createRoute,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  type ServiceApp,
+  validationHook,
+  z,
+} from "@pps/runtime";
 import type { ChannelState } from "./channel-state.ts";
-import { channelIdParams, channelIdSchema, circuitSchema, circuitView, knownChannel, requireKnownChannel } from "./channel-views.ts";
+import {
+  channelIdParams,
+  channelIdSchema,
+  circuitSchema,
+  circuitView,
+  knownChannel,
+  requireKnownChannel,
+} from "./channel-views.ts";
 import { adminSecurity } from "./router-api.ts";
 
 export const circuitChangeSchema = z.strictObject({ state: z.enum(["open", "closed"]) }).openapi("CircuitChange");
@@ -11,11 +29,15 @@ export const setCircuitRoute = createRoute({
   operationId: "setCircuit",
   tags: ["Channels"],
   summary: "Open or close a channel's circuit",
-  description: "Opened here, a circuit stays open, without probes, until closed here. Closing resets the failure count.",
+  description:
+    "Opened here, a circuit stays open, without probes, until closed here. Closing resets the failure count.",
   security: adminSecurity,
   request: { params: channelIdParams, query: noQuery, body: { required: true, content: json(circuitChangeSchema) } },
   responses: {
-    200: { description: "The circuit now.", content: json(z.object({ channel: channelIdSchema, circuit: circuitSchema }).openapi("ChannelCircuit")) },
+    200: {
+      description: "The circuit now.",
+      content: json(z.object({ channel: channelIdSchema, circuit: circuitSchema }).openapi("ChannelCircuit")),
+    },
     ...errorResponses([...BEARER_ERRORS, ...JSON_BODY_ERRORS, "channel.unknown"]),
   },
 });

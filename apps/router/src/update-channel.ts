@@ -1,5 +1,16 @@
 import { AppError } from "@pps/domain";
-import { BEARER_ERRORS, boundedJson, createRoute, errorResponses, json, JSON_BODY_ERRORS, noQuery, type ServiceApp, validationHook, z } from "@pps/runtime";
+import {
+  BEARER_ERRORS,
+  boundedJson,
+  createRoute,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  type ServiceApp,
+  validationHook,
+  z,
+} from "@pps/runtime";
 import type { ChannelState } from "./channel-state.ts";
 import { channelIdParams, channelSchema, channelView, knownChannel, requireKnownChannel } from "./channel-views.ts";
 import { adminSecurity } from "./router-api.ts";
@@ -18,7 +29,10 @@ export const channelUpdateSchema = z
   })
   .partial()
   .refine((v) => Object.keys(v).length > 0, { message: "at least one field is required" })
-  .openapi("ChannelUpdate", { description: "Fields left out keep their current value (at least one is required). Amounts and the fixed fee are minor units." });
+  .openapi("ChannelUpdate", {
+    description:
+      "Fields left out keep their current value (at least one is required). Amounts and the fixed fee are minor units.",
+  });
 
 export const updateChannelRoute = createRoute({
   method: "put",
@@ -26,7 +40,8 @@ export const updateChannelRoute = createRoute({
   operationId: "updateChannel",
   tags: ["Channels"],
   summary: "Change a channel's operator settings",
-  description: "This replica routes with them at once, the others within a second. minAmount must not exceed maxAmount.",
+  description:
+    "This replica routes with them at once, the others within a second. minAmount must not exceed maxAmount.",
   security: adminSecurity,
   request: { params: channelIdParams, query: noQuery, body: { required: true, content: json(channelUpdateSchema) } },
   responses: {
@@ -46,7 +61,9 @@ export function updateChannel(app: ServiceApp, deps: { state: ChannelState }): v
       const min = change.minAmount ?? current?.minAmount ?? 1;
       const max = change.maxAmount ?? current?.maxAmount;
       if (max !== undefined && min > max) {
-        throw new AppError("request.validation_failed", "minAmount must not exceed maxAmount", [{ path: "minAmount", message: "must not exceed maxAmount" }]);
+        throw new AppError("request.validation_failed", "minAmount must not exceed maxAmount", [
+          { path: "minAmount", message: "must not exceed maxAmount" },
+        ]);
       }
       const updated = await deps.state.updateConfig(id, change);
       if (!updated) throw new AppError("channel.unknown", `channel ${id} has no settings row`);

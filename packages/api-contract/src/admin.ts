@@ -9,7 +9,8 @@ export const PAYER_STATUSES = ["active", "frozen"] as const;
 
 export const signSchemeSchema = z.enum(SIGN_SCHEMES).openapi("SignScheme");
 export const signFormatSchema = z.enum(SIGN_FORMATS).openapi("SignFormat", {
-  description: "v2 signs the exact method, path, query and body bytes (the default); legacy_params is the sorted k=v string, kept for merchants configured for it (docs/signing.md).",
+  description:
+    "v2 signs the exact method, path, query and body bytes (the default); legacy_params is the sorted k=v string, kept for merchants configured for it (docs/signing.md).",
 });
 
 /** An RSA public key in PEM (SPKI) that actually parses, so a merchant can never be onboarded with a key that cannot verify. */
@@ -32,10 +33,15 @@ export const createMerchantBody = z
     name: text(128),
     sign_scheme: signSchemeSchema.default("HMAC_SHA256"),
     sign_format: signFormatSchema.default("v2"),
-    public_key: publicKeyPem.optional().openapi({ description: "RSA_SHA256 merchants: your public key; we verify your requests with it." }),
+    public_key: publicKeyPem
+      .optional()
+      .openapi({ description: "RSA_SHA256 merchants: your public key; we verify your requests with it." }),
     enabled_products: z.array(productSchema).min(1),
   })
-  .refine((m) => m.sign_scheme !== "RSA_SHA256" || m.public_key !== undefined, { message: "RSA_SHA256 merchants need public_key", path: ["public_key"] })
+  .refine((m) => m.sign_scheme !== "RSA_SHA256" || m.public_key !== undefined, {
+    message: "RSA_SHA256 merchants need public_key",
+    path: ["public_key"],
+  })
   .openapi("CreateMerchantRequest");
 
 export const updateMerchantBody = z
@@ -72,7 +78,14 @@ export const merchantIdParams = z.object({ id: merchantIdSchema.openapi({ param:
 export const payerIdParams = z.object({ id: payerIdSchema.openapi({ param: { name: "id", in: "path" } }) });
 
 export const merchantSigningSchema = z
-  .object({ merchant_id: merchantIdSchema, status: z.enum(MERCHANT_STATUSES), sign_scheme: signSchemeSchema, secret_key: z.string() })
+  .object({
+    merchant_id: merchantIdSchema,
+    status: z.enum(MERCHANT_STATUSES),
+    sign_scheme: signSchemeSchema,
+    secret_key: z.string(),
+  })
   .openapi("MerchantSigning");
 
-export const platformKeySchema = z.object({ algorithm: z.literal("RSA_SHA256"), public_key: z.string() }).openapi("PlatformKey");
+export const platformKeySchema = z
+  .object({ algorithm: z.literal("RSA_SHA256"), public_key: z.string() })
+  .openapi("PlatformKey");

@@ -70,7 +70,9 @@ export const timestampSchema = z.string().openapi({ format: "date-time" });
 /** A query with no parameters: anything sent is refused, so no value can sit where the route does not read it. */
 export const noQuery = z.strictObject({});
 
-export const errorCodeSchema = z.enum(ERROR_CODES).openapi("ErrorCode", { description: "Stable error codes; new ones may be added, none is ever renamed." });
+export const errorCodeSchema = z
+  .enum(ERROR_CODES)
+  .openapi("ErrorCode", { description: "Stable error codes; new ones may be added, none is ever renamed." });
 
 export const errorBodySchema = z
   .object({
@@ -78,7 +80,10 @@ export const errorBodySchema = z
       code: errorCodeSchema,
       message: z.string().openapi({ description: "For people; never parse it." }),
       requestId: z.string(),
-      details: z.unknown().optional().openapi({ description: "Field problems (`[{ path, message }]`) or code-specific data." }),
+      details: z
+        .unknown()
+        .optional()
+        .openapi({ description: "Field problems (`[{ path, message }]`) or code-specific data." }),
     }),
   })
   .openapi("Error");

@@ -14,7 +14,10 @@ const signatureHeaders = {
     .regex(/^\d{1,12}$/)
     .openapi({ description: "Unix seconds; must be within the signature window of our clock.", example: "1764576000" }),
   "x-signature": z.string().openapi({ description: "The signature of the canonical request (docs/signing.md)." }),
-  "x-sign-type": z.enum(SIGN_SCHEMES).optional().openapi({ description: "Optional; must be your configured scheme when sent." }),
+  "x-sign-type": z
+    .enum(SIGN_SCHEMES)
+    .optional()
+    .openapi({ description: "Optional; must be your configured scheme when sent." }),
 };
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
@@ -22,16 +25,25 @@ export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 export const signedReadHeaders = z.object({
   ...signatureHeaders,
-  "x-nonce": z.string().regex(NONCE_PATTERN).optional().openapi({ description: "Optional on reads; signed when sent." }),
+  "x-nonce": z
+    .string()
+    .regex(NONCE_PATTERN)
+    .optional()
+    .openapi({ description: "Optional on reads; signed when sent." }),
 });
 
 export const signedMutationHeaders = z.object({
   ...signatureHeaders,
-  "x-nonce": z.string().regex(NONCE_PATTERN).openapi({ description: "16 to 64 of [A-Za-z0-9_-], never reused: replays are refused." }),
+  "x-nonce": z
+    .string()
+    .regex(NONCE_PATTERN)
+    .openapi({ description: "16 to 64 of [A-Za-z0-9_-], never reused: replays are refused." }),
   "idempotency-key": z
     .string()
     .regex(IDEMPOTENCY_KEY_PATTERN)
     .openapi({ description: "Same key and body: the first response again. Same key, other body: 409. Kept 48 hours." }),
 });
 
-export const adminHeaders = z.object({ authorization: z.string().openapi({ description: "Bearer <ADMIN_TOKEN>", example: "Bearer …" }) });
+export const adminHeaders = z.object({
+  authorization: z.string().openapi({ description: "Bearer <ADMIN_TOKEN>", example: "Bearer …" }),
+});

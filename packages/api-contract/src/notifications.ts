@@ -8,7 +8,10 @@ export const deliveryAttemptSchema = z
     attempt_no: z.number().int(),
     series: z.number().int().openapi({ description: "1 for the original schedule; each resend starts a new series." }),
     started_at: timestampSchema,
-    outcome: z.string().openapi({ description: "delivered, or a stable failure code (timeout, connection_refused, unexpected_status, destination_not_allowed, …)." }),
+    outcome: z.string().openapi({
+      description:
+        "delivered, or a stable failure code (timeout, connection_refused, unexpected_status, destination_not_allowed, …).",
+    }),
     status_code: z.number().int().nullable(),
     latency_ms: z.number().int().nullable(),
     response_body: z.string().nullable(),
@@ -47,5 +50,9 @@ export const notificationListSchema = z
   .object({ object: z.literal("list"), data: z.array(notificationSchema), has_more: z.boolean() })
   .openapi("NotificationList");
 
-export const notificationIdParams = z.object({ id: notificationIdSchema.openapi({ param: { name: "id", in: "path" } }) });
-export const paymentNotificationsParams = z.object({ id: paymentIdSchema.openapi({ param: { name: "id", in: "path" } }) });
+export const notificationIdParams = z.object({
+  id: notificationIdSchema.openapi({ param: { name: "id", in: "path" } }),
+});
+export const paymentNotificationsParams = z.object({
+  id: paymentIdSchema.openapi({ param: { name: "id", in: "path" } }),
+});

@@ -12,7 +12,9 @@ import {
   timestampSchema,
 } from "./common.ts";
 
-export const productSchema = z.enum(API_PRODUCTS).openapi("Product", { description: "The payment products this API accepts." });
+export const productSchema = z
+  .enum(API_PRODUCTS)
+  .openapi("Product", { description: "The payment products this API accepts." });
 export const paymentStatusSchema = z.enum(PAYMENT_STATUSES).openapi("PaymentStatus", {
   description:
     "awaiting_payment (pre-order) → risk_review → requires_verification (risk asked for an SMS code) → processing → requires_action (the payer must act) → succeeded | failed | expired | canceled.",
@@ -63,14 +65,22 @@ export const createPaymentBody = z
     method: methodSchema.default({}),
     notify_url: httpUrl.openapi({ description: "Where we send signed notifications of every change." }),
     return_url: httpUrl.openapi({ description: "Where the payer returns after paying at the channel." }),
-    expires_in: z.number().int().min(60).max(7 * 86_400).optional().openapi({ description: "Seconds the payment may stay unpaid; the platform's default otherwise." }),
+    expires_in: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .optional()
+      .openapi({ description: "Seconds the payment may stay unpaid; the platform's default otherwise." }),
     metadata: metadataSchema.default({}),
   })
   .openapi("CreatePaymentRequest");
 export type CreatePaymentBody = z.output<typeof createPaymentBody>;
 export type CreatePaymentParams = z.input<typeof createPaymentBody>;
 
-export const verifyPaymentBody = z.strictObject({ code: z.string().regex(/^[0-9]{6}$/, "six digits") }).openapi("VerifyPaymentRequest");
+export const verifyPaymentBody = z
+  .strictObject({ code: z.string().regex(/^[0-9]{6}$/, "six digits") })
+  .openapi("VerifyPaymentRequest");
 
 const failureSchema = z
   .object({ code: z.string(), message: z.string().nullable() })
@@ -97,9 +107,17 @@ export const paymentSchema = z
     currency: z.string(),
     subject: z.string(),
     status: paymentStatusSchema,
-    version: z.number().int().openapi({ description: "Grows by one with every change; ignore events older than the version you hold." }),
+    version: z
+      .number()
+      .int()
+      .openapi({ description: "Grows by one with every change; ignore events older than the version you hold." }),
     payer: z.object({ id: z.string() }),
-    method: z.object({ bank_code: z.string().nullable(), card_type: z.string().nullable(), wallet: z.string().nullable(), flow: z.string().nullable() }),
+    method: z.object({
+      bank_code: z.string().nullable(),
+      card_type: z.string().nullable(),
+      wallet: z.string().nullable(),
+      flow: z.string().nullable(),
+    }),
     channel: z.string().nullable(),
     next_action: nextActionSchema,
     failure: failureSchema,
@@ -129,7 +147,13 @@ export const paymentAttemptSchema = z
   .openapi("PaymentAttempt");
 
 export const transitionSchema = z
-  .object({ from: paymentStatusSchema.nullable(), to: paymentStatusSchema, version: z.number().int(), cause: z.string(), at: timestampSchema })
+  .object({
+    from: paymentStatusSchema.nullable(),
+    to: paymentStatusSchema,
+    version: z.number().int(),
+    cause: z.string(),
+    at: timestampSchema,
+  })
   .openapi("PaymentTransition");
 
 export const paymentDetailSchema = paymentSchema
@@ -141,7 +165,12 @@ export const byOrderNoQuery = z.strictObject({ merchant_order_no: merchantOrderN
 export const paymentIdParams = z.object({ id: paymentIdSchema.openapi({ param: { name: "id", in: "path" } }) });
 
 export const verificationResentSchema = z
-  .object({ payment_id: paymentIdSchema, sent_to: z.string(), expires_at: timestampSchema, resends_left: z.number().int() })
+  .object({
+    payment_id: paymentIdSchema,
+    sent_to: z.string(),
+    expires_at: timestampSchema,
+    resends_left: z.number().int(),
+  })
   .openapi("VerificationResent");
 
 export const eventEnvelopeSchema = z
@@ -151,13 +180,18 @@ export const eventEnvelopeSchema = z
     version: z.number().int().openapi({ description: "The version of the event schema (see docs/events)." }),
     occurredAt: timestampSchema,
     aggregateId: z.string(),
-    payload: z.record(z.string(), z.unknown()).openapi({ description: "The payment snapshot: see the AsyncAPI document in docs/events." }),
+    payload: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: "The payment snapshot: see the AsyncAPI document in docs/events." }),
   })
   .openapi("EventEnvelope");
 export type EventEnvelope = z.output<typeof eventEnvelopeSchema>;
 
 export const eventsQuery = z.strictObject({
-  after: z.string().regex(/^\d{1,18}$/, "a cursor from a previous page").optional(),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, "a cursor from a previous page")
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 

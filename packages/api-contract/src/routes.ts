@@ -13,7 +13,12 @@ import {
   updateMerchantBody,
 } from "./admin.ts";
 import { adminHeaders, signedMutationHeaders, signedReadHeaders } from "./headers.ts";
-import { notificationIdParams, notificationListSchema, notificationSchema, paymentNotificationsParams } from "./notifications.ts";
+import {
+  notificationIdParams,
+  notificationListSchema,
+  notificationSchema,
+  paymentNotificationsParams,
+} from "./notifications.ts";
 import {
   byOrderNoQuery,
   createPaymentBody,
@@ -54,7 +59,8 @@ export const createPayment = createRoute({
   operationId: "createPayment",
   tags: ["Payments"],
   summary: "Create a payment and start paying it",
-  description: "Accepted payments move through risk and routing asynchronously: query the payment or wait for its notifications.",
+  description:
+    "Accepted payments move through risk and routing asynchronously: query the payment or wait for its notifications.",
   security: merchantSecurity,
   request: { headers: signedMutationHeaders, query: noQuery, body: jsonBody(createPaymentBody) },
   responses: {
@@ -69,7 +75,8 @@ export const createOrder = createRoute({
   operationId: "createOrder",
   tags: ["Payments"],
   summary: "Create a pre-order and a pay link for the payer",
-  description: "The order waits in awaiting_payment until the payer confirms it at `pay_url` (valid for the pay-link interval) or it expires.",
+  description:
+    "The order waits in awaiting_payment until the payer confirms it at `pay_url` (valid for the pay-link interval) or it expires.",
   security: merchantSecurity,
   request: { headers: signedMutationHeaders, query: noQuery, body: jsonBody(createPaymentBody) },
   responses: {
@@ -106,7 +113,13 @@ export const getPaymentByOrderNo = createRoute({
   },
 });
 
-const VERIFICATION_ERRORS = [...MUTATION_ERRORS, "payment.not_found", "payment.invalid_state", "payment.expired", "payer.frozen"] as const;
+const VERIFICATION_ERRORS = [
+  ...MUTATION_ERRORS,
+  "payment.not_found",
+  "payment.invalid_state",
+  "payment.expired",
+  "payer.frozen",
+] as const;
 
 export const verifyPayment = createRoute({
   method: "post",
@@ -114,9 +127,15 @@ export const verifyPayment = createRoute({
   operationId: "verifyPayment",
   tags: ["Payments"],
   summary: "Submit the SMS code of a payment that requires verification",
-  description: "A right code moves the payment on to processing. A wrong one answers 422 with `details.attempts_left`; the last wrong one fails the payment (423).",
+  description:
+    "A right code moves the payment on to processing. A wrong one answers 422 with `details.attempts_left`; the last wrong one fails the payment (423).",
   security: merchantSecurity,
-  request: { headers: signedMutationHeaders, params: paymentIdParams, query: noQuery, body: jsonBody(verifyPaymentBody) },
+  request: {
+    headers: signedMutationHeaders,
+    params: paymentIdParams,
+    query: noQuery,
+    body: jsonBody(verifyPaymentBody),
+  },
   responses: {
     200: { description: "Verified; the payment goes on.", content: json(paymentSchema) },
     ...errorResponses([...VERIFICATION_ERRORS, "payment.verification_failed", "payment.verification_locked"]),
@@ -129,7 +148,8 @@ export const resendVerification = createRoute({
   operationId: "resendVerification",
   tags: ["Payments"],
   summary: "Send a new SMS code (the previous one stops working)",
-  description: "At most OTP_MAX_RESENDS new codes per payment; wrong tries keep counting across codes. Send an empty body or `{}`.",
+  description:
+    "At most OTP_MAX_RESENDS new codes per payment; wrong tries keep counting across codes. Send an empty body or `{}`.",
   security: merchantSecurity,
   request: { headers: signedMutationHeaders, params: paymentIdParams, query: noQuery },
   responses: {
@@ -144,7 +164,8 @@ export const listEvents = createRoute({
   operationId: "listEvents",
   tags: ["Events"],
   summary: "Every event about your payments, oldest first",
-  description: "Pull what you missed: keep `next_cursor` of the last page and pass it as `after`. The same envelopes as on Kafka and in notifications.",
+  description:
+    "Pull what you missed: keep `next_cursor` of the last page and pass it as `after`. The same envelopes as on Kafka and in notifications.",
   security: merchantSecurity,
   request: { headers: signedReadHeaders, query: eventsQuery },
   responses: {
@@ -189,7 +210,10 @@ export const getPlatformKey = createRoute({
   tags: ["Signing"],
   summary: "Our RSA public key (verifies responses and notifications to RSA_SHA256 merchants)",
   request: { query: noQuery },
-  responses: { 200: { description: "The key.", content: json(platformKeySchema) }, ...errorResponses(["request.validation_failed"]) },
+  responses: {
+    200: { description: "The key.", content: json(platformKeySchema) },
+    ...errorResponses(["request.validation_failed"]),
+  },
 });
 
 export const showPayLink = createRoute({
@@ -237,12 +261,27 @@ export const channelCallback = createRoute({
   description:
     "Each channel posts in its own format and signs it with its own key; the answer is the channel's own acknowledgement. Duplicated, stale and forged callbacks change nothing wrongly; every callback is recorded.",
   request: {
-    params: z.object({ channel: z.string().regex(/^[a-z_]{1,32}$/).openapi({ param: { name: "channel", in: "path" }, example: "wechat" }) }),
+    params: z.object({
+      channel: z
+        .string()
+        .regex(/^[a-z_]{1,32}$/)
+        .openapi({ param: { name: "channel", in: "path" }, example: "wechat" }),
+    }),
     query: noQuery,
-    body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ description: "The channel's own signed message (form, JSON or XML)." }) } } },
+    body: {
+      required: true,
+      content: {
+        "application/octet-stream": {
+          schema: z.string().openapi({ description: "The channel's own signed message (form, JSON or XML)." }),
+        },
+      },
+    },
   },
   responses: {
-    200: { description: "The channel's acknowledgement, in its format.", content: { "text/plain": { schema: z.string() } } },
+    200: {
+      description: "The channel's acknowledgement, in its format.",
+      content: { "text/plain": { schema: z.string() } },
+    },
     ...errorResponses([
       "channel.unknown",
       "channel.signature_invalid",
@@ -254,7 +293,15 @@ export const channelCallback = createRoute({
   },
 });
 
-const ADMIN_ERRORS = ["auth.admin_token_invalid", "request.validation_failed", "request.invalid_json", "request.json_too_deep", "request.unsupported_media_type", "request.body_too_large", "request.invalid_characters"] as const;
+const ADMIN_ERRORS = [
+  "auth.admin_token_invalid",
+  "request.validation_failed",
+  "request.invalid_json",
+  "request.json_too_deep",
+  "request.unsupported_media_type",
+  "request.body_too_large",
+  "request.invalid_characters",
+] as const;
 
 export const createMerchant = createRoute({
   method: "post",
@@ -278,7 +325,10 @@ export const updateMerchant = createRoute({
   summary: "Suspend, close or reactivate a merchant; change its products or signing format",
   security: adminSecurity,
   request: { headers: adminHeaders, params: merchantIdParams, query: noQuery, body: jsonBody(updateMerchantBody) },
-  responses: { 200: { description: "The merchant.", content: json(merchantSchema) }, ...errorResponses([...ADMIN_ERRORS, "request.not_found"]) },
+  responses: {
+    200: { description: "The merchant.", content: json(merchantSchema) },
+    ...errorResponses([...ADMIN_ERRORS, "request.not_found"]),
+  },
 });
 
 export const setPayerStatus = createRoute({
@@ -289,7 +339,10 @@ export const setPayerStatus = createRoute({
   summary: "Freeze or unfreeze a payer",
   security: adminSecurity,
   request: { headers: adminHeaders, params: payerIdParams, query: noQuery, body: jsonBody(payerStatusBody) },
-  responses: { 200: { description: "The payer's status.", content: json(payerStatusSchema) }, ...errorResponses(ADMIN_ERRORS) },
+  responses: {
+    200: { description: "The payer's status.", content: json(payerStatusSchema) },
+    ...errorResponses(ADMIN_ERRORS),
+  },
 });
 
 export const getMerchantSigning = createRoute({

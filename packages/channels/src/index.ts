@@ -3,7 +3,13 @@ export * from "./registry.ts";
 export { DEV_CHANNEL_KEYS, type DevChannelKeys } from "./dev-keys.ts";
 export { FAILURE_CODES, type FailureCode } from "./shared/outcomes.ts";
 export type { AdapterOptions } from "./shared/adapter.ts";
-export { DEFAULT_TIMEOUT_MS, type FetchLike, type HttpResult, type HttpTransport, nodeHttpTransport } from "./shared/http.ts";
+export {
+  DEFAULT_TIMEOUT_MS,
+  type FetchLike,
+  type HttpResult,
+  type HttpTransport,
+  nodeHttpTransport,
+} from "./shared/http.ts";
 export { createBankDirectAdapter, BANK_DIRECT_CAPABILITIES } from "./bank-direct/index.ts";
 export { createUnionPayAdapter, UNIONPAY_CAPABILITIES } from "./unionpay/index.ts";
 export { createWechatAdapter, WECHAT_CAPABILITIES } from "./wechat/index.ts";

@@ -38,7 +38,9 @@ export function channelEnvPrefix(id: ChannelId): string {
   return `CHANNEL_${id.toUpperCase()}`;
 }
 
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).transform((u) => u.replace(/\/+$/, ""));
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
 const optionalText = z.string().min(1).optional();
 
 function envSchema() {
@@ -72,7 +74,9 @@ export function channelEndpointsFromEnv(vars: Record<string, string | undefined>
 }
 
 /** Endpoints plus CHANNEL_TIMEOUT_MS [5000], the default per-call timeout. */
-export function channelConfigFromEnv(vars: Record<string, string | undefined>): ChannelAdaptersConfig & { options: { timeoutMs: number } } {
+export function channelConfigFromEnv(
+  vars: Record<string, string | undefined>,
+): ChannelAdaptersConfig & { options: { timeoutMs: number } } {
   const relevant = Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith("CHANNEL_")));
   const env = loadEnv(envSchema(), relevant) as Record<string, string | number | undefined>;
   const text = (k: string) => env[k] as string | undefined;

@@ -48,7 +48,11 @@ export type PayRequest = {
  * - unknown: we cannot tell (timeout, 5xx after sending, garbled answer): resolve by query, never fail over.
  */
 export type ChannelOutcome =
-  | { status: "succeeded"; channelTxnId: string; settlement: { amount: number; currency: string; fxRate: string } | null }
+  | {
+      status: "succeeded";
+      channelTxnId: string;
+      settlement: { amount: number; currency: string; fxRate: string } | null;
+    }
   | { status: "failed"; channelTxnId: string | null; code: string; message: string }
   | { status: "requires_action"; channelTxnId: string; action: PayerAction }
   | { status: "pending"; channelTxnId: string }

@@ -3,7 +3,12 @@ import { z } from "zod";
 import { ConfigError, loadEnv } from "./load-env.ts";
 import { databaseUrl, kafkaBrokers, port } from "./vars.ts";
 
-const schema = z.object({ PORT: port(7000), DATABASE_URL: databaseUrl, KAFKA_BROKERS: kafkaBrokers, SECRET_KEY: z.string().min(8) });
+const schema = z.object({
+  PORT: port(7000),
+  DATABASE_URL: databaseUrl,
+  KAFKA_BROKERS: kafkaBrokers,
+  SECRET_KEY: z.string().min(8),
+});
 
 describe("loadEnv", () => {
   it("applies defaults and parses values", () => {

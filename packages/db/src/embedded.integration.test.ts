@@ -15,7 +15,8 @@ describe("embedded Postgres fallback", () => {
     try {
       await runMigrations(pg.url);
       const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
-      const [row] = await sql`select current_setting('server_version_num')::int as v, to_regclass('payment.outbox') is not null as has_outbox`;
+      const [row] =
+        await sql`select current_setting('server_version_num')::int as v, to_regclass('payment.outbox') is not null as has_outbox`;
       await sql.end();
       expect(row!.v).toBeGreaterThanOrEqual(180_000);
       expect(row!.has_outbox).toBe(true);

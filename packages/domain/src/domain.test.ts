@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { AppError, assertTransition, ERROR_CODES, httpStatusFor, IllegalTransitionError, newId, paymentStateMachine } from "./index.ts";
+import {
+  AppError,
+  assertTransition,
+  ERROR_CODES,
+  httpStatusFor,
+  IllegalTransitionError,
+  newId,
+  paymentStateMachine,
+} from "./index.ts";
 
 describe("payment state machine", () => {
   it("allows the happy path and refuses leaving a terminal state", () => {

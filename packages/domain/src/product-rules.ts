@@ -15,7 +15,12 @@ export type ProductRule = {
 const FOREIGN = ["USD", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "SGD"] as const;
 
 /** Products this release accepts through POST /v1/payments and /v1/orders. The others come with their own issues. */
-export const API_PRODUCTS = ["online_banking", "platform_pay", "foreign_card", "carrier_billing"] as const satisfies readonly Product[];
+export const API_PRODUCTS = [
+  "online_banking",
+  "platform_pay",
+  "foreign_card",
+  "carrier_billing",
+] as const satisfies readonly Product[];
 export type ApiProduct = (typeof API_PRODUCTS)[number];
 
 export const PRODUCT_RULES: Record<ApiProduct, ProductRule> = {

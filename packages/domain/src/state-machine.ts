@@ -12,12 +12,17 @@ export type StateMachine<S extends string> = {
 
 export class IllegalTransitionError extends Error {
   override readonly name = "IllegalTransitionError";
-  constructor(readonly from: string, readonly to: string) {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
     super(`illegal transition ${from} -> ${to}`);
   }
 }
 
-export function defineStateMachine<S extends string>(transitions: { readonly [K in S]: readonly S[] }): StateMachine<S> {
+export function defineStateMachine<S extends string>(
+  transitions: { readonly [K in S]: readonly S[] },
+): StateMachine<S> {
   const states = Object.keys(transitions) as S[];
   const terminal = new Set(states.filter((s) => transitions[s].length === 0));
   return {

@@ -25,7 +25,10 @@ export function isDrizzleQueryError(err: Error): err is DrizzleQueryErrorLike {
 /** postgres.js's PostgresError and pg's DatabaseError both carry the protocol's severity and SQLSTATE. */
 export function isPostgresError(err: Error): boolean {
   const e = err as { severity?: unknown; code?: unknown };
-  return err.name === "PostgresError" || (typeof e.severity === "string" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code));
+  return (
+    err.name === "PostgresError" ||
+    (typeof e.severity === "string" && typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code))
+  );
 }
 
 /** The statement postgres.js keeps (not enumerable) on its error: placeholders only, values are apart. */

@@ -11,16 +11,20 @@ function postgresError(fields: Record<string, string>): Error {
 
 describe("postgresMessage", () => {
   it("replaces a quoted value, even one holding quotes itself", () => {
-    expect(postgresMessage(postgresError({ code: "22P02", message: 'invalid input syntax for type integer: "sk_1"' }))).toBe(
-      'invalid input syntax for type integer: "[redacted]"',
+    expect(
+      postgresMessage(postgresError({ code: "22P02", message: 'invalid input syntax for type integer: "sk_1"' })),
+    ).toBe('invalid input syntax for type integer: "[redacted]"');
+    expect(
+      postgresMessage(postgresError({ code: "22P02", message: 'invalid input syntax for type uuid: "a" b "c"' })),
+    ).toBe('invalid input syntax for type uuid: "[redacted]"');
+    expect(
+      postgresMessage(
+        postgresError({ code: "22003", message: 'value "99999999999" is out of range for type integer' }),
+      ),
+    ).toBe('value "[redacted]" is out of range for type integer');
+    expect(postgresMessage(postgresError({ code: "XX000", message: 'unterminated "quote' }))).toBe(
+      'unterminated "[redacted]"',
     );
-    expect(postgresMessage(postgresError({ code: "22P02", message: 'invalid input syntax for type uuid: "a" b "c"' }))).toBe(
-      'invalid input syntax for type uuid: "[redacted]"',
-    );
-    expect(postgresMessage(postgresError({ code: "22003", message: 'value "99999999999" is out of range for type integer' }))).toBe(
-      'value "[redacted]" is out of range for type integer',
-    );
-    expect(postgresMessage(postgresError({ code: "XX000", message: 'unterminated "quote' }))).toBe('unterminated "[redacted]"');
   });
 
   it("keeps the messages that only name schema objects", () => {
@@ -29,10 +33,14 @@ describe("postgresMessage", () => {
   });
 
   it("hides undecodable bytes, save a lone NUL", () => {
-    expect(postgresMessage(postgresError({ code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0xe2 0x82' }))).toBe(
-      'invalid byte sequence for encoding "[redacted]": 0x…',
-    );
-    expect(postgresMessage(postgresError({ code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0x00' }))).toContain(": 0x00");
+    expect(
+      postgresMessage(
+        postgresError({ code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0xe2 0x82' }),
+      ),
+    ).toBe('invalid byte sequence for encoding "[redacted]": 0x…');
+    expect(
+      postgresMessage(postgresError({ code: "22021", message: 'invalid byte sequence for encoding "UTF8": 0x00' })),
+    ).toContain(": 0x00");
   });
 });
 
@@ -41,12 +49,24 @@ describe("serializeError", () => {
     const cause = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED", port: 5432 });
     const err = new Error("could not start", { cause });
     const out = serializeError(err);
-    expect(out).toMatchObject({ type: "Error", message: "could not start", cause: { type: "Error", errorCode: "ECONNREFUSED", port: 5432 } });
+    expect(out).toMatchObject({
+      type: "Error",
+      message: "could not start",
+      cause: { type: "Error", errorCode: "ECONNREFUSED", port: 5432 },
+    });
     expect(out.stack).toBe(err.stack);
   });
 
   it("drops the fields that carry values from any error", () => {
-    const err = Object.assign(new Error("bad"), { detail: "Key (id)=(x)", where: "parameter $1 = 'x'", params: ["x"], parameters: ["x"], query: "q", hint: "h", retryable: true });
+    const err = Object.assign(new Error("bad"), {
+      detail: "Key (id)=(x)",
+      where: "parameter $1 = 'x'",
+      params: ["x"],
+      parameters: ["x"],
+      query: "q",
+      hint: "h",
+      retryable: true,
+    });
     expect(serializeError(err)).toEqual({ type: "Error", message: "bad", stack: err.stack, retryable: true });
   });
 
@@ -54,7 +74,10 @@ describe("serializeError", () => {
     const a = new Error("a");
     const b = new Error("b", { cause: a });
     (a as { cause?: unknown }).cause = b;
-    expect(serializeError(a)).toMatchObject({ message: "a", cause: { message: "b", cause: { message: "[circular]" } } });
+    expect(serializeError(a)).toMatchObject({
+      message: "a",
+      cause: { message: "b", cause: { message: "[circular]" } },
+    });
   });
 
   it("serializes each error an AggregateError holds", () => {

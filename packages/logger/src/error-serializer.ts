@@ -1,7 +1,23 @@
-import { drizzleQueryMessage, isDrizzleQueryError, isPostgresError, postgresMessage, statementOf } from "./database-error.ts";
+import {
+  drizzleQueryMessage,
+  isDrizzleQueryError,
+  isPostgresError,
+  postgresMessage,
+  statementOf,
+} from "./database-error.ts";
 
 /** Fields that hold a failed query's bound values or echo them; no error in a log line keeps them. */
-const VALUE_FIELDS = new Set(["detail", "where", "hint", "internal_query", "query", "parameters", "params", "args", "types"]);
+const VALUE_FIELDS = new Set([
+  "detail",
+  "where",
+  "hint",
+  "internal_query",
+  "query",
+  "parameters",
+  "params",
+  "args",
+  "types",
+]);
 /** Written apart, or already in `type`. */
 const OWN_FIELDS = new Set(["name", "message", "stack", "cause", "code", "errors"]);
 
@@ -20,7 +36,8 @@ export function serializeError(err: Error, seen: WeakSet<Error> = new WeakSet())
 
   const message = safeErrorMessage(err);
   const out: SerializedError = { type, message };
-  if (typeof err.stack === "string") out.stack = message === err.message ? err.stack : withMessage(err.stack, err, message);
+  if (typeof err.stack === "string")
+    out.stack = message === err.message ? err.stack : withMessage(err.stack, err, message);
   const code = (err as { code?: unknown }).code;
   if (code !== undefined) out.errorCode = code;
   // A bare driver error (a query through postgres.js directly) is the only place its statement shows.
@@ -33,12 +50,14 @@ export function serializeError(err: Error, seen: WeakSet<Error> = new WeakSet())
     out[field] = value instanceof Error ? serializeError(value, seen) : value;
   }
   const errors = (err as { errors?: unknown }).errors;
-  if (Array.isArray(errors)) out.errors = errors.map((e: unknown) => (e instanceof Error ? serializeError(e, seen) : e));
+  if (Array.isArray(errors))
+    out.errors = errors.map((e: unknown) => (e instanceof Error ? serializeError(e, seen) : e));
   const cause = (err as { cause?: unknown }).cause;
   if (cause !== undefined) {
     out.cause = cause instanceof Error ? serializeError(cause, seen) : cause;
     // The wrapper already shows the statement its cause ran.
-    if (isDrizzleQueryError(err) && typeof out.cause === "object" && out.cause !== null) delete (out.cause as SerializedError).sql;
+    if (isDrizzleQueryError(err) && typeof out.cause === "object" && out.cause !== null)
+      delete (out.cause as SerializedError).sql;
   }
   return out;
 }

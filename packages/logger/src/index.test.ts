@@ -17,7 +17,14 @@ describe("createLogger", () => {
   it("writes JSON with the service name and redacts secrets at any of two levels", () => {
     const { lines, destination } = capture();
     const log = createLogger({ service: "test-svc", destination });
-    log.info({ merchant: { key: "mk_live_123", name: "shop" }, password: "hunter2", req: { headers: { authorization: "Bearer abc" } } }, "hello");
+    log.info(
+      {
+        merchant: { key: "mk_live_123", name: "shop" },
+        password: "hunter2",
+        req: { headers: { authorization: "Bearer abc" } },
+      },
+      "hello",
+    );
     const line = JSON.parse(lines[0] ?? "{}");
     expect(line.service).toBe("test-svc");
     expect(line.level).toBe("info");

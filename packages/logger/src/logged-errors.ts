@@ -25,7 +25,12 @@ export function serializeErrValue(value: unknown): unknown {
 export function safeMessageHook(this: Logger, args: Parameters<LogFn>, method: LogFn): void {
   if (args.length === 1) {
     const [first] = args as unknown[];
-    const err = first instanceof Error ? first : isPlainObject(first) && first.msg === undefined && first.err instanceof Error ? first.err : undefined;
+    const err =
+      first instanceof Error
+        ? first
+        : isPlainObject(first) && first.msg === undefined && first.err instanceof Error
+          ? first.err
+          : undefined;
     if (err) {
       method.call(this, first as object, safeErrorMessage(err));
       return;
@@ -54,14 +59,16 @@ function walk(value: unknown, depth: number): unknown {
     if (item instanceof Error) remember(replaced, item, walked as SerializedError);
   }
   if (copy && replaced.size) {
-    for (const [key, item] of Object.entries(copy)) if (typeof item === "string" && replaced.has(item)) copy[key] = replaced.get(item);
+    for (const [key, item] of Object.entries(copy))
+      if (typeof item === "string" && replaced.has(item)) copy[key] = replaced.get(item);
   }
   return copy ?? value;
 }
 
 function remember(replaced: Map<string, string>, raw: Error, serialized: SerializedError): void {
   if (raw.message !== serialized.message) replaced.set(raw.message, serialized.message);
-  if (typeof raw.stack === "string" && raw.stack !== serialized.stack) replaced.set(raw.stack, serialized.stack ?? serialized.message);
+  if (typeof raw.stack === "string" && raw.stack !== serialized.stack)
+    replaced.set(raw.stack, serialized.stack ?? serialized.message);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -6,12 +6,17 @@ import { TOPICS } from "./topics.ts";
 
 const RESTRICTED_TAG = {
   name: "restricted",
-  description: "Personal data. Read and write only as the listed producers and consumers (Kafka ACLs); never offered to other teams; dead letters of it carry no value.",
+  description:
+    "Personal data. Read and write only as the listed producers and consumers (Kafka ACLs); never offered to other teams; dead letters of it carry no value.",
 };
 
 /** JSON Schema of one event's full message: the envelope with its payload schema in place. */
 export function eventJsonSchema(def: (typeof ALL_EVENTS)[number]) {
-  const message = envelopeSchema.extend({ type: z.literal(def.type), version: z.literal(def.version), payload: def.payload });
+  const message = envelopeSchema.extend({
+    type: z.literal(def.type),
+    version: z.literal(def.version),
+    payload: def.payload,
+  });
   const description = def.retired ? `${def.description} ${def.retired}` : def.description;
   return {
     $id: `${eventKey(def.type, def.version)}.json`,
@@ -33,7 +38,12 @@ export function buildAsyncApi() {
       address: topic.name,
       description: `${topic.description} Producers: ${topic.producers.join(", ")}. Consumers: ${topic.consumers.join(", ")}.`,
       ...(topic.restricted ? { tags: [RESTRICTED_TAG] } : {}),
-      messages: Object.fromEntries(events.map((e) => [eventKey(e.type, e.version).replace(/[@.]/g, "_"), { $ref: `#/components/messages/${eventKey(e.type, e.version).replace(/[@.]/g, "_")}` }])),
+      messages: Object.fromEntries(
+        events.map((e) => [
+          eventKey(e.type, e.version).replace(/[@.]/g, "_"),
+          { $ref: `#/components/messages/${eventKey(e.type, e.version).replace(/[@.]/g, "_")}` },
+        ]),
+      ),
     };
     operations[`receive_${id}`] = { action: "receive", channel: { $ref: `#/channels/${id}` } };
     for (const e of events) {
@@ -44,7 +54,10 @@ export function buildAsyncApi() {
         summary: e.description,
         ...(e.retired ? { description: e.retired, deprecated: true } : {}),
         contentType: "application/json",
-        headers: { type: "object", properties: { "event-type": { const: e.type }, "event-version": { const: String(e.version) } } },
+        headers: {
+          type: "object",
+          properties: { "event-type": { const: e.type }, "event-version": { const: String(e.version) } },
+        },
         payload: eventJsonSchema(e),
       };
     }

@@ -83,7 +83,11 @@ export function decodeMessage(message: KafkaMessage, registry: EventRegistry): D
     return { ok: false, reason: "value is not JSON" };
   }
   const envelope = envelopeSchema.safeParse(raw);
-  if (!envelope.success) return { ok: false, reason: `invalid envelope: ${envelope.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+  if (!envelope.success)
+    return {
+      ok: false,
+      reason: `invalid envelope: ${envelope.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    };
   return registry.parse(envelope.data as Envelope);
 }
 
@@ -130,7 +134,10 @@ export class EventConsumer {
   }
 
   private async deadLetter(message: KafkaMessage, ctx: MessageContext, reason: string): Promise<void> {
-    this.opts.logger.warn({ topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason }, "message sent to dead-letter topic");
+    this.opts.logger.warn(
+      { topic: ctx.topic, partition: ctx.partition, offset: ctx.offset, reason },
+      "message sent to dead-letter topic",
+    );
     // Personal data stays in its restricted topic: the dead letter points at the message instead of copying it.
     const prefix = this.opts.topicPrefix ?? "";
     const restricted = isRestrictedTopic(ctx.topic.startsWith(prefix) ? ctx.topic.slice(prefix.length) : ctx.topic);
@@ -142,7 +149,9 @@ export class EventConsumer {
           key: message.key,
           value: restricted ? null : message.value,
           headers: {
-            ...(restricted ? { "dlq-value-withheld": "restricted topic: read the message at its source topic, partition and offset" } : {}),
+            ...(restricted
+              ? { "dlq-value-withheld": "restricted topic: read the message at its source topic, partition and offset" }
+              : {}),
             "dlq-reason": reason.slice(0, 1000),
             "dlq-source-topic": ctx.topic,
             "dlq-source-partition": String(ctx.partition),
@@ -191,7 +200,10 @@ export class EventConsumer {
     } catch (err) {
       if (!(err instanceof PermanentMessageError)) {
         this.opts.onOutcome?.("failed", ctx.topic);
-        this.opts.logger.error({ err, topic: ctx.topic, offset: ctx.offset, eventId: envelope.id }, "handler failed; message will be redelivered");
+        this.opts.logger.error(
+          { err, topic: ctx.topic, offset: ctx.offset, eventId: envelope.id },
+          "handler failed; message will be redelivered",
+        );
         throw err;
       }
       await this.deadLetter(message, ctx, err.message);
@@ -221,7 +233,10 @@ export class EventConsumer {
           await batchHandler(items.map(({ envelope, ctx }) => ({ envelope, ctx })));
           for (const item of items) this.opts.onOutcome?.("handled", item.ctx.topic);
         } catch (err) {
-          this.opts.logger.warn({ err, topic: batch.topic, partition: batch.partition, messages: items.length }, "batch handler failed; handling the chunk message by message");
+          this.opts.logger.warn(
+            { err, topic: batch.topic, partition: batch.partition, messages: items.length },
+            "batch handler failed; handling the chunk message by message",
+          );
           await this.runLanes(items, (item) => this.handleAdmitted(item.message, item.envelope, item.ctx));
         }
       }
@@ -231,7 +246,10 @@ export class EventConsumer {
   }
 
   /** Runs items with the same key in order and different keys up to `concurrency` at a time. */
-  private async runLanes<T extends { message: KafkaMessage }>(items: T[], run: (item: T) => Promise<void>): Promise<void> {
+  private async runLanes<T extends { message: KafkaMessage }>(
+    items: T[],
+    run: (item: T) => Promise<void>,
+  ): Promise<void> {
     const byKey = new Map<string, T[]>();
     for (const item of items) {
       const key = item.message.key?.toString("utf8") ?? `\0${item.message.offset}`;
@@ -272,7 +290,8 @@ export class EventConsumer {
       // redelivered, and the idempotent handlers skip what already took effect.
       await this.runLanes(
         chunk.map((message) => ({ message })),
-        ({ message }) => this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset }),
+        ({ message }) =>
+          this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset }),
       );
       resolveOffset(chunk[chunk.length - 1]!.offset);
       await heartbeat();

@@ -16,7 +16,14 @@ export const envelopeSchema = z.object({
 
 export type Envelope<P = unknown> = Omit<z.infer<typeof envelopeSchema>, "payload"> & { payload: P };
 
-export function makeEnvelope<P>(input: { type: string; version: number; aggregateId: string; payload: P; occurredAt?: Date; id?: string }): Envelope<P> {
+export function makeEnvelope<P>(input: {
+  type: string;
+  version: number;
+  aggregateId: string;
+  payload: P;
+  occurredAt?: Date;
+  id?: string;
+}): Envelope<P> {
   return {
     id: input.id ?? randomUUID(),
     type: input.type,

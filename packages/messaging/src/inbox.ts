@@ -25,7 +25,12 @@ export async function claimMessage(tx: Tx, table: InboxTable, consumer: string, 
  * claimMessage for many ids at once, on a raw postgres.js transaction (the batch consumers' statements):
  * one statement; answers the ids that were new. An id twice in `ids` is claimed once.
  */
-export async function claimMessages(sql: TransactionSql, table: InboxTable, consumer: string, ids: string[]): Promise<Set<string>> {
+export async function claimMessages(
+  sql: TransactionSql,
+  table: InboxTable,
+  consumer: string,
+  ids: string[],
+): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const { schema, name } = getTableConfig(table);
   const rows = await sql<{ id: string }[]>`
@@ -40,7 +45,12 @@ export async function claimMessages(sql: TransactionSql, table: InboxTable, cons
  * Deletes inbox rows older than the retention (redeliveries come within minutes, never days), in bounded
  * batches so no single statement locks or logs millions of rows. Returns how many went.
  */
-export async function pruneInbox(db: Database, table: InboxTable, olderThanHours = 72, batchSize = 10_000): Promise<number> {
+export async function pruneInbox(
+  db: Database,
+  table: InboxTable,
+  olderThanHours = 72,
+  batchSize = 10_000,
+): Promise<number> {
   let total = 0;
   for (;;) {
     const result = await db.execute(sql`
@@ -59,7 +69,15 @@ export async function pruneInbox(db: Database, table: InboxTable, olderThanHours
 export class InboxPruner {
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: { db: Database; table: InboxTable; logger: Logger; everyMs?: number; retentionHours?: number }) {}
+  constructor(
+    private readonly opts: {
+      db: Database;
+      table: InboxTable;
+      logger: Logger;
+      everyMs?: number;
+      retentionHours?: number;
+    },
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => void this.pruneOnce(), this.opts.everyMs ?? 10 * 60_000);

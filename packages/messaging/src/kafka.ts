@@ -1,4 +1,12 @@
-import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Producer, type Message, type ProducerConfig } from "kafkajs";
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  Partitioners,
+  type Admin,
+  type Producer,
+  type Message,
+  type ProducerConfig,
+} from "kafkajs";
 import type { Logger } from "@pps/logger";
 import { TOPICS, type TopicId } from "./topics.ts";
 import type { Envelope } from "./envelope.ts";
@@ -45,17 +53,24 @@ export const PRODUCER_CONFIG: ProducerConfig = {
 export type TopicSpec = { id: TopicId; partitions: number };
 
 /** Creates the catalogue's topics that are missing; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, opts: { prefix?: string; partitions: number; replicationFactor?: number; only?: TopicId[] }): Promise<string[]> {
+export async function ensureTopics(
+  kafka: Kafka,
+  opts: { prefix?: string; partitions: number; replicationFactor?: number; only?: TopicId[] },
+): Promise<string[]> {
   const admin: Admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const ids = (opts.only ?? (Object.keys(TOPICS) as TopicId[]));
+    const ids = opts.only ?? (Object.keys(TOPICS) as TopicId[]);
     const wanted = ids.map((id) => `${opts.prefix ?? ""}${TOPICS[id].name}`).filter((t) => !existing.has(t));
     if (wanted.length > 0) {
       await admin.createTopics({
         waitForLeaders: true,
-        topics: wanted.map((topic) => ({ topic, numPartitions: opts.partitions, replicationFactor: opts.replicationFactor ?? 1 })),
+        topics: wanted.map((topic) => ({
+          topic,
+          numPartitions: opts.partitions,
+          replicationFactor: opts.replicationFactor ?? 1,
+        })),
       });
     }
     return wanted;
@@ -84,7 +99,10 @@ export class EventPublisher {
   private readonly producer: Producer;
   private connected = false;
 
-  constructor(kafka: Kafka, private readonly topicPrefix = "") {
+  constructor(
+    kafka: Kafka,
+    private readonly topicPrefix = "",
+  ) {
     this.producer = kafka.producer(PRODUCER_CONFIG);
   }
 
@@ -96,7 +114,11 @@ export class EventPublisher {
   /** Publishes envelopes to a catalogue topic (name without prefix). */
   async publish(topic: string, envelopes: Envelope[]): Promise<void> {
     if (envelopes.length === 0) return;
-    await this.producer.send({ topic: `${this.topicPrefix}${topic}`, acks: -1, messages: envelopes.map(toKafkaMessage) });
+    await this.producer.send({
+      topic: `${this.topicPrefix}${topic}`,
+      acks: -1,
+      messages: envelopes.map(toKafkaMessage),
+    });
   }
 
   /** Publishes to several topics in one request. */
@@ -114,7 +136,11 @@ export class EventPublisher {
       .filter((b) => b.messages.length > 0)
       .map((b) => ({
         topic: `${this.topicPrefix}${b.topic}`,
-        messages: b.messages.map((m) => ({ key: m.key, value: m.value, headers: { "event-type": m.type, "event-version": m.version } })),
+        messages: b.messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: { "event-type": m.type, "event-version": m.version },
+        })),
       }));
     if (topicMessages.length === 0) return;
     await this.producer.sendBatch({ acks: -1, topicMessages });

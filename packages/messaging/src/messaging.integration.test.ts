@@ -31,17 +31,40 @@ const brokers = TEST_KAFKA_BROKERS.split(",");
 function snapshot(paymentId: string, status: PaymentSnapshot["status"] = "risk_review"): PaymentSnapshot {
   const now = new Date().toISOString();
   return {
-    paymentId, merchantId: "m_test", merchantOrderNo: `o-${paymentId}`, product: "online_banking", amount: 1299, currency: "CNY",
-    status, previousStatus: null, version: 1, channel: null, failureCode: null, failureMessage: null,
-    subject: "test order", payer: { id: "u_1" },
-    method: { bankCode: "CMB", cardType: null, wallet: null, flow: null }, returnUrl: "https://shop.example/return", notifyUrl: "https://shop.example/notify", metadata: {},
-    expiresAt: now, createdAt: now, updatedAt: now,
+    paymentId,
+    merchantId: "m_test",
+    merchantOrderNo: `o-${paymentId}`,
+    product: "online_banking",
+    amount: 1299,
+    currency: "CNY",
+    status,
+    previousStatus: null,
+    version: 1,
+    channel: null,
+    failureCode: null,
+    failureMessage: null,
+    subject: "test order",
+    payer: { id: "u_1" },
+    method: { bankCode: "CMB", cardType: null, wallet: null, flow: null },
+    returnUrl: "https://shop.example/return",
+    notifyUrl: "https://shop.example/notify",
+    metadata: {},
+    expiresAt: now,
+    createdAt: now,
+    updatedAt: now,
   };
 }
 
 /** Reads dead-lettered messages into memory for assertions. */
 async function dlqReader(kafka: Kafka) {
-  const seen: { key: string | null; reason: string; sourceTopic: string; sourceOffset: string; value: string | null; withheld: string | null }[] = [];
+  const seen: {
+    key: string | null;
+    reason: string;
+    sourceTopic: string;
+    sourceOffset: string;
+    value: string | null;
+    withheld: string | null;
+  }[] = [];
   const c = kafka.consumer({ groupId: `dlq-reader-${randomUUID()}` });
   await c.connect();
   await c.subscribe({ topic: `${prefix}${TOPICS.deadLetter.name}`, fromBeginning: true });
@@ -49,8 +72,12 @@ async function dlqReader(kafka: Kafka) {
     eachMessage: async ({ message }) => {
       const h = (name: string) => message.headers?.[name]?.toString() ?? null;
       seen.push({
-        key: message.key?.toString() ?? null, reason: h("dlq-reason") ?? "", sourceTopic: h("dlq-source-topic") ?? "", sourceOffset: h("dlq-source-offset") ?? "",
-        value: message.value?.toString() ?? null, withheld: h("dlq-value-withheld"),
+        key: message.key?.toString() ?? null,
+        reason: h("dlq-reason") ?? "",
+        sourceTopic: h("dlq-source-topic") ?? "",
+        sourceOffset: h("dlq-source-offset") ?? "",
+        value: message.value?.toString() ?? null,
+        withheld: h("dlq-value-withheld"),
       });
     },
   });
@@ -103,7 +130,12 @@ describe("messaging through the real broker", () => {
 
   it("delivers a published envelope to another client's consumer, validated on both ends", async () => {
     const paymentId = `pay_${randomUUID()}`;
-    const envelope = makeEnvelope({ type: paymentEvents.created.type, version: paymentEvents.created.version, aggregateId: paymentId, payload: snapshot(paymentId) });
+    const envelope = makeEnvelope({
+      type: paymentEvents.created.type,
+      version: paymentEvents.created.version,
+      aggregateId: paymentId,
+      payload: snapshot(paymentId),
+    });
     await publisher.publish(TOPICS.paymentEvents.name, [envelope]);
     await waitFor(async () => received.some((e) => e.id === envelope.id), { what: "the event to arrive" });
     const got = received.find((e) => e.id === envelope.id)!;
@@ -115,20 +147,40 @@ describe("messaging through the real broker", () => {
     const raw = producerKafka.producer();
     await raw.connect();
     const topic = `${prefix}${TOPICS.paymentEvents.name}`;
-    const badKeys = [`bad-json-${randomUUID()}`, `bad-envelope-${randomUUID()}`, `unknown-type-${randomUUID()}`, `bad-payload-${randomUUID()}`];
-    const wrongPayload = makeEnvelope({ type: "payment.created", version: 2, aggregateId: badKeys[3]!, payload: { ...snapshot("p"), amount: 12.5 } });
+    const badKeys = [
+      `bad-json-${randomUUID()}`,
+      `bad-envelope-${randomUUID()}`,
+      `unknown-type-${randomUUID()}`,
+      `bad-payload-${randomUUID()}`,
+    ];
+    const wrongPayload = makeEnvelope({
+      type: "payment.created",
+      version: 2,
+      aggregateId: badKeys[3]!,
+      payload: { ...snapshot("p"), amount: 12.5 },
+    });
     await raw.send({
       topic,
       messages: [
         { key: badKeys[0], value: "{not json" },
         { key: badKeys[1], value: JSON.stringify({ id: "nope", type: "payment.created" }) },
-        { key: badKeys[2], value: JSON.stringify(makeEnvelope({ type: "payment.teleported", version: 1, aggregateId: "x", payload: {} })) },
+        {
+          key: badKeys[2],
+          value: JSON.stringify(
+            makeEnvelope({ type: "payment.teleported", version: 1, aggregateId: "x", payload: {} }),
+          ),
+        },
         { key: badKeys[3], value: JSON.stringify(wrongPayload) },
       ],
     });
     await raw.disconnect();
     const paymentId = `pay_${randomUUID()}`;
-    const good = makeEnvelope({ type: "payment.succeeded", version: 2, aggregateId: paymentId, payload: snapshot(paymentId, "succeeded") });
+    const good = makeEnvelope({
+      type: "payment.succeeded",
+      version: 2,
+      aggregateId: paymentId,
+      payload: snapshot(paymentId, "succeeded"),
+    });
     await publisher.publish(TOPICS.paymentEvents.name, [good]);
 
     await waitFor(async () => received.some((e) => e.id === good.id), { what: "the valid event after the bad ones" });
@@ -144,7 +196,10 @@ describe("messaging through the real broker", () => {
 
   it("still reads a retired version: payment.* v1, contact data included, as written before v2", async () => {
     const paymentId = `pay_${randomUUID()}`;
-    const payload = { ...snapshot(paymentId), payer: { id: "u_1", ip: "203.0.113.9", deviceId: "dev-old", phone: "+8613800000000" } };
+    const payload = {
+      ...snapshot(paymentId),
+      payer: { id: "u_1", ip: "203.0.113.9", deviceId: "dev-old", phone: "+8613800000000" },
+    };
     const v1 = makeEnvelope({ type: paymentEventsV1.created.type, version: 1, aggregateId: paymentId, payload });
     await publisher.publish(TOPICS.paymentEvents.name, [v1]);
     await waitFor(async () => received.some((e) => e.id === v1.id), { what: "the v1 event to arrive" });
@@ -167,15 +222,29 @@ describe("messaging through the real broker", () => {
     try {
       const paymentId = `pay_${randomUUID()}`;
       const phone = "+8613912340000";
-      const payload = { ...snapshot(paymentId), payer: { id: "u_1", ip: "203.0.113.10", deviceId: "dev-secret", phone } };
+      const payload = {
+        ...snapshot(paymentId),
+        payer: { id: "u_1", ip: "203.0.113.10", deviceId: "dev-secret", phone },
+      };
       const def = paymentInternalEvents.created;
-      await publisher.publish(TOPICS.paymentInternal.name, [makeEnvelope({ type: def.type, version: def.version, aggregateId: paymentId, payload })]);
+      await publisher.publish(TOPICS.paymentInternal.name, [
+        makeEnvelope({ type: def.type, version: def.version, aggregateId: paymentId, payload }),
+      ]);
       await waitFor(async () => dlq.seen.some((d) => d.key === paymentId), { what: "the dead letter" });
       const letter = dlq.seen.find((d) => d.key === paymentId)!;
-      expect(letter).toMatchObject({ value: null, reason: "nothing takes this", sourceTopic: `${prefix}${TOPICS.paymentInternal.name}`, sourceOffset: expect.stringMatching(/^\d+$/) });
+      expect(letter).toMatchObject({
+        value: null,
+        reason: "nothing takes this",
+        sourceTopic: `${prefix}${TOPICS.paymentInternal.name}`,
+        sourceOffset: expect.stringMatching(/^\d+$/),
+      });
       expect(letter.withheld).toMatch(/restricted/);
       // A public topic's dead letter keeps its value (the test above): only restricted ones are withheld.
-      expect(dlq.seen.filter((d) => d.sourceTopic.endsWith(TOPICS.paymentEvents.name)).every((d) => d.value !== null && d.withheld === null)).toBe(true);
+      expect(
+        dlq.seen
+          .filter((d) => d.sourceTopic.endsWith(TOPICS.paymentEvents.name))
+          .every((d) => d.value !== null && d.withheld === null),
+      ).toBe(true);
     } finally {
       await internal.stop();
     }
@@ -184,13 +253,25 @@ describe("messaging through the real broker", () => {
   it("redelivers after a transient handler failure and dead-letters a permanent one", async () => {
     const a = `pay_${randomUUID()}`;
     failNext = "transient";
-    const first = makeEnvelope({ type: "payment.processing", version: 2, aggregateId: a, payload: snapshot(a, "processing") });
+    const first = makeEnvelope({
+      type: "payment.processing",
+      version: 2,
+      aggregateId: a,
+      payload: snapshot(a, "processing"),
+    });
     await publisher.publish(TOPICS.paymentEvents.name, [first]);
-    await waitFor(async () => received.some((e) => e.id === first.id), { what: "redelivery after a transient failure" });
+    await waitFor(async () => received.some((e) => e.id === first.id), {
+      what: "redelivery after a transient failure",
+    });
 
     const b = `pay_${randomUUID()}`;
     failNext = "permanent";
-    const second = makeEnvelope({ type: "payment.processing", version: 2, aggregateId: b, payload: snapshot(b, "processing") });
+    const second = makeEnvelope({
+      type: "payment.processing",
+      version: 2,
+      aggregateId: b,
+      payload: snapshot(b, "processing"),
+    });
     await publisher.publish(TOPICS.paymentEvents.name, [second]);
     await waitFor(async () => dlq.seen.some((d) => d.key === b), { what: "permanent failure dead-lettered" });
     expect(dlq.seen.find((d) => d.key === b)!.reason).toMatch(/no known merchant/);
@@ -201,12 +282,24 @@ describe("messaging through the real broker", () => {
     const relay = new OutboxRelay({ db, table: paymentOutbox, publisher, logger, lockId: 990_001 });
     const paymentId = `pay_${randomUUID()}`;
     const statuses = ["risk_review", "processing", "succeeded"] as const;
-    const envelopes = statuses.map((s, i) => makeEnvelope({ type: `payment.${s === "risk_review" ? "created" : s}`, version: 2, aggregateId: paymentId, payload: { ...snapshot(paymentId, s), version: i + 1 } }));
+    const envelopes = statuses.map((s, i) =>
+      makeEnvelope({
+        type: `payment.${s === "risk_review" ? "created" : s}`,
+        version: 2,
+        aggregateId: paymentId,
+        payload: { ...snapshot(paymentId, s), version: i + 1 },
+      }),
+    );
     await db.transaction(async (tx) => {
       for (const e of envelopes) await tx.insert(paymentOutbox).values(outboxRow(paymentEvents.created, e));
     });
     // A transaction that rolls back leaves nothing to relay.
-    const ghost = makeEnvelope({ type: "payment.created", version: 2, aggregateId: `pay_${randomUUID()}`, payload: snapshot("ghost") });
+    const ghost = makeEnvelope({
+      type: "payment.created",
+      version: 2,
+      aggregateId: `pay_${randomUUID()}`,
+      payload: snapshot("ghost"),
+    });
     await db
       .transaction(async (tx) => {
         await tx.insert(paymentOutbox).values(outboxRow(paymentEvents.created, ghost));
@@ -216,7 +309,9 @@ describe("messaging through the real broker", () => {
 
     while ((await relay.relayOnce()) > 0);
     await waitFor(async () => envelopes.every((e) => received.some((r) => r.id === e.id)), { what: "relayed events" });
-    const order = received.filter((r) => r.aggregateId === paymentId).map((r) => (r.payload as PaymentSnapshot).version);
+    const order = received
+      .filter((r) => r.aggregateId === paymentId)
+      .map((r) => (r.payload as PaymentSnapshot).version);
     expect(order).toEqual([1, 2, 3]);
     const left = await db.select().from(paymentOutbox).where(eq(paymentOutbox.key, paymentId));
     expect(left).toHaveLength(0);
@@ -257,11 +352,22 @@ describe("messaging through the real broker", () => {
     await concurrent.start();
     try {
       const ids = Array.from({ length: 12 }, (_, i) => `pay_conc_${i}_${randomUUID()}`);
-      const envelopes = ids.flatMap((id) => [1, 2, 3, 4].map((v) => makeEnvelope({ type: "payment.processing", version: 2, aggregateId: id, payload: { ...snapshot(id, "processing"), version: v } })));
+      const envelopes = ids.flatMap((id) =>
+        [1, 2, 3, 4].map((v) =>
+          makeEnvelope({
+            type: "payment.processing",
+            version: 2,
+            aggregateId: id,
+            payload: { ...snapshot(id, "processing"), version: v },
+          }),
+        ),
+      );
       // Interleave keys in one send so a single batch holds many keys.
       envelopes.sort((a, b) => (a.payload as PaymentSnapshot).version - (b.payload as PaymentSnapshot).version);
       await publisher.publish(TOPICS.paymentEvents.name, envelopes);
-      await waitFor(async () => ids.every((id) => (seen.get(id)?.length ?? 0) === 4), { what: "all concurrent events" });
+      await waitFor(async () => ids.every((id) => (seen.get(id)?.length ?? 0) === 4), {
+        what: "all concurrent events",
+      });
       for (const id of ids) expect(seen.get(id)).toEqual([1, 2, 3, 4]);
       expect(maxInFlight).toBeGreaterThan(1);
     } finally {
@@ -293,16 +399,24 @@ describe("messaging through the real broker", () => {
           failBatchOnce = false;
           throw new Error("one poison message in the chunk");
         }
-        batches.push(mine.map((i) => `${i.envelope.aggregateId.slice(-1)}${(i.envelope.payload as PaymentSnapshot).version}`));
+        batches.push(
+          mine.map((i) => `${i.envelope.aggregateId.slice(-1)}${(i.envelope.payload as PaymentSnapshot).version}`),
+        );
       },
       handler: async (envelope) => {
-        if (envelope.aggregateId.startsWith(tag)) singles.push(`${envelope.aggregateId.slice(-1)}${(envelope.payload as PaymentSnapshot).version}`);
+        if (envelope.aggregateId.startsWith(tag))
+          singles.push(`${envelope.aggregateId.slice(-1)}${(envelope.payload as PaymentSnapshot).version}`);
       },
     });
     await batching.start();
     try {
       const ev = (suffix: string, version: number, type = "payment.processing") =>
-        makeEnvelope({ type, version: 2, aggregateId: `${tag}${suffix}`, payload: { ...snapshot(`${tag}${suffix}`, "processing"), version } });
+        makeEnvelope({
+          type,
+          version: 2,
+          aggregateId: `${tag}${suffix}`,
+          payload: { ...snapshot(`${tag}${suffix}`, "processing"), version },
+        });
       // Not a type this consumer takes: skipped from its header, never reaching a handler.
       await publisher.publish(TOPICS.paymentEvents.name, [ev("a", 0, "payment.created")]);
       await publisher.publish(TOPICS.paymentEvents.name, [ev("a", 1), ev("b", 1), ev("a", 2)]);

@@ -91,7 +91,10 @@ export class OutboxRelay {
         byTopic.set(row.topic, list);
       }
       await publisher.publishRaw([...byTopic].map(([topic, messages]) => ({ topic, messages })));
-      const [deleted, committed] = await Promise.allSettled([sql`delete from ${sql(this.tableName)} where id = any(${rows.map((r) => r.id)}::bigint[])`, sql`commit`]);
+      const [deleted, committed] = await Promise.allSettled([
+        sql`delete from ${sql(this.tableName)} where id = any(${rows.map((r) => r.id)}::bigint[])`,
+        sql`commit`,
+      ]);
       open = false;
       if (deleted.status === "rejected") throw deleted.reason;
       if (committed.status === "rejected") throw committed.reason;

@@ -50,7 +50,11 @@ export class EventRegistry {
     const def = this.get(envelope.type, envelope.version);
     if (!def) return { ok: false, reason: `unknown event ${eventKey(envelope.type, envelope.version)}` };
     const result = def.payload.safeParse(envelope.payload);
-    if (!result.success) return { ok: false, reason: `invalid payload: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+    if (!result.success)
+      return {
+        ok: false,
+        reason: `invalid payload: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+      };
     return { ok: true, envelope: { ...envelope, payload: result.data } };
   }
 }

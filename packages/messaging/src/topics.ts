@@ -13,7 +13,12 @@ export const TOPICS = {
     description:
       "Every payment state change, written by payment-api through its outbox. Key: payment id. Carries no personal data: the payer is named by id only (since payment.* v2).",
     producers: ["payment-api"],
-    consumers: ["notifier", "reconciler", "downstream teams", "risk-stub and router (retired v1 events only, until the move to pps.payment.internal.v1 is complete)"],
+    consumers: [
+      "notifier",
+      "reconciler",
+      "downstream teams",
+      "risk-stub and router (retired v1 events only, until the move to pps.payment.internal.v1 is complete)",
+    ],
     restricted: false,
   },
   paymentInternal: {
@@ -40,7 +45,8 @@ export const TOPICS = {
   },
   notificationDeadLetter: {
     name: "pps.notification.dead-letter.v1",
-    description: "Merchant notifications that exhausted their delivery schedule (or were refused) and went dead, written by notifier through its outbox. Key: notification id.",
+    description:
+      "Merchant notifications that exhausted their delivery schedule (or were refused) and went dead, written by notifier through its outbox. Key: notification id.",
     producers: ["notifier"],
     consumers: ["operators"],
     restricted: false,
@@ -62,7 +68,11 @@ export function topicName(id: TopicId, prefix = ""): string {
   return `${prefix}${TOPICS[id].name}`;
 }
 
-const RESTRICTED = new Set<string>(Object.values(TOPICS).filter((t) => t.restricted).map((t) => t.name));
+const RESTRICTED = new Set<string>(
+  Object.values(TOPICS)
+    .filter((t) => t.restricted)
+    .map((t) => t.name),
+);
 
 /** Whether a catalogue topic (name without prefix) carries personal data. */
 export function isRestrictedTopic(name: string): boolean {

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { add, compare, fromDecimalString, money, MoneyError, percentageFee, subtract, toDecimalString } from "./index.ts";
+import {
+  add,
+  compare,
+  fromDecimalString,
+  money,
+  MoneyError,
+  percentageFee,
+  subtract,
+  toDecimalString,
+} from "./index.ts";
 
 describe("money", () => {
   it("refuses floats, unsafe integers and unknown currencies", () => {

@@ -31,7 +31,11 @@ async function loadScalarBundle(): Promise<Buffer> {
 
 export type ApiDocsOptions = {
   /** The document's fixed parts (openapi version, info, tags); the paths come from the app's routes. */
-  document: { openapi: "3.1.0"; info: { title: string; version: string; description?: string }; tags?: readonly { name: string; description?: string }[] };
+  document: {
+    openapi: "3.1.0";
+    info: { title: string; version: string; description?: string };
+    tags?: readonly { name: string; description?: string }[];
+  };
   securitySchemes?: Record<string, Record<string, unknown>>;
   /** Extra top-level fields (`x-…`). */
   extensions?: Record<string, unknown>;
@@ -41,14 +45,20 @@ export type ApiDocsOptions = {
  * Serves the app's OpenAPI 3.1 document at /openapi.json, generated from the routes registered with
  * `app.openapi()`, and a Scalar API reference at /docs whose assets come from the app itself.
  */
-export function serveApiDocs<E extends Env>(app: OpenAPIHono<E>, opts: ApiDocsOptions): { document: () => Record<string, unknown> } {
+export function serveApiDocs<E extends Env>(
+  app: OpenAPIHono<E>,
+  opts: ApiDocsOptions,
+): { document: () => Record<string, unknown> } {
   for (const [name, scheme] of Object.entries(opts.securitySchemes ?? {})) {
     app.openAPIRegistry.registerComponent("securitySchemes", name, scheme as never);
   }
   let cached: Record<string, unknown> | undefined;
   const document = () => {
     cached ??= {
-      ...app.getOpenAPI31Document({ ...opts.document, tags: opts.document.tags ? [...opts.document.tags] : undefined } as never),
+      ...app.getOpenAPI31Document({
+        ...opts.document,
+        tags: opts.document.tags ? [...opts.document.tags] : undefined,
+      } as never),
       ...opts.extensions,
     } as Record<string, unknown>;
     return cached;

@@ -38,19 +38,30 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
-const TARGET_NAMES: Record<string, string> = { json: "request fields", query: "query parameters", param: "path parameters", header: "headers" };
+const TARGET_NAMES: Record<string, string> = {
+  json: "request fields",
+  query: "query parameters",
+  param: "path parameters",
+  header: "headers",
+};
 
 /**
  * What a route's schemas refuse becomes one error: 400 request.validation_failed with the problems (where and
  * what, never the rejected value). Routes whose path names a resource may pass `notFound` so a malformed id
  * answers like an unknown one.
  */
-export function validationHook(opts: { notFound?: { code: ConstructorParameters<typeof AppError>[0]; message: string } } = {}) {
+export function validationHook(
+  opts: { notFound?: { code: ConstructorParameters<typeof AppError>[0]; message: string } } = {},
+) {
   return (result: { success: boolean; target: string; error?: unknown }): undefined => {
     if (result.success) return undefined;
     if (result.target === "param" && opts.notFound) throw new AppError(opts.notFound.code, opts.notFound.message);
     const details = validationDetails(result.error as Parameters<typeof validationDetails>[0]);
-    throw new AppError("request.validation_failed", `${TARGET_NAMES[result.target] ?? result.target} are invalid`, details);
+    throw new AppError(
+      "request.validation_failed",
+      `${TARGET_NAMES[result.target] ?? result.target} are invalid`,
+      details,
+    );
   };
 }
 
@@ -60,7 +71,12 @@ export function validationHook(opts: { notFound?: { code: ConstructorParameters<
  * percent-encoding. It is an OpenAPIHono: routes registered with `app.openapi(route, handler)` validate with
  * their schemas and appear in the app's OpenAPI document (see api-docs.ts).
  */
-export function createServiceApp<E extends AppEnv = AppEnv>({ logger, metrics, readiness = [], readinessTimeoutMs = 2_000 }: CreateServiceAppOptions): OpenAPIHono<E> {
+export function createServiceApp<E extends AppEnv = AppEnv>({
+  logger,
+  metrics,
+  readiness = [],
+  readinessTimeoutMs = 2_000,
+}: CreateServiceAppOptions): OpenAPIHono<E> {
   const app = new OpenAPIHono<E>({ defaultHook: validationHook() });
 
   app.use(async (c, next) => {

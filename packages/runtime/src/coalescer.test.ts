@@ -42,7 +42,9 @@ describe("Coalescer", () => {
       maxInFlight: 1,
       run: async (items) => {
         if (items.includes(99)) throw new Error("database down");
-        return items.map((i) => (i % 2 ? { ok: true as const, value: i } : { ok: false as const, error: new Error(`even ${i}`) }));
+        return items.map((i) =>
+          i % 2 ? { ok: true as const, value: i } : { ok: false as const, error: new Error(`even ${i}`) },
+        );
       },
     });
     const [a, b] = await Promise.allSettled([c.submit(1), c.submit(2)]);

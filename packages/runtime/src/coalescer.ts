@@ -54,7 +54,9 @@ export class Coalescer<In, Out> {
     }
   }
 
-  private async runBatch(batch: { item: In; resolve: (v: Out) => void; reject: (e: unknown) => void }[]): Promise<void> {
+  private async runBatch(
+    batch: { item: In; resolve: (v: Out) => void; reject: (e: unknown) => void }[],
+  ): Promise<void> {
     let results: Settled<Out>[];
     try {
       results = await this.opts.run(batch.map((b) => b.item));

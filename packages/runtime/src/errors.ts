@@ -17,7 +17,8 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, deta
 /** Turns anything thrown into the one error shape. Unknown errors become a 500 that leaks nothing. */
 export function toErrorResponse(c: Context, err: unknown, logger: Logger): Response {
   if (err instanceof AppError) return errorResponse(c, err.code, err.message, err.details);
-  if (err instanceof SyntaxError && /JSON/i.test(err.message)) return errorResponse(c, "request.invalid_json", "request body is not valid JSON");
+  if (err instanceof SyntaxError && /JSON/i.test(err.message))
+    return errorResponse(c, "request.invalid_json", "request body is not valid JSON");
   // Hono's own refusals (media type gates, malformed bodies) in our shape.
   if (err instanceof HTTPException && err.status < 500) {
     if (err.status === 415) return errorResponse(c, "request.unsupported_media_type", "unsupported media type");

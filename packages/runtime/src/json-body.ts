@@ -15,9 +15,14 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
  * Reads a JSON request body as it streams (refused at the size limit), parses it behind the depth bound and
  * the text checks, and validates it; every failure is a 4xx AppError with a stable code.
  */
-export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S, maxBytes = DEFAULT_MAX_BODY_BYTES): Promise<z.infer<S>> {
+export async function readJsonBody<S extends z.ZodType>(
+  c: Context,
+  schema: S,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<z.infer<S>> {
   const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\b/i.test(type)) throw new AppError("request.unsupported_media_type", "the request body must be application/json");
+  if (!/^application\/json\b/i.test(type))
+    throw new AppError("request.unsupported_media_type", "the request body must be application/json");
   const { text } = await readLimitedBody(c.req.raw, maxBytes);
   return parseOrThrow(schema, parseJsonSafely(text), "request body is invalid");
 }
@@ -29,7 +34,8 @@ export async function readJsonBody<S extends z.ZodType>(c: Context, schema: S, m
 export function boundedJson(maxBytes = DEFAULT_MAX_BODY_BYTES): MiddlewareHandler {
   return async (c, next) => {
     const type = c.req.header("content-type") ?? "";
-    if (!/^application\/json\b/i.test(type)) throw new AppError("request.unsupported_media_type", "the request body must be application/json");
+    if (!/^application\/json\b/i.test(type))
+      throw new AppError("request.unsupported_media_type", "the request body must be application/json");
     const { text } = await readLimitedBody(c.req.raw, maxBytes);
     c.req.bodyCache.json = Promise.resolve(parseJsonSafely(text));
     await next();

@@ -30,7 +30,16 @@ function deferred<T = void>() {
 function options(over: Partial<RunServiceOptions> & Pick<RunServiceOptions, "app" | "components">) {
   const exit = vi.fn<(code: number) => void>();
   const { logger, lines } = capturedLogger();
-  const opts: RunServiceOptions = { service: "svc", logger, host: "127.0.0.1", port: 0, shutdownTimeoutMs: 5_000, handleSignals: false, exit, ...over };
+  const opts: RunServiceOptions = {
+    service: "svc",
+    logger,
+    host: "127.0.0.1",
+    port: 0,
+    shutdownTimeoutMs: 5_000,
+    handleSignals: false,
+    exit,
+    ...over,
+  };
   return { opts, exit, lines };
 }
 
@@ -60,12 +69,27 @@ function fakePool(events: string[]) {
       if (closed) throw new Error("pool closed");
       return "row";
     },
-    component: { name: "pool", stop: () => { closed = true; events.push("stop pool"); } } satisfies Component,
+    component: {
+      name: "pool",
+      stop: () => {
+        closed = true;
+        events.push("stop pool");
+      },
+    } satisfies Component,
   };
 }
 
 function recorder(name: string, events: string[]): Component {
-  return { name, start: () => { events.push(`start ${name}`); }, stop: async () => { await sleep(5); events.push(`stop ${name}`); } };
+  return {
+    name,
+    start: () => {
+      events.push(`start ${name}`);
+    },
+    stop: async () => {
+      await sleep(5);
+      events.push(`stop ${name}`);
+    },
+  };
 }
 
 describe("runService start-up", () => {
@@ -74,7 +98,15 @@ describe("runService start-up", () => {
     const never = vi.fn();
     const components: Component[] = [
       recorder("producer", events),
-      { name: "consumer", start: () => { throw new Error("broker unreachable"); }, stop: () => { events.push("stop consumer"); } },
+      {
+        name: "consumer",
+        start: () => {
+          throw new Error("broker unreachable");
+        },
+        stop: () => {
+          events.push("stop consumer");
+        },
+      },
       { name: "relay", start: never, stop: never },
     ];
     const { opts, exit, lines } = options({ app: new Hono(), components });
@@ -118,7 +150,14 @@ describe("runService shutdown", () => {
     expect(answer.status).toBe(200);
     expect(answer.body).toBe("row".repeat(50_000));
     expect(answer.headers.connection).toBe("close");
-    expect(events).toEqual(["start producer", "start consumer", "handler done", "stop consumer", "stop producer", "stop pool"]);
+    expect(events).toEqual([
+      "start producer",
+      "start consumer",
+      "handler done",
+      "stop consumer",
+      "stop producer",
+      "stop pool",
+    ]);
     expect(exit.mock.calls).toEqual([[0]]);
     // Well inside the drain limit: nothing waited for the idle connection's keep-alive timeout.
     expect(performance.now() - began).toBeLessThan(2_000);
@@ -171,7 +210,9 @@ describe("runService shutdown", () => {
     expect(await stuck).toBe("cut");
     expect(events).toEqual(["start consumer", "stop consumer"]);
     expect(exit.mock.calls).toEqual([[0]]);
-    expect(lines.find((l) => l.msg === "requests still in flight; closing their connections")).toMatchObject({ requests: 1 });
+    expect(lines.find((l) => l.msg === "requests still in flight; closing their connections")).toMatchObject({
+      requests: 1,
+    });
     release.resolve();
     await sleep(20);
   });
@@ -194,7 +235,11 @@ describe("runService shutdown", () => {
     const before = process.listeners("SIGTERM");
     const beforeInt = process.listeners("SIGINT");
     const events: string[] = [];
-    const { opts, exit } = options({ app: new Hono(), components: [recorder("consumer", events)], handleSignals: true });
+    const { opts, exit } = options({
+      app: new Hono(),
+      components: [recorder("consumer", events)],
+      handleSignals: true,
+    });
     await runService(opts);
     const added = process.listeners("SIGTERM").filter((l) => !before.includes(l));
     expect(added).toHaveLength(1);

@@ -43,7 +43,14 @@ export type RunningService = {
  * those started and exits 1; so does a shutdown that takes longer than shutdownTimeoutMs.
  */
 export async function runService(opts: RunServiceOptions): Promise<RunningService> {
-  const { logger, app, components, shutdownTimeoutMs, exit = (code) => process.exit(code), handleSignals = true } = opts;
+  const {
+    logger,
+    app,
+    components,
+    shutdownTimeoutMs,
+    exit = (code) => process.exit(code),
+    handleSignals = true,
+  } = opts;
   const drainTimeoutMs = opts.drainTimeoutMs ?? Math.floor(shutdownTimeoutMs / 2);
   const server = createAdaptorServer({ fetch: app.fetch, hostname: opts.host }) as Server;
   const inFlight = new Set<ServerResponse>();

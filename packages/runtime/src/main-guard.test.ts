@@ -47,7 +47,10 @@ describe("runMain", () => {
 
   it("prints a failed query without its bound values", async () => {
     // The shape drizzle-orm's DrizzleQueryError has (the logger's tests make real ones against Postgres).
-    const failed = Object.assign(new Error("Failed query: select $1::int\nparams: sk_live_secret"), { query: "select $1::int", params: ["sk_live_secret"] });
+    const failed = Object.assign(new Error("Failed query: select $1::int\nparams: sk_live_secret"), {
+      query: "select $1::int",
+      params: ["sk_live_secret"],
+    });
     const { codes, text } = await outcome(async () => {
       throw failed;
     });
@@ -61,7 +64,10 @@ describe("runMain in a real process", () => {
   const script = (thrown: string) =>
     `import { runMain } from "./main-guard.ts"; import { ConfigError } from "@pps/config"; runMain(async () => { throw ${thrown}; });`;
   const run = (thrown: string) =>
-    spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script(thrown)], { cwd: fileURLToPath(new URL(".", import.meta.url)), encoding: "utf8" });
+    spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script(thrown)], {
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+      encoding: "utf8",
+    });
 
   it("exits the process with 78 and 1", () => {
     const config = run(`new ConfigError([{ variable: "PORT", problem: "is required" }])`);

@@ -29,7 +29,10 @@ export function bearerTokenScheme(variable: string) {
 }
 
 /** What any route of a service app can answer before its own logic: a URL it refuses, schemas the request fails. */
-export const REQUEST_ERRORS = ["request.invalid_characters", "request.validation_failed"] as const satisfies readonly ErrorCode[];
+export const REQUEST_ERRORS = [
+  "request.invalid_characters",
+  "request.validation_failed",
+] as const satisfies readonly ErrorCode[];
 
 /** A route behind requireBearerToken: REQUEST_ERRORS and a missing or wrong token. */
 export const BEARER_ERRORS = [...REQUEST_ERRORS, "auth.admin_token_invalid"] as const satisfies readonly ErrorCode[];

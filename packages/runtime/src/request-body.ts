@@ -13,8 +13,10 @@ export type LimitedBody = { bytes: Uint8Array; text: string };
  */
 export async function readLimitedBody(req: Request, maxBytes: number): Promise<LimitedBody> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && !/^\d{1,15}$/.test(declared)) throw new AppError("request.validation_failed", "Content-Length is malformed");
-  if (declared !== null && Number(declared) > maxBytes) throw new AppError("request.body_too_large", `body exceeds ${maxBytes} bytes`);
+  if (declared !== null && !/^\d{1,15}$/.test(declared))
+    throw new AppError("request.validation_failed", "Content-Length is malformed");
+  if (declared !== null && Number(declared) > maxBytes)
+    throw new AppError("request.body_too_large", `body exceeds ${maxBytes} bytes`);
   if (!req.body) return { bytes: new Uint8Array(0), text: "" };
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -9,7 +9,8 @@ export function hasForbiddenText(s: string): boolean {
 }
 
 export function assertCleanText(s: string, where: string): void {
-  if (FORBIDDEN.test(s)) throw new AppError("request.invalid_characters", `${where} contains NUL or unpaired surrogate characters`);
+  if (FORBIDDEN.test(s))
+    throw new AppError("request.invalid_characters", `${where} contains NUL or unpaired surrogate characters`);
 }
 
 /**
@@ -66,7 +67,8 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      if (ch === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (ch === 0x22) inString = false;
     } else if (ch === 0x22) inString = true;
     else if (ch === 0x7b || ch === 0x5b) {
@@ -80,7 +82,8 @@ export const MAX_JSON_DEPTH = 16;
 
 /** JSON.parse behind the depth bound and the text checks; every failure is a 400 with a stable code. */
 export function parseJsonSafely(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
-  if (jsonDepthExceeds(text, maxDepth)) throw new AppError("request.json_too_deep", `JSON nested deeper than ${maxDepth} levels`);
+  if (jsonDepthExceeds(text, maxDepth))
+    throw new AppError("request.json_too_deep", `JSON nested deeper than ${maxDepth} levels`);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,5 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { BODY_SIGNATURE_HEADERS, type SignFormat, type SignScheme, signMerchantRequest, verifyBody } from "@pps/signing";
+import {
+  BODY_SIGNATURE_HEADERS,
+  type SignFormat,
+  type SignScheme,
+  signMerchantRequest,
+  verifyBody,
+} from "@pps/signing";
 import type {
   ApiErrorBody,
   CreatePaymentParams,
@@ -61,7 +67,14 @@ export class SignatureVerificationError extends Error {
 
 export type RawResponse<T = unknown> = { status: number; body: T; headers: Headers; text: string; verified: boolean };
 
-export type RequestOptions = { body?: Record<string, unknown>; query?: Record<string, string>; idempotencyKey?: string; nonce?: string; timestamp?: number; headers?: Record<string, string> };
+export type RequestOptions = {
+  body?: Record<string, unknown>;
+  query?: Record<string, string>;
+  idempotencyKey?: string;
+  nonce?: string;
+  timestamp?: number;
+  headers?: Record<string, string>;
+};
 
 export function newNonce(): string {
   return randomBytes(16).toString("base64url");
@@ -77,14 +90,26 @@ export function signRequestHeaders(
 ): Record<string, string> {
   const timestamp = String(input.timestamp);
   const key = credentials.scheme === "RSA_SHA256" ? credentials.privateKey : credentials.secretKey;
-  if (!key) throw new Error(`credentials for ${credentials.scheme} need ${credentials.scheme === "RSA_SHA256" ? "privateKey" : "secretKey"}`);
+  if (!key)
+    throw new Error(
+      `credentials for ${credentials.scheme} need ${credentials.scheme === "RSA_SHA256" ? "privateKey" : "secretKey"}`,
+    );
   const signed = signMerchantRequest({
     format: credentials.signFormat ?? "v2",
     scheme: credentials.scheme,
     key,
-    request: { method: input.method, path: input.path, rawQuery: input.rawQuery ?? "", merchantId: credentials.merchantId, timestamp, nonce: input.nonce, body: input.body ?? "" },
+    request: {
+      method: input.method,
+      path: input.path,
+      rawQuery: input.rawQuery ?? "",
+      merchantId: credentials.merchantId,
+      timestamp,
+      nonce: input.nonce,
+      body: input.body ?? "",
+    },
   });
-  if (!signed.ok) throw new Error(`this request cannot be signed in format ${credentials.signFormat ?? "v2"}: ${signed.reason}`);
+  if (!signed.ok)
+    throw new Error(`this request cannot be signed in format ${credentials.signFormat ?? "v2"}: ${signed.reason}`);
   return {
     "x-merchant-id": credentials.merchantId,
     "x-timestamp": timestamp,
@@ -125,10 +150,16 @@ export type VerifyResult = { ok: true } | { ok: false; reason: "missing" | "stal
  */
 export function verifyNotification(credentials: MerchantCredentials, input: BodySignature): VerifyResult {
   if (!credentials.secretKey) return { ok: false, reason: "missing" };
-  const common = { body: input.body, timestamp: input.timestamp, toleranceSeconds: input.toleranceSeconds ?? 300, ...(input.nowMs ? { nowMs: input.nowMs } : {}) };
+  const common = {
+    body: input.body,
+    timestamp: input.timestamp,
+    toleranceSeconds: input.toleranceSeconds ?? 300,
+    ...(input.nowMs ? { nowMs: input.nowMs } : {}),
+  };
   const hmac = verifyBody({ ...common, scheme: "HMAC_SHA256", key: credentials.secretKey, signature: input.signature });
   if (!hmac.ok || credentials.scheme === "HMAC_SHA256") return hmac;
-  if (input.legacyScheme !== credentials.scheme) return { ok: false, reason: input.legacySignature ? "mismatch" : "missing" };
+  if (input.legacyScheme !== credentials.scheme)
+    return { ok: false, reason: input.legacySignature ? "mismatch" : "missing" };
   const legacyKey = credentials.scheme === "RSA_SHA256" ? credentials.platformPublicKey : credentials.secretKey;
   if (!legacyKey) return { ok: false, reason: "missing" };
   return verifyBody({ ...common, scheme: credentials.scheme, key: legacyKey, signature: input.legacySignature });
@@ -143,7 +174,11 @@ export class PaymentsClient {
   }
 
   /** Low-level call: signs, sends, verifies; returns status and body without throwing on 4xx/5xx. */
-  async request<T = unknown>(method: "GET" | "POST", path: string, options: RequestOptions = {}): Promise<RawResponse<T>> {
+  async request<T = unknown>(
+    method: "GET" | "POST",
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<RawResponse<T>> {
     const mutating = method !== "GET";
     const url = new URL(`${this.opts.baseUrl.replace(/\/$/, "")}${path}`);
     for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
@@ -171,18 +206,33 @@ export class PaymentsClient {
     const body = await res.text();
     let verified = false;
     if (res.headers.get(BODY_SIGNATURE_HEADERS.signature)) {
-      const check = verifyNotification(this.opts.credentials, { ...bodySignatureFromHeaders(body, res.headers), toleranceSeconds: this.opts.toleranceSeconds ?? 300 });
+      const check = verifyNotification(this.opts.credentials, {
+        ...bodySignatureFromHeaders(body, res.headers),
+        toleranceSeconds: this.opts.toleranceSeconds ?? 300,
+      });
       if (!check.ok) throw new SignatureVerificationError(`response signature ${check.reason}`);
       verified = true;
     }
-    return { status: res.status, body: (body ? JSON.parse(body) : null) as T, headers: res.headers, text: body, verified };
+    return {
+      status: res.status,
+      body: (body ? JSON.parse(body) : null) as T,
+      headers: res.headers,
+      text: body,
+      verified,
+    };
   }
 
   private async call<T>(method: "GET" | "POST", path: string, options: RequestOptions): Promise<T> {
     const res = await this.request<T | ApiErrorBody>(method, path, options);
     if (res.status >= 400) {
       const e = (res.body as ApiErrorBody | null)?.error;
-      throw new PaymentsApiError(res.status, e?.code ?? "unknown", e?.message ?? "request failed", e?.requestId ?? null, e?.details);
+      throw new PaymentsApiError(
+        res.status,
+        e?.code ?? "unknown",
+        e?.message ?? "request failed",
+        e?.requestId ?? null,
+        e?.details,
+      );
     }
     if (!res.verified) throw new SignatureVerificationError("response was not signed");
     return res.body as T;
@@ -205,12 +255,18 @@ export class PaymentsClient {
   }
 
   verifyPayment(id: string, code: string, opts: { idempotencyKey: string }): Promise<Payment> {
-    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verify`, { body: { code }, idempotencyKey: opts.idempotencyKey });
+    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verify`, {
+      body: { code },
+      idempotencyKey: opts.idempotencyKey,
+    });
   }
 
   /** A new SMS code for a payment awaiting verification (the previous code stops working). */
   resendVerification(id: string, opts: { idempotencyKey: string }): Promise<VerificationResent> {
-    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verification/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
+    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/verification/resend`, {
+      body: {},
+      idempotencyKey: opts.idempotencyKey,
+    });
   }
 
   /** Events about your payments after `cursor` (oldest first); pass the returned next_cursor to continue. */
@@ -226,12 +282,17 @@ export class PaymentsClient {
   }
 
   resendNotification(notificationId: string, opts: { idempotencyKey: string }): Promise<Notification> {
-    return this.call("POST", `/v1/notifications/${encodeURIComponent(notificationId)}/resend`, { body: {}, idempotencyKey: opts.idempotencyKey });
+    return this.call("POST", `/v1/notifications/${encodeURIComponent(notificationId)}/resend`, {
+      body: {},
+      idempotencyKey: opts.idempotencyKey,
+    });
   }
 
   /** Our RSA public key (RSA_SHA256 merchants verify responses and notifications with it). Unsigned. */
   async getPlatformKey(): Promise<PlatformKey> {
-    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, "")}/v1/platform-key`, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) });
+    const res = await this.fetch(`${this.opts.baseUrl.replace(/\/$/, "")}/v1/platform-key`, {
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+    });
     if (!res.ok) throw new PaymentsApiError(res.status, "unknown", "request failed", null);
     return (await res.json()) as PlatformKey;
   }

@@ -6,10 +6,32 @@ import { type MerchantCredentials, signRequestHeaders } from "./client.ts";
 /** The SDK signs the published vectors (docs/signing-vectors.json) byte for byte, in both formats and every scheme. */
 type Vectors = {
   keys: { HMAC_SHA256: { secret_key: string }; MD5: { secret_key: string }; RSA_SHA256: { private_key_pem: string } };
-  requests: { name: string; method: string; path: string; raw_query: string; merchant_id: string; timestamp: string; nonce: string | null; body: string; signatures: Record<SignFormat, Record<SignScheme, string>> }[];
-  refused: { name: string; format: SignFormat; method: string; path: string; raw_query: string; merchant_id: string; timestamp: string; nonce: string | null; body: string }[];
+  requests: {
+    name: string;
+    method: string;
+    path: string;
+    raw_query: string;
+    merchant_id: string;
+    timestamp: string;
+    nonce: string | null;
+    body: string;
+    signatures: Record<SignFormat, Record<SignScheme, string>>;
+  }[];
+  refused: {
+    name: string;
+    format: SignFormat;
+    method: string;
+    path: string;
+    raw_query: string;
+    merchant_id: string;
+    timestamp: string;
+    nonce: string | null;
+    body: string;
+  }[];
 };
-const vectors = JSON.parse(readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8")) as Vectors;
+const vectors = JSON.parse(
+  readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8"),
+) as Vectors;
 
 function credentials(merchantId: string, scheme: SignScheme, signFormat: SignFormat): MerchantCredentials {
   return scheme === "RSA_SHA256"
@@ -18,24 +40,34 @@ function credentials(merchantId: string, scheme: SignScheme, signFormat: SignFor
 }
 
 describe.each(vectors.requests)("vector $name", (v) => {
-  it.each(SIGN_FORMATS.flatMap((format) => SIGN_SCHEMES.map((scheme) => ({ format, scheme }))))("$format $scheme", ({ format, scheme }) => {
-    const headers = signRequestHeaders(credentials(v.merchant_id, scheme, format), {
-      method: v.method,
-      path: v.path,
-      rawQuery: v.raw_query,
-      body: v.body,
-      nonce: v.nonce,
-      timestamp: Number(v.timestamp),
-    });
-    expect(headers["x-signature"]).toBe(v.signatures[format][scheme]);
-    expect(headers["x-sign-type"]).toBe(scheme);
-  });
+  it.each(SIGN_FORMATS.flatMap((format) => SIGN_SCHEMES.map((scheme) => ({ format, scheme }))))(
+    "$format $scheme",
+    ({ format, scheme }) => {
+      const headers = signRequestHeaders(credentials(v.merchant_id, scheme, format), {
+        method: v.method,
+        path: v.path,
+        rawQuery: v.raw_query,
+        body: v.body,
+        nonce: v.nonce,
+        timestamp: Number(v.timestamp),
+      });
+      expect(headers["x-signature"]).toBe(v.signatures[format][scheme]);
+      expect(headers["x-sign-type"]).toBe(scheme);
+    },
+  );
 });
 
 describe("requests the legacy format cannot pin down", () => {
   it.each(vectors.refused.filter((r) => r.format === "legacy_params"))("$name: the SDK refuses to sign it", (v) => {
     const sign = () =>
-      signRequestHeaders(credentials(v.merchant_id, "HMAC_SHA256", "legacy_params"), { method: v.method, path: v.path, rawQuery: v.raw_query, body: v.body, nonce: v.nonce, timestamp: Number(v.timestamp) });
+      signRequestHeaders(credentials(v.merchant_id, "HMAC_SHA256", "legacy_params"), {
+        method: v.method,
+        path: v.path,
+        rawQuery: v.raw_query,
+        body: v.body,
+        nonce: v.nonce,
+        timestamp: Number(v.timestamp),
+      });
     expect(sign).toThrow(/cannot be signed in format legacy_params/);
   });
 });

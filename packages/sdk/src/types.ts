@@ -22,14 +22,20 @@ export type OperationId = keyof Routes;
 type JsonSchemaOf<T> = T extends { content: { "application/json": { schema: infer S extends z.ZodType } } } ? S : never;
 
 /** The JSON body an operation takes (what you pass: defaults may be left out). */
-export type RequestBody<Op extends OperationId> = Routes[Op]["request"] extends { body: infer B } ? z.input<JsonSchemaOf<B>> : undefined;
+export type RequestBody<Op extends OperationId> = Routes[Op]["request"] extends { body: infer B }
+  ? z.input<JsonSchemaOf<B>>
+  : undefined;
 
 /** The query parameters an operation takes. */
-export type RequestQuery<Op extends OperationId> = Routes[Op]["request"] extends { query: infer Q extends z.ZodType } ? z.input<Q> : undefined;
+export type RequestQuery<Op extends OperationId> = Routes[Op]["request"] extends { query: infer Q extends z.ZodType }
+  ? z.input<Q>
+  : undefined;
 
 /** The body of an operation's successful answer. */
 export type ResponseBody<Op extends OperationId> = {
-  [S in keyof Routes[Op]["responses"]]: S extends 200 | 201 ? z.output<JsonSchemaOf<Routes[Op]["responses"][S]>> : never;
+  [S in keyof Routes[Op]["responses"]]: S extends 200 | 201
+    ? z.output<JsonSchemaOf<Routes[Op]["responses"][S]>>
+    : never;
 }[keyof Routes[Op]["responses"]];
 
 export type NextAction = ResponseBody<"createPayment">["next_action"];

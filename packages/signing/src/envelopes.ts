@@ -8,7 +8,14 @@ import { sign, verify, type SignScheme } from "./schemes.ts";
  * @deprecated Ambiguous (a field can move between body and query, a value can imitate another field). Use
  * `verifyMerchantRequest` / `signMerchantRequest` (format `v2`, or `legacy_params`, which refuses the ambiguous cases).
  */
-export function requestSigningPayload(input: { method: string; path: string; merchantId: string; timestamp: string; nonce: string | null; params: Record<string, unknown> }): string {
+export function requestSigningPayload(input: {
+  method: string;
+  path: string;
+  merchantId: string;
+  timestamp: string;
+  nonce: string | null;
+  params: Record<string, unknown>;
+}): string {
   return canonicalParams({
     ...input.params,
     merchant_id: input.merchantId,
@@ -40,10 +47,21 @@ export type VerifyBodyInput = {
 };
 
 /** Verifies a signed body and that its timestamp is within the tolerance (an old message is refused). */
-export function verifyBody({ scheme, timestamp, signature, body, key, toleranceSeconds, nowMs = Date.now() }: VerifyBodyInput): { ok: true } | { ok: false; reason: "missing" | "stale" | "mismatch" } {
+export function verifyBody({
+  scheme,
+  timestamp,
+  signature,
+  body,
+  key,
+  toleranceSeconds,
+  nowMs = Date.now(),
+}: VerifyBodyInput): { ok: true } | { ok: false; reason: "missing" | "stale" | "mismatch" } {
   if (!timestamp || !signature) return { ok: false, reason: "missing" };
-  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowMs / 1000 - Number(timestamp)) > toleranceSeconds) return { ok: false, reason: "stale" };
-  return verify(scheme, bodySigningPayload(timestamp, body), signature, key) ? { ok: true } : { ok: false, reason: "mismatch" };
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(nowMs / 1000 - Number(timestamp)) > toleranceSeconds)
+    return { ok: false, reason: "stale" };
+  return verify(scheme, bodySigningPayload(timestamp, body), signature, key)
+    ? { ok: true }
+    : { ok: false, reason: "mismatch" };
 }
 
 /** Headers of a body the platform signs for a merchant (API responses and notifications). */
@@ -60,14 +78,25 @@ export const BODY_SIGNATURE_HEADERS = {
  * Signs a body for a merchant: the HMAC-SHA256 signature every merchant can check, plus the merchant's
  * legacy scheme where it has one. `platformPrivateKey` is used for RSA merchants.
  */
-export function signBodyForMerchant(input: { scheme: SignScheme; secretKey: string; platformPrivateKey: string; body: string; timestamp: string }): Record<string, string> {
+export function signBodyForMerchant(input: {
+  scheme: SignScheme;
+  secretKey: string;
+  platformPrivateKey: string;
+  body: string;
+  timestamp: string;
+}): Record<string, string> {
   const headers: Record<string, string> = {
     [BODY_SIGNATURE_HEADERS.timestamp]: input.timestamp,
     [BODY_SIGNATURE_HEADERS.signature]: signBody("HMAC_SHA256", input.timestamp, input.body, input.secretKey),
   };
   if (input.scheme !== "HMAC_SHA256") {
     headers[BODY_SIGNATURE_HEADERS.legacyScheme] = input.scheme;
-    headers[BODY_SIGNATURE_HEADERS.legacySignature] = signBody(input.scheme, input.timestamp, input.body, input.scheme === "RSA_SHA256" ? input.platformPrivateKey : input.secretKey);
+    headers[BODY_SIGNATURE_HEADERS.legacySignature] = signBody(
+      input.scheme,
+      input.timestamp,
+      input.body,
+      input.scheme === "RSA_SHA256" ? input.platformPrivateKey : input.secretKey,
+    );
   }
   return headers;
 }

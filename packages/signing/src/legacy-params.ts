@@ -18,7 +18,16 @@ import { isHttpMethod } from "./request-v2.ts";
  */
 
 /** Names the format adds itself or that carry a signature: a request field with one of them is refused. */
-export const LEGACY_RESERVED_KEYS: ReadonlySet<string> = new Set(["merchant_id", "timestamp", "nonce", "http_method", "http_path", "sign", "sign_type", "signature"]);
+export const LEGACY_RESERVED_KEYS: ReadonlySet<string> = new Set([
+  "merchant_id",
+  "timestamp",
+  "nonce",
+  "http_method",
+  "http_path",
+  "sign",
+  "sign_type",
+  "signature",
+]);
 
 /** Arrays and objects nested inside one field value, at most. Hostile input must not drive unbounded work or recursion. */
 export const LEGACY_MAX_NESTING = 32;
@@ -87,7 +96,9 @@ function byCodeUnits(a: string, b: string): number {
  * Decodes an `application/x-www-form-urlencoded` query strictly: malformed percent-escapes or invalid UTF-8
  * are refused rather than guessed at, so the value signed is the value the handler reads.
  */
-export function parseLegacyQuery(query: string | DecodedQuery): { ok: true; params: Map<string, string> } | LegacyRefusal {
+export function parseLegacyQuery(
+  query: string | DecodedQuery,
+): { ok: true; params: Map<string, string> } | LegacyRefusal {
   const params = new Map<string, string>();
   if (typeof query !== "string") {
     for (const [key, values] of Object.entries(query)) {
@@ -113,7 +124,9 @@ export function parseLegacyQuery(query: string | DecodedQuery): { ok: true; para
   return { ok: true, params };
 }
 
-type Frame = { kind: "array"; items: readonly unknown[]; next: number } | { kind: "object"; entries: [string, unknown][]; next: number };
+type Frame =
+  | { kind: "array"; items: readonly unknown[]; next: number }
+  | { kind: "object"; entries: [string, unknown][]; next: number };
 
 /**
  * Canonical JSON (keys sorted at every depth, as `canonicalJson` writes it) of a nested field value, with an
@@ -184,7 +197,8 @@ function fieldText(field: string, value: unknown): { ok: true; text: string } | 
     if (value.startsWith("{") || value.startsWith("[")) return refuse("json_like_string", field);
     return { ok: true, text: value };
   }
-  if (typeof value === "number") return Number.isFinite(value) ? { ok: true, text: String(value) } : refuse("unsupported_value", field);
+  if (typeof value === "number")
+    return Number.isFinite(value) ? { ok: true, text: String(value) } : refuse("unsupported_value", field);
   if (typeof value === "boolean") return { ok: true, text: String(value) };
   if (typeof value === "object") return nestedCanonicalJson(value, field);
   return refuse("unsupported_value", field);

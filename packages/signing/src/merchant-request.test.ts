@@ -1,7 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { canonicalRequest, DEFAULT_SIGN_FORMAT, isSignFormat, type RawRequest, signMerchantRequest, verifyMerchantRequest } from "./index.ts";
+import {
+  canonicalRequest,
+  DEFAULT_SIGN_FORMAT,
+  isSignFormat,
+  type RawRequest,
+  signMerchantRequest,
+  verifyMerchantRequest,
+} from "./index.ts";
 
-const request: RawRequest = { method: "POST", path: "/v1/payments", rawQuery: "", merchantId: "m_test_0001", timestamp: "1700000000", nonce: "n0nce_4f9a2c7e1b3d", body: '{"amount":1999}' };
+const request: RawRequest = {
+  method: "POST",
+  path: "/v1/payments",
+  rawQuery: "",
+  merchantId: "m_test_0001",
+  timestamp: "1700000000",
+  nonce: "n0nce_4f9a2c7e1b3d",
+  body: '{"amount":1999}',
+};
 
 function signature(format: "v2" | "legacy_params"): string {
   const signed = signMerchantRequest({ format, scheme: "HMAC_SHA256", key: "k", request });
@@ -18,18 +33,48 @@ describe("sign formats", () => {
   });
 
   it("a v2 merchant is held to v2: a legacy signature does not verify", () => {
-    expect(verifyMerchantRequest({ format: "v2", scheme: "HMAC_SHA256", key: "k", signature: signature("v2"), request })).toEqual({ ok: true, format: "v2" });
-    expect(verifyMerchantRequest({ format: "v2", scheme: "HMAC_SHA256", key: "k", signature: signature("legacy_params"), request })).toEqual({ ok: false, reason: "mismatch" });
+    expect(
+      verifyMerchantRequest({ format: "v2", scheme: "HMAC_SHA256", key: "k", signature: signature("v2"), request }),
+    ).toEqual({ ok: true, format: "v2" });
+    expect(
+      verifyMerchantRequest({
+        format: "v2",
+        scheme: "HMAC_SHA256",
+        key: "k",
+        signature: signature("legacy_params"),
+        request,
+      }),
+    ).toEqual({ ok: false, reason: "mismatch" });
   });
 
   it("a legacy merchant may already send v2, and the result says which format matched", () => {
-    expect(verifyMerchantRequest({ format: "legacy_params", scheme: "HMAC_SHA256", key: "k", signature: signature("legacy_params"), request })).toEqual({ ok: true, format: "legacy_params" });
-    expect(verifyMerchantRequest({ format: "legacy_params", scheme: "HMAC_SHA256", key: "k", signature: signature("v2"), request })).toEqual({ ok: true, format: "v2" });
+    expect(
+      verifyMerchantRequest({
+        format: "legacy_params",
+        scheme: "HMAC_SHA256",
+        key: "k",
+        signature: signature("legacy_params"),
+        request,
+      }),
+    ).toEqual({ ok: true, format: "legacy_params" });
+    expect(
+      verifyMerchantRequest({
+        format: "legacy_params",
+        scheme: "HMAC_SHA256",
+        key: "k",
+        signature: signature("v2"),
+        request,
+      }),
+    ).toEqual({ ok: true, format: "v2" });
   });
 
   it("the two canonical strings never coincide: v2 meets a line break first, legacy an =", () => {
     const firstSeparator = (s: string) => s[s.search(/[=\n]/)];
-    for (const r of [request, { ...request, body: '{"subject":"a\\nb=c"}' }, { ...request, method: "GET", rawQuery: "a=1", body: "" }]) {
+    for (const r of [
+      request,
+      { ...request, body: '{"subject":"a\\nb=c"}' },
+      { ...request, method: "GET", rawQuery: "a=1", body: "" },
+    ]) {
       const v2 = canonicalRequest("v2", r);
       const legacy = canonicalRequest("legacy_params", r);
       if (!v2.ok || !legacy.ok) throw new Error("refused");
@@ -40,7 +85,17 @@ describe("sign formats", () => {
 
   it("a legacy merchant's request that v2 would refuse is judged by the legacy rules", () => {
     const withBreak = { ...request, nonce: "n0nce\n4f9a2c7e1b3d" };
-    expect(verifyMerchantRequest({ format: "v2", scheme: "HMAC_SHA256", key: "k", signature: "00", request: withBreak })).toEqual({ ok: false, reason: "line_break_in_field", field: "nonce" });
-    expect(verifyMerchantRequest({ format: "legacy_params", scheme: "HMAC_SHA256", key: "k", signature: "00", request: withBreak })).toEqual({ ok: false, reason: "mismatch" });
+    expect(
+      verifyMerchantRequest({ format: "v2", scheme: "HMAC_SHA256", key: "k", signature: "00", request: withBreak }),
+    ).toEqual({ ok: false, reason: "line_break_in_field", field: "nonce" });
+    expect(
+      verifyMerchantRequest({
+        format: "legacy_params",
+        scheme: "HMAC_SHA256",
+        key: "k",
+        signature: "00",
+        request: withBreak,
+      }),
+    ).toEqual({ ok: false, reason: "mismatch" });
   });
 });

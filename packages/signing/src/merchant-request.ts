@@ -49,7 +49,15 @@ export function canonicalRequest(format: SignFormat, request: RawRequest): Canon
       const body = parseBodyForLegacy(request.body);
       if (!body.ok) return body;
       const { method, path, rawQuery, merchantId, timestamp, nonce } = request;
-      const legacy = legacyRequestString({ method, path, query: rawQuery, merchantId, timestamp, nonce, body: body.value });
+      const legacy = legacyRequestString({
+        method,
+        path,
+        query: rawQuery,
+        merchantId,
+        timestamp,
+        nonce,
+        body: body.value,
+      });
       return legacy.ok ? { ok: true, canonical: legacy.payload } : legacy;
     }
   }
@@ -64,7 +72,12 @@ export type SignMerchantRequestInput = {
 };
 
 /** Signs a request for the X-Signature header. A refusal means the request cannot be sent in this format. */
-export function signMerchantRequest({ format, scheme, key, request }: SignMerchantRequestInput): { ok: true; canonical: string; signature: string } | RequestRefusal {
+export function signMerchantRequest({
+  format,
+  scheme,
+  key,
+  request,
+}: SignMerchantRequestInput): { ok: true; canonical: string; signature: string } | RequestRefusal {
   const canonical = canonicalRequest(format, request);
   if (!canonical.ok) return canonical;
   return { ok: true, canonical: canonical.canonical, signature: sign(scheme, canonical.canonical, key) };
@@ -80,7 +93,10 @@ export type VerifyMerchantRequestInput = {
   request: RawRequest;
 };
 
-export type VerifyMerchantRequestResult = { ok: true; format: SignFormat } | RequestRefusal | { ok: false; reason: "mismatch" };
+export type VerifyMerchantRequestResult =
+  | { ok: true; format: SignFormat }
+  | RequestRefusal
+  | { ok: false; reason: "mismatch" };
 
 /**
  * Verifies a merchant request's signature. A `v2` merchant is held to v2. A `legacy_params` merchant may
@@ -89,11 +105,19 @@ export type VerifyMerchantRequestResult = { ok: true; format: SignFormat } | Req
  * canonical strings can never be equal (a v2 string has a line break before any `=`, a legacy string an `=`
  * before any line break), so one signature is never valid in both.
  */
-export function verifyMerchantRequest({ format, scheme, key, signature, request }: VerifyMerchantRequestInput): VerifyMerchantRequestResult {
+export function verifyMerchantRequest({
+  format,
+  scheme,
+  key,
+  signature,
+  request,
+}: VerifyMerchantRequestInput): VerifyMerchantRequestResult {
   const v2 = canonicalRequestV2(request);
   if (v2.ok && verify(scheme, v2.canonical, signature, key)) return { ok: true, format: "v2" };
   if (format === "v2") return v2.ok ? { ok: false, reason: "mismatch" } : v2;
   const legacy = canonicalRequest("legacy_params", request);
   if (!legacy.ok) return legacy;
-  return verify(scheme, legacy.canonical, signature, key) ? { ok: true, format: "legacy_params" } : { ok: false, reason: "mismatch" };
+  return verify(scheme, legacy.canonical, signature, key)
+    ? { ok: true, format: "legacy_params" }
+    : { ok: false, reason: "mismatch" };
 }

@@ -1,6 +1,16 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { bodyDigest, canonicalRequestV2, type RawRequest, REQUEST_V2_TAG, SIGN_SCHEMES, type SignScheme, signMerchantRequest, splitRequestTarget, verifyMerchantRequest } from "./index.ts";
+import {
+  bodyDigest,
+  canonicalRequestV2,
+  type RawRequest,
+  REQUEST_V2_TAG,
+  SIGN_SCHEMES,
+  type SignScheme,
+  signMerchantRequest,
+  splitRequestTarget,
+  verifyMerchantRequest,
+} from "./index.ts";
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -14,7 +24,11 @@ const base: RawRequest = {
   body: '{"amount":1999,"currency":"CNY","subject":"咖啡"}',
 };
 
-const rsa = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+const rsa = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+});
 const keys: Record<SignScheme, { sign: string; verify: string }> = {
   HMAC_SHA256: { sign: "hmac-secret", verify: "hmac-secret" },
   MD5: { sign: "md5-secret", verify: "md5-secret" },
@@ -40,7 +54,16 @@ describe("bodyDigest", () => {
 
 describe("canonicalRequestV2", () => {
   it("is eight lines: tag, METHOD, path, raw query, merchant, timestamp, nonce, body digest", () => {
-    expect(canonical({ ...base, method: "post" }).split("\n")).toEqual([REQUEST_V2_TAG, "POST", "/v1/payments", "expand=timeline", "m_test_0001", "1700000000", "n0nce_4f9a2c7e1b3d", bodyDigest(base.body)]);
+    expect(canonical({ ...base, method: "post" }).split("\n")).toEqual([
+      REQUEST_V2_TAG,
+      "POST",
+      "/v1/payments",
+      "expand=timeline",
+      "m_test_0001",
+      "1700000000",
+      "n0nce_4f9a2c7e1b3d",
+      bodyDigest(base.body),
+    ]);
   });
 
   it("keeps the path and query byte for byte: no decoding, no reordering, no normalising", () => {
@@ -57,19 +80,29 @@ describe("canonicalRequestV2", () => {
     expect(lines[7]).toBe(EMPTY_SHA256);
   });
 
-  it.each(["method", "path", "rawQuery", "merchantId", "timestamp", "nonce"] as const)("refuses a line break in %s", (field) => {
-    for (const lineBreak of ["\n", "\r"]) {
-      const value = `${field === "path" ? "/" : ""}x${lineBreak}y`;
-      expect(canonicalRequestV2({ ...base, [field]: value })).toEqual({ ok: false, reason: "line_break_in_field", field });
-    }
-  });
+  it.each(["method", "path", "rawQuery", "merchantId", "timestamp", "nonce"] as const)(
+    "refuses a line break in %s",
+    (field) => {
+      for (const lineBreak of ["\n", "\r"]) {
+        const value = `${field === "path" ? "/" : ""}x${lineBreak}y`;
+        expect(canonicalRequestV2({ ...base, [field]: value })).toEqual({
+          ok: false,
+          reason: "line_break_in_field",
+          field,
+        });
+      }
+    },
+  );
 
   it("refuses a method that is not an HTTP token and a path that does not start at / or holds a ?", () => {
     expect(canonicalRequestV2({ ...base, method: "PO ST" })).toMatchObject({ ok: false, reason: "invalid_method" });
     expect(canonicalRequestV2({ ...base, method: "" })).toMatchObject({ ok: false, reason: "invalid_method" });
     expect(canonicalRequestV2({ ...base, method: "poſt" })).toMatchObject({ ok: false, reason: "invalid_method" }); // ſ upper-cases to S
     expect(canonicalRequestV2({ ...base, path: "v1/payments" })).toMatchObject({ ok: false, reason: "invalid_path" });
-    expect(canonicalRequestV2({ ...base, path: "/v1/payments?x=1" })).toMatchObject({ ok: false, reason: "invalid_path" });
+    expect(canonicalRequestV2({ ...base, path: "/v1/payments?x=1" })).toMatchObject({
+      ok: false,
+      reason: "invalid_path",
+    });
   });
 
   it("gives another string when a body field moves into the query", () => {
@@ -97,11 +130,15 @@ describe("splitRequestTarget", () => {
 describe.each(SIGN_SCHEMES)("v2 signatures with %s", (scheme) => {
   const signed = signMerchantRequest({ format: "v2", scheme, key: keys[scheme].sign, request: base });
   if (!signed.ok) throw new Error(signed.reason);
-  const check = (request: RawRequest) => verifyMerchantRequest({ format: "v2", scheme, key: keys[scheme].verify, signature: signed.signature, request });
+  const check = (request: RawRequest) =>
+    verifyMerchantRequest({ format: "v2", scheme, key: keys[scheme].verify, signature: signed.signature, request });
 
   it("verifies the request it was made for", () => {
     expect(check(base)).toEqual({ ok: true, format: "v2" });
-    expect(check({ ...base, method: "post", body: new TextEncoder().encode(base.body as string) })).toEqual({ ok: true, format: "v2" });
+    expect(check({ ...base, method: "post", body: new TextEncoder().encode(base.body as string) })).toEqual({
+      ok: true,
+      format: "v2",
+    });
   });
 
   const body = new TextEncoder().encode(base.body as string);
@@ -125,6 +162,8 @@ describe.each(SIGN_SCHEMES)("v2 signatures with %s", (scheme) => {
 
   it("reports a refused request instead of a mismatch", () => {
     expect(check({ ...base, nonce: "a\nb" })).toEqual({ ok: false, reason: "line_break_in_field", field: "nonce" });
-    expect(signMerchantRequest({ format: "v2", scheme, key: keys[scheme].sign, request: { ...base, merchantId: "m\n1" } })).toEqual({ ok: false, reason: "line_break_in_field", field: "merchantId" });
+    expect(
+      signMerchantRequest({ format: "v2", scheme, key: keys[scheme].sign, request: { ...base, merchantId: "m\n1" } }),
+    ).toEqual({ ok: false, reason: "line_break_in_field", field: "merchantId" });
   });
 });

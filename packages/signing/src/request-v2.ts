@@ -20,7 +20,11 @@ export type RawRequest = {
 };
 
 export type RequestV2Field = "method" | "path" | "rawQuery" | "merchantId" | "timestamp" | "nonce";
-export type RequestV2Refusal = { ok: false; reason: "line_break_in_field" | "invalid_method" | "invalid_path"; field: RequestV2Field };
+export type RequestV2Refusal = {
+  ok: false;
+  reason: "line_break_in_field" | "invalid_method" | "invalid_path";
+  field: RequestV2Field;
+};
 export type CanonicalV2Result = { ok: true; canonical: string } | RequestV2Refusal;
 
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -69,7 +73,17 @@ export function canonicalRequestV2(request: RawRequest): CanonicalV2Result {
   }
   if (!isHttpMethod(request.method)) return { ok: false, reason: "invalid_method", field: "method" };
   // The path ends at the first `?`; one inside it means the caller split the target differently from us.
-  if (!request.path.startsWith("/") || request.path.includes("?")) return { ok: false, reason: "invalid_path", field: "path" };
-  const canonical = [REQUEST_V2_TAG, request.method.toUpperCase(), request.path, request.rawQuery, request.merchantId, request.timestamp, nonce, bodyDigest(request.body)].join("\n");
+  if (!request.path.startsWith("/") || request.path.includes("?"))
+    return { ok: false, reason: "invalid_path", field: "path" };
+  const canonical = [
+    REQUEST_V2_TAG,
+    request.method.toUpperCase(),
+    request.path,
+    request.rawQuery,
+    request.merchantId,
+    request.timestamp,
+    nonce,
+    bodyDigest(request.body),
+  ].join("\n");
   return { ok: true, canonical };
 }

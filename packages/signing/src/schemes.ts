@@ -1,4 +1,13 @@
-import { createHash, createHmac, createPrivateKey, createPublicKey, createSign, createVerify, type KeyObject, timingSafeEqual } from "node:crypto";
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  createSign,
+  createVerify,
+  type KeyObject,
+  timingSafeEqual,
+} from "node:crypto";
 
 /**
  * The signature schemes merchants and channels use.

@@ -1,27 +1,69 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { bodyDigest, canonicalRequest, isSignFormat, isSignScheme, type RawRequest, SIGN_FORMATS, SIGN_SCHEMES, sign, type SignScheme, verifyMerchantRequest } from "./index.ts";
+import {
+  bodyDigest,
+  canonicalRequest,
+  isSignFormat,
+  isSignScheme,
+  type RawRequest,
+  SIGN_FORMATS,
+  SIGN_SCHEMES,
+  sign,
+  type SignScheme,
+  verifyMerchantRequest,
+} from "./index.ts";
 
-type VectorInput = { name: string; method: string; path: string; raw_query: string; merchant_id: string; timestamp: string; nonce: string | null; body: string };
+type VectorInput = {
+  name: string;
+  method: string;
+  path: string;
+  raw_query: string;
+  merchant_id: string;
+  timestamp: string;
+  nonce: string | null;
+  body: string;
+};
 type Vectors = {
-  keys: { HMAC_SHA256: { secret_key: string }; MD5: { secret_key: string }; RSA_SHA256: { private_key_pem: string; public_key_pem: string } };
-  requests: (VectorInput & { body_sha256: string; canonical: Record<string, string>; signatures: Record<string, Record<string, string>> })[];
+  keys: {
+    HMAC_SHA256: { secret_key: string };
+    MD5: { secret_key: string };
+    RSA_SHA256: { private_key_pem: string; public_key_pem: string };
+  };
+  requests: (VectorInput & {
+    body_sha256: string;
+    canonical: Record<string, string>;
+    signatures: Record<string, Record<string, string>>;
+  })[];
   refused: (VectorInput & { format: string; reason: string; field?: string })[];
 };
 
-const vectors = JSON.parse(readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8")) as Vectors;
+const vectors = JSON.parse(
+  readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8"),
+) as Vectors;
 
 function rawRequest(v: VectorInput): RawRequest {
-  return { method: v.method, path: v.path, rawQuery: v.raw_query, merchantId: v.merchant_id, timestamp: v.timestamp, nonce: v.nonce, body: v.body };
+  return {
+    method: v.method,
+    path: v.path,
+    rawQuery: v.raw_query,
+    merchantId: v.merchant_id,
+    timestamp: v.timestamp,
+    nonce: v.nonce,
+    body: v.body,
+  };
 }
 
-const signingKey = (scheme: SignScheme) => (scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.private_key_pem : vectors.keys[scheme].secret_key);
-const verifyingKey = (scheme: SignScheme) => (scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.public_key_pem : vectors.keys[scheme].secret_key);
+const signingKey = (scheme: SignScheme) =>
+  scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.private_key_pem : vectors.keys[scheme].secret_key;
+const verifyingKey = (scheme: SignScheme) =>
+  scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.public_key_pem : vectors.keys[scheme].secret_key;
 
 describe("docs/signing-vectors.json", () => {
   it("covers a GET with a query, a POST with a non-ASCII JSON body and a POST with an empty body", () => {
     expect(vectors.requests.some((r) => r.method === "GET" && r.raw_query !== "")).toBe(true);
-    expect(vectors.requests.some((r) => r.method === "POST" && Buffer.byteLength(r.body, "utf8") > r.body.length)).toBe(true);
+    expect(vectors.requests.some((r) => r.method === "POST" && Buffer.byteLength(r.body, "utf8") > r.body.length)).toBe(
+      true,
+    );
     expect(vectors.requests.some((r) => r.method === "POST" && r.body === "")).toBe(true);
   });
 
@@ -37,7 +79,13 @@ describe("docs/signing-vectors.json", () => {
       for (const scheme of SIGN_SCHEMES) {
         const expected = vector.signatures[format]?.[scheme];
         expect(sign(scheme, vector.canonical[format]!, signingKey(scheme)), `${format} ${scheme}`).toBe(expected);
-        const verified = verifyMerchantRequest({ format, scheme, key: verifyingKey(scheme), signature: expected!, request: rawRequest(vector) });
+        const verified = verifyMerchantRequest({
+          format,
+          scheme,
+          key: verifyingKey(scheme),
+          signature: expected!,
+          request: rawRequest(vector),
+        });
         expect(verified, `${format} ${scheme}`).toEqual({ ok: true, format });
       }
     });
@@ -46,7 +94,11 @@ describe("docs/signing-vectors.json", () => {
   it.each(vectors.refused)("refuses $name in $format with $reason", (vector) => {
     expect(isSignFormat(vector.format)).toBe(true);
     const result = canonicalRequest(vector.format as "v2", rawRequest(vector));
-    expect(result).toEqual({ ok: false, reason: vector.reason, ...(vector.field !== undefined ? { field: vector.field } : {}) });
+    expect(result).toEqual({
+      ok: false,
+      reason: vector.reason,
+      ...(vector.field !== undefined ? { field: vector.field } : {}),
+    });
   });
 
   it("lists every scheme's keys", () => {

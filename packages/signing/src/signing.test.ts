@@ -4,7 +4,14 @@ import { canonicalJson, canonicalParams, sign, verify } from "./index.ts";
 
 describe("canonicalParams", () => {
   it("sorts keys, drops empty values and signature fields, writes nested values as canonical JSON", () => {
-    const s = canonicalParams({ b: 2, a: "x", sign: "zzz", empty: "", nil: null, nested: { z: 1, a: [2, { d: 1, c: 0 }] } });
+    const s = canonicalParams({
+      b: 2,
+      a: "x",
+      sign: "zzz",
+      empty: "",
+      nil: null,
+      nested: { z: 1, a: [2, { d: 1, c: 0 }] },
+    });
     expect(s).toBe('a=x&b=2&nested={"a":[2,{"c":0,"d":1}],"z":1}');
   });
 

@@ -7,7 +7,14 @@ type Operation = {
 };
 
 /** What every service serves beside its API, never in its document. */
-export const UNDOCUMENTED_PATHS: readonly string[] = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/scalar.js"];
+export const UNDOCUMENTED_PATHS: readonly string[] = [
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/openapi.json",
+  "/docs",
+  "/docs/scalar.js",
+];
 
 const BODY_METHODS = new Set(["post", "put", "patch"]);
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);
@@ -28,7 +35,8 @@ export function apiDocumentDrift(
 ): string[] {
   const problems: string[] = [];
   const doc = document as { openapi?: unknown; paths?: Record<string, Record<string, Operation>> };
-  if (typeof doc.openapi !== "string" || !doc.openapi.startsWith("3.1.")) problems.push(`openapi is ${String(doc.openapi)}, not 3.1.x`);
+  if (typeof doc.openapi !== "string" || !doc.openapi.startsWith("3.1."))
+    problems.push(`openapi is ${String(doc.openapi)}, not 3.1.x`);
   const paths = doc.paths ?? {};
 
   const served = new Set<string>();
@@ -48,12 +56,14 @@ export function apiDocumentDrift(
       const key = `${method.toUpperCase()} ${path}`;
       if (!served.has(key)) problems.push(`${key} is documented but not served`);
       const bodySchemas = Object.values(op.requestBody?.content ?? {}).filter((m) => m.schema !== undefined);
-      if (BODY_METHODS.has(method) && !opts.bodyless?.includes(key) && bodySchemas.length === 0) problems.push(`${key} has no request body schema`);
+      if (BODY_METHODS.has(method) && !opts.bodyless?.includes(key) && bodySchemas.length === 0)
+        problems.push(`${key} has no request body schema`);
       const successes = Object.entries(op.responses ?? {}).filter(([status]) => /^2\d\d$/.test(status));
       if (successes.length === 0) problems.push(`${key} has no 2xx response`);
       for (const [status, res] of successes) {
         if (status === "204") continue;
-        if (!Object.values(res.content ?? {}).some((m) => m.schema !== undefined)) problems.push(`${key} ${status} has no response schema`);
+        if (!Object.values(res.content ?? {}).some((m) => m.schema !== undefined))
+          problems.push(`${key} ${status} has no response schema`);
       }
     }
   }

@@ -6,7 +6,10 @@ import { type Browser, chromium, type Page } from "playwright-core";
  * playwright-core. Pages get no network beyond this machine's loopback: every other request is refused and
  * recorded, so a page that needs the internet fails its test instead of passing by luck here.
  */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p)) ?? "/usr/bin/chromium";
+export const CHROMIUM_PATH =
+  process.env.CHROMIUM_PATH ??
+  ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p)) ??
+  "/usr/bin/chromium";
 
 export type OfflinePage = { page: Page; blocked: string[]; consoleErrors: string[] };
 
@@ -15,7 +18,12 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM_PATH,
     headless: true,
     // Root in CI and on this machine; no GPU; names outside the loopback do not even resolve.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    ],
   });
 }
 

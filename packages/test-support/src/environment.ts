@@ -14,15 +14,23 @@ export type IsolatedEnvironment = Awaited<ReturnType<typeof isolatedEnvironment>
  * its topics even if `close` never runs.
  */
 export async function isolatedEnvironment(label: string) {
-  if (TEST_TOPIC_NAMES.length === 0) throw new Error("TEST_TOPIC_NAMES is empty: run the tests through vitest (its global setup sets it)");
+  if (TEST_TOPIC_NAMES.length === 0)
+    throw new Error("TEST_TOPIC_NAMES is empty: run the tests through vitest (its global setup sets it)");
   const suffix = randomBytes(4).toString("hex");
   const database = await isolatedDatabase(label, suffix);
   const topicPrefix = `${TEST_TOPIC_PREFIX}${label}${suffix}.`;
-  const kafka = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(","), clientId: `pps-${label}-test-environment`, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    brokers: TEST_KAFKA_BROKERS.split(","),
+    clientId: `pps-${label}-test-environment`,
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: TEST_TOPIC_NAMES.map((name) => ({ topic: `${topicPrefix}${name}`, numPartitions: 3 })) });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: TEST_TOPIC_NAMES.map((name) => ({ topic: `${topicPrefix}${name}`, numPartitions: 3 })),
+    });
   } finally {
     await admin.disconnect();
   }

@@ -19,7 +19,11 @@ export async function createTestMerchant(
   const id = `m_${randomBytes(6).toString("hex")}`;
   let keys: { privateKey: string; publicKey: string } | undefined;
   if (scheme === "RSA_SHA256") {
-    keys = generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    keys = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    });
   }
   const res = await fetch(`${apiUrl}/v1/admin/merchants`, {
     method: "POST",
@@ -36,10 +40,21 @@ export async function createTestMerchant(
   const body = (await res.json()) as { secret_key: string };
   if (scheme !== "RSA_SHA256") return { merchantId: id, scheme, secretKey: body.secret_key };
   const platform = (await (await fetch(`${apiUrl}/v1/platform-key`)).json()) as { public_key: string };
-  return { merchantId: id, scheme, privateKey: keys!.privateKey, platformPublicKey: platform.public_key, secretKey: body.secret_key };
+  return {
+    merchantId: id,
+    scheme,
+    privateKey: keys!.privateKey,
+    platformPublicKey: platform.public_key,
+    secretKey: body.secret_key,
+  };
 }
 
-export async function setPayerStatus(apiUrl: string, payerId: string, status: "active" | "frozen", adminToken = TEST_ADMIN_TOKEN): Promise<void> {
+export async function setPayerStatus(
+  apiUrl: string,
+  payerId: string,
+  status: "active" | "frozen",
+  adminToken = TEST_ADMIN_TOKEN,
+): Promise<void> {
   const res = await fetch(`${apiUrl}/v1/admin/payers/${encodeURIComponent(payerId)}`, {
     method: "PUT",
     headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },

@@ -33,7 +33,10 @@ export function testAppEnv(extra: Record<string, string> = {}): Record<string, s
 }
 
 /** Runs an app's real entry point as a child process (through tsx, as `pnpm dev` does). */
-export function spawnApp(name: AppName, env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function spawnApp(
+  name: AppName,
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ["--import", "tsx", `apps/${name}/src/main.ts`], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NODE_ENV: "test", ...env },
@@ -50,7 +53,10 @@ export function spawnApp(name: AppName, env: Record<string, string>): { child: C
   return { child, output: () => output, exited };
 }
 
-export async function waitFor(check: () => Promise<boolean>, { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {}): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean>,
+  { timeoutMs = 30_000, intervalMs = 100, what = "condition" } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
@@ -60,11 +66,18 @@ export async function waitFor(check: () => Promise<boolean>, { timeoutMs = 30_00
 }
 
 /** Starts an app on a free port and waits until /healthz answers. */
-export async function startApp(name: AppName, extraEnv: Record<string, string> = {}, { readyTimeoutMs = 60_000 } = {}): Promise<AppProcess> {
+export async function startApp(
+  name: AppName,
+  extraEnv: Record<string, string> = {},
+  { readyTimeoutMs = 60_000 } = {},
+): Promise<AppProcess> {
   // A caller may fix the port (to tell another app where this one will be before it starts).
   const port = extraEnv.PORT ? Number(extraEnv.PORT) : await freePort();
   // PUBLIC_BASE_URL: where this instance is reachable (payment-api builds pay links and callback URLs from it).
-  const { child, output, exited } = spawnApp(name, testAppEnv({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...extraEnv }));
+  const { child, output, exited } = spawnApp(
+    name,
+    testAppEnv({ PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ...extraEnv }),
+  );
   const url = `http://127.0.0.1:${port}`;
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));

@@ -61,7 +61,9 @@ const methodByRequest = new WeakMap<Request, string>();
 export function createAlipayProtocol(keys: DevChannelKeys): ChannelProtocol {
   const methodOf = (c: Context) => methodByRequest.get(c.req.raw);
   const answer = (c: Context, response: Record<string, string | null | undefined>, status: 200 | 503 = 200) => {
-    const clean = Object.fromEntries(Object.entries(response).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+    const clean = Object.fromEntries(
+      Object.entries(response).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+    );
     const key = methodOf(c) ? wire.alipayResponseKey(methodOf(c)!) : "error_response";
     return c.json({ [key]: clean, sign: sign("RSA_SHA256", canonicalJson(clean), keys.channelSigningKey) }, status);
   };
@@ -79,13 +81,20 @@ export function createAlipayProtocol(keys: DevChannelKeys): ChannelProtocol {
     staleStatus: "awaiting_payer",
     newTxnId: () => `${wire.toChinaCompact(new Date()).slice(0, 8)}2200${randomDigits(16)}`,
     validate(req) {
-      if (req.product !== "platform_pay") return { kind: "invalid_request", message: `product for ${req.product} is not offered` };
+      if (req.product !== "platform_pay")
+        return { kind: "invalid_request", message: `product for ${req.product} is not offered` };
       return null;
     },
     renderCharge({ c, origin, op }, charge) {
       const fields = stateFields(charge);
       if (op === "pay" && charge.status === "failed") {
-        return answer(c, { code: "40004", msg: "Business Failed", sub_code: closeReason(charge), sub_msg: "payment failed", ...fields });
+        return answer(c, {
+          code: "40004",
+          msg: "Business Failed",
+          sub_code: closeReason(charge),
+          sub_msg: "payment failed",
+          ...fields,
+        });
       }
       const waiting = charge.status === "awaiting_payer";
       return answer(c, {
@@ -93,17 +102,29 @@ export function createAlipayProtocol(keys: DevChannelKeys): ChannelProtocol {
         msg: "Success",
         ...fields,
         qr_code: waiting ? `https://qr.alipay.com/${charge.id}` : null,
-        deeplink: waiting && charge.flow === "deeplink" ? `alipays://platformapi/startapp?saId=10000007&qrcode=https%3A%2F%2Fqr.alipay.com%2F${charge.id}` : null,
+        deeplink:
+          waiting && charge.flow === "deeplink"
+            ? `alipays://platformapi/startapp?saId=10000007&qrcode=https%3A%2F%2Fqr.alipay.com%2F${charge.id}`
+            : null,
         // Not part of the wire: lets a tester reach the wallet stand-in.
         sim_scan_url: waiting ? `${origin}/alipay/sim/scan/${charge.id}` : null,
       });
     },
     renderRejection({ c }, r) {
       const [code, sub] = SUB[r.kind];
-      return answer(c, { code, msg: code === "40002" ? "Invalid Arguments" : "Business Failed", sub_code: sub, sub_msg: r.message });
+      return answer(c, {
+        code,
+        msg: code === "40002" ? "Invalid Arguments" : "Business Failed",
+        sub_code: sub,
+        sub_msg: r.message,
+      });
     },
     renderBusy({ c }) {
-      return answer(c, { code: "20000", msg: "Service Currently Unavailable", sub_code: "ACQ.SYSTEM_BUSY", sub_msg: "system busy" }, 503);
+      return answer(
+        c,
+        { code: "20000", msg: "Service Currently Unavailable", sub_code: "ACQ.SYSTEM_BUSY", sub_msg: "system busy" },
+        503,
+      );
     },
     renderCallback(charge, notificationId, at) {
       const fields = stateFields(charge);
@@ -117,11 +138,19 @@ export function createAlipayProtocol(keys: DevChannelKeys): ChannelProtocol {
           version: "1.0",
           ...fields,
           gmt_payment: charge.paidAt ? wire.toChinaDateTime(charge.paidAt) : null,
-          gmt_close: charge.closedAt ? wire.toChinaDateTime(charge.closedAt) : charge.status === "succeeded" ? null : wire.toChinaDateTime(at),
+          gmt_close: charge.closedAt
+            ? wire.toChinaDateTime(charge.closedAt)
+            : charge.status === "succeeded"
+              ? null
+              : wire.toChinaDateTime(at),
           passback_params: charge.passthrough,
         }).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
       );
-      return { contentType: "application/x-www-form-urlencoded; charset=utf-8", headers: {}, body: new URLSearchParams(wire.alipaySignParams(params, keys.channelSigningKey)).toString() };
+      return {
+        contentType: "application/x-www-form-urlencoded; charset=utf-8",
+        headers: {},
+        body: new URLSearchParams(wire.alipaySignParams(params, keys.channelSigningKey)).toString(),
+      };
     },
     ackAccepted: (status, body) => status >= 200 && status < 300 && body.trim() === "success",
   };
@@ -131,13 +160,23 @@ function parsePrecreate(f: Record<string, string>, biz: Record<string, unknown>)
   const str = (k: string) => (typeof biz[k] === "string" ? (biz[k] as string) : null);
   const outTradeNo = str("out_trade_no");
   const total = str("total_amount");
-  if (!outTradeNo || !total || !f["notify_url"]) return { ok: false, rejection: { kind: "invalid_request", message: "out_trade_no, total_amount and notify_url are required" } };
+  if (!outTradeNo || !total || !f["notify_url"])
+    return {
+      ok: false,
+      rejection: { kind: "invalid_request", message: "out_trade_no, total_amount and notify_url are required" },
+    };
   const currency = str("trans_currency") ?? "CNY";
   let amount: number;
   try {
     amount = fromDecimalString(total, currency).amount;
   } catch {
-    return { ok: false, rejection: { kind: currency === "CNY" ? "invalid_request" : "currency_not_supported", message: "bad total_amount or trans_currency" } };
+    return {
+      ok: false,
+      rejection: {
+        kind: currency === "CNY" ? "invalid_request" : "currency_not_supported",
+        message: "bad total_amount or trans_currency",
+      },
+    };
   }
   const expire = str("time_expire");
   return {
@@ -182,10 +221,23 @@ export function alipayRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCha
     }
     if (method === PRECREATE) return handlePay(c, deps, proto, check ? reject(check) : parsePrecreate(f, biz));
     if (method === QUERY) {
-      const ref = { merchantRef: typeof biz["out_trade_no"] === "string" ? biz["out_trade_no"] : null, txnId: typeof biz["trade_no"] === "string" ? biz["trade_no"] : null };
-      return handleQuery(c, deps, proto, check ? reject(check) : { ok: true, value: { merchantId: f["app_id"]!, ref } });
+      const ref = {
+        merchantRef: typeof biz["out_trade_no"] === "string" ? biz["out_trade_no"] : null,
+        txnId: typeof biz["trade_no"] === "string" ? biz["trade_no"] : null,
+      };
+      return handleQuery(
+        c,
+        deps,
+        proto,
+        check ? reject(check) : { ok: true, value: { merchantId: f["app_id"]!, ref } },
+      );
     }
-    return handleQuery(c, deps, proto, reject({ kind: "invalid_request", message: `unknown method ${method ?? "(none)"}` }));
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      reject({ kind: "invalid_request", message: `unknown method ${method ?? "(none)"}` }),
+    );
   });
   mountScan(app, deps, proto);
   return app;

@@ -42,11 +42,15 @@ const RSP: Record<RejectionKind, string> = {
 
 export function createBankDirectProtocol(keys: DevChannelKeys): ChannelProtocol {
   const signed = (fields: Record<string, string | null | undefined>) => {
-    const clean = Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+    const clean = Object.fromEntries(
+      Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+    );
     return wire.signBankParams(clean, keys.channelSigningKey);
   };
   const stateFields = (charge: Charge, origin: string) => {
-    const [errCode, errMsg] = charge.failureReason ? (ERR[charge.failureReason] ?? ["E9000", charge.failureReason]) : [null, null];
+    const [errCode, errMsg] = charge.failureReason
+      ? (ERR[charge.failureReason] ?? ["E9000", charge.failureReason])
+      : [null, null];
     return {
       merchant_no: charge.merchantId,
       order_no: charge.merchantRef,
@@ -66,8 +70,10 @@ export function createBankDirectProtocol(keys: DevChannelKeys): ChannelProtocol 
     staleStatus: "awaiting_payer",
     newTxnId: () => `B${wire.toChinaCompact(new Date())}${randomDigits(8)}`,
     validate(req) {
-      if (req.product !== "online_banking") return { kind: "invalid_request", message: `product ${req.product} is not offered` };
-      if (!req.bankCode || !BANK_DIRECT_CAPABILITIES.banks!.includes(req.bankCode)) return { kind: "bank_not_supported", message: `bank ${req.bankCode ?? "(none)"} is not reachable` };
+      if (req.product !== "online_banking")
+        return { kind: "invalid_request", message: `product ${req.product} is not offered` };
+      if (!req.bankCode || !BANK_DIRECT_CAPABILITIES.banks!.includes(req.bankCode))
+        return { kind: "bank_not_supported", message: `bank ${req.bankCode ?? "(none)"} is not reachable` };
       return null;
     },
     renderCharge({ c, origin }, charge) {
@@ -80,8 +86,18 @@ export function createBankDirectProtocol(keys: DevChannelKeys): ChannelProtocol 
       return c.json(signed({ rsp_code: "9999", rsp_msg: "system busy, please retry later" }), 503);
     },
     renderCallback(charge, notificationId, at) {
-      const fields = signed({ ...stateFields(charge, ""), pay_url: null, attach: charge.passthrough, notify_id: notificationId, notify_time: wire.toChinaCompact(at) });
-      return { contentType: "application/x-www-form-urlencoded; charset=utf-8", headers: {}, body: new URLSearchParams(fields).toString() };
+      const fields = signed({
+        ...stateFields(charge, ""),
+        pay_url: null,
+        attach: charge.passthrough,
+        notify_id: notificationId,
+        notify_time: wire.toChinaCompact(at),
+      });
+      return {
+        contentType: "application/x-www-form-urlencoded; charset=utf-8",
+        headers: {},
+        body: new URLSearchParams(fields).toString(),
+      };
     },
     ackAccepted: (status, body) => status >= 200 && status < 300 && body.trim() === "SUCCESS",
   };
@@ -90,7 +106,8 @@ export function createBankDirectProtocol(keys: DevChannelKeys): ChannelProtocol 
 type Form = Record<string, string>;
 
 function verifyRequest(form: Form, keys: DevChannelKeys): Rejection | null {
-  if (!wire.verifyBankParams(form, keys.merchantVerifyKey)) return { kind: "signature_invalid", message: "sign verification failed" };
+  if (!wire.verifyBankParams(form, keys.merchantVerifyKey))
+    return { kind: "signature_invalid", message: "sign verification failed" };
   if (form["merchant_no"] !== keys.merchantId) return { kind: "unknown_merchant", message: "unknown merchant_no" };
   return null;
 }
@@ -104,7 +121,13 @@ function parsePay(form: Form, keys: DevChannelKeys): Parsed<SimPayRequest> {
   try {
     amount = fromDecimalString(form["amount"]!, form["currency"]!).amount;
   } catch {
-    return { ok: false, rejection: { kind: form["currency"] === "CNY" ? "invalid_request" : "currency_not_supported", message: "bad amount or currency" } };
+    return {
+      ok: false,
+      rejection: {
+        kind: form["currency"] === "CNY" ? "invalid_request" : "currency_not_supported",
+        message: "bad amount or currency",
+      },
+    };
   }
   return {
     ok: true,
@@ -121,7 +144,8 @@ function parsePay(form: Form, keys: DevChannelKeys): Parsed<SimPayRequest> {
       callbackUrl: form["notify_url"]!,
       returnUrl: form["return_url"] || null,
       passthrough: form["attach"] || null,
-      expiresAt: (form["expire_time"] && wire.fromChinaTime(form["expire_time"])) || new Date(Date.now() + 2 * 3_600_000),
+      expiresAt:
+        (form["expire_time"] && wire.fromChinaTime(form["expire_time"])) || new Date(Date.now() + 2 * 3_600_000),
       extra: form["card_type"] ? { card_type: form["card_type"] } : {},
     },
   };
@@ -129,12 +153,25 @@ function parsePay(form: Form, keys: DevChannelKeys): Parsed<SimPayRequest> {
 
 export function bankDirectRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevChannelKeys) {
   const app = new Hono<AppEnv>();
-  const form = async (c: { req: { text: () => Promise<string> } }): Promise<Form> => Object.fromEntries(new URLSearchParams(await c.req.text()));
-  app.post("/gateway/pay", async (c) => handlePay(c, deps, proto, parsePay(await form(c), keys), { payerActsSynchronously: true }));
+  const form = async (c: { req: { text: () => Promise<string> } }): Promise<Form> =>
+    Object.fromEntries(new URLSearchParams(await c.req.text()));
+  app.post("/gateway/pay", async (c) =>
+    handlePay(c, deps, proto, parsePay(await form(c), keys), { payerActsSynchronously: true }),
+  );
   app.post("/gateway/query", async (c) => {
     const f = await form(c);
     const bad = verifyRequest(f, keys);
-    return handleQuery(c, deps, proto, bad ? { ok: false, rejection: bad } : { ok: true, value: { merchantId: f["merchant_no"]!, ref: { merchantRef: f["order_no"], txnId: f["bank_txn_no"] } } });
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      bad
+        ? { ok: false, rejection: bad }
+        : {
+            ok: true,
+            value: { merchantId: f["merchant_no"]!, ref: { merchantRef: f["order_no"], txnId: f["bank_txn_no"] } },
+          },
+    );
   });
   mountPayerPages(app, deps, proto, {
     path: "/pages/:txnId",

@@ -94,8 +94,10 @@ export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
     staleStatus: "awaiting_payer",
     newTxnId: () => `CHG${randomAlnum(16)}`,
     validate(req) {
-      if (req.product !== "carrier_billing") return { kind: "invalid_request", message: `product ${req.product} is not offered` };
-      if (!req.payerPhone || !PHONE.test(req.payerPhone)) return { kind: "invalid_phone", message: "msisdn is not a valid subscriber number" };
+      if (req.product !== "carrier_billing")
+        return { kind: "invalid_request", message: `product ${req.product} is not offered` };
+      if (!req.payerPhone || !PHONE.test(req.payerPhone))
+        return { kind: "invalid_phone", message: "msisdn is not a valid subscriber number" };
       return null;
     },
     renderCharge({ c, op, created }, charge) {
@@ -109,8 +111,18 @@ export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
       return send(c, { error: { code: "SERVICE_BUSY", message: "billing platform busy, nothing charged" } }, 503);
     },
     renderCallback(charge, notificationId, at) {
-      const body = JSON.stringify({ eventId: notificationId, eventTime: at.toISOString(), partnerId: charge.merchantId, attach: charge.passthrough, charge: chargeJson(charge) });
-      return { contentType: "application/json", headers: { ...signedHeaders(body), "x-partner-id": charge.merchantId }, body };
+      const body = JSON.stringify({
+        eventId: notificationId,
+        eventTime: at.toISOString(),
+        partnerId: charge.merchantId,
+        attach: charge.passthrough,
+        charge: chargeJson(charge),
+      });
+      return {
+        contentType: "application/json",
+        headers: { ...signedHeaders(body), "x-partner-id": charge.merchantId },
+        body,
+      };
     },
     ackAccepted: (status) => status >= 200 && status < 300,
   };
@@ -120,7 +132,11 @@ function verifyRequest(c: Context, body: string, keys: DevChannelKeys): Rejectio
   const url = new URL(c.req.url);
   const ts = c.req.header("x-timestamp");
   const sig = c.req.header("x-signature");
-  if (!ts || !sig || !verify("HMAC_SHA256", `${ts}\n${c.req.method}\n${url.pathname}${url.search}\n${body}`, sig, keys.merchantVerifyKey)) {
+  if (
+    !ts ||
+    !sig ||
+    !verify("HMAC_SHA256", `${ts}\n${c.req.method}\n${url.pathname}${url.search}\n${body}`, sig, keys.merchantVerifyKey)
+  ) {
     return { kind: "signature_invalid", message: "X-Signature does not verify" };
   }
   if (c.req.header("x-partner-id") !== keys.merchantId) return { kind: "unknown_merchant", message: "unknown partner" };
@@ -147,9 +163,11 @@ function parseCharge(body: string): Parsed<SimPayRequest> {
     return { ok: false, rejection: { kind: "invalid_request", message: "body is not JSON" } };
   }
   const parsed = chargeRequest.safeParse(json);
-  if (!parsed.success) return { ok: false, rejection: { kind: "invalid_request", message: "missing or invalid fields" } };
+  if (!parsed.success)
+    return { ok: false, rejection: { kind: "invalid_request", message: "missing or invalid fields" } };
   const r = parsed.data;
-  const expiresAt = r.expiresAt && !Number.isNaN(Date.parse(r.expiresAt)) ? new Date(r.expiresAt) : new Date(Date.now() + 15 * 60_000);
+  const expiresAt =
+    r.expiresAt && !Number.isNaN(Date.parse(r.expiresAt)) ? new Date(r.expiresAt) : new Date(Date.now() + 15 * 60_000);
   return {
     ok: true,
     value: {
@@ -175,7 +193,12 @@ function parseCharge(body: string): Parsed<SimPayRequest> {
 async function textCode(tx: Tx, charge: Charge): Promise<Charge> {
   if (charge.status !== "awaiting_payer" || !charge.payerPhone) return charge;
   const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
-  await sendSms(tx, charge.payerPhone, `[Carrier Billing] Code ${code}: confirm a charge of ${formatAmount(charge)} for "${charge.subject}". Do not share it.`, "carrier");
+  await sendSms(
+    tx,
+    charge.payerPhone,
+    `[Carrier Billing] Code ${code}: confirm a charge of ${formatAmount(charge)} for "${charge.subject}". Do not share it.`,
+    "carrier",
+  );
   return updateCharge(tx, charge.id, { smsCode: code });
 }
 
@@ -193,12 +216,21 @@ export function carrierRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCh
     const body = await c.req.text();
     const bad = verifyRequest(c, body, keys);
     const parsed = bad ? { ok: false as const, rejection: bad } : parseCharge(body);
-    if (parsed.ok && parsed.value.merchantId !== keys.merchantId) return handlePay(c, deps, proto, { ok: false, rejection: { kind: "unknown_merchant", message: "unknown partnerId" } });
+    if (parsed.ok && parsed.value.merchantId !== keys.merchantId)
+      return handlePay(c, deps, proto, {
+        ok: false,
+        rejection: { kind: "unknown_merchant", message: "unknown partnerId" },
+      });
     return handlePay(c, deps, proto, parsed, { afterCreate: (tx, _deps, charge) => textCode(tx, charge) });
   });
   const query = (c: Context, ref: { merchantRef?: string | null; txnId?: string | null }) => {
     const bad = verifyRequest(c, "", keys);
-    return handleQuery(c, deps, proto, bad ? { ok: false, rejection: bad } : { ok: true, value: { merchantId: keys.merchantId, ref } });
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      bad ? { ok: false, rejection: bad } : { ok: true, value: { merchantId: keys.merchantId, ref } },
+    );
   };
   app.get("/v1/charges/:id", (c) => query(c, { txnId: c.req.param("id") }));
   app.get("/v1/charges", (c) => query(c, { merchantRef: c.req.query("partnerOrderId") ?? null }));
@@ -206,24 +238,49 @@ export function carrierRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCh
   // The subscriber's side: type the code from the SMS (an unsigned, payer-facing call).
   app.post("/confirm", async (c) => {
     const parsed = confirmBody.safeParse(await c.req.json());
-    if (!parsed.success) throw new AppError("request.validation_failed", 'body must be {"txnId","code"}', parsed.error.issues);
+    if (!parsed.success)
+      throw new AppError("request.validation_failed", 'body must be {"txnId","code"}', parsed.error.issues);
     const { txnId, code } = parsed.data;
     if (!(await findChargeById(deps.db, proto.id, txnId))) throw new AppError("request.not_found", "no such charge");
     const result = await deps.db.transaction(async (tx) => {
       const charge = (await lockCharge(tx, txnId))!;
-      if (charge.status !== "awaiting_payer") return { http: 409 as const, body: { error: { code: "NOT_PENDING", message: `charge is ${chargeStatus(charge)}` }, status: chargeStatus(charge) } };
+      if (charge.status !== "awaiting_payer")
+        return {
+          http: 409 as const,
+          body: {
+            error: { code: "NOT_PENDING", message: `charge is ${chargeStatus(charge)}` },
+            status: chargeStatus(charge),
+          },
+        };
       if (charge.smsCode && sameCode(charge.smsCode, code)) {
         const r = await applyPayerActionTx(tx, deps, txnId, { type: "pay" });
-        return { http: r.outcome === "applied" ? (200 as const) : (409 as const), body: { status: chargeStatus(r.charge!) } };
+        return {
+          http: r.outcome === "applied" ? (200 as const) : (409 as const),
+          body: { status: chargeStatus(r.charge!) },
+        };
       }
       const attempts = charge.smsAttempts + 1;
       if (attempts >= MAX_CODE_ATTEMPTS) {
         await updateCharge(tx, txnId, { smsAttempts: attempts });
         const r = await applyPayerActionTx(tx, deps, txnId, { type: "fail", reason: "verification_failed" });
-        return { http: 422 as const, body: { error: { code: "CODE_ATTEMPTS_EXCEEDED", message: "too many wrong codes; charge failed" }, status: chargeStatus(r.charge!), attemptsLeft: 0 } };
+        return {
+          http: 422 as const,
+          body: {
+            error: { code: "CODE_ATTEMPTS_EXCEEDED", message: "too many wrong codes; charge failed" },
+            status: chargeStatus(r.charge!),
+            attemptsLeft: 0,
+          },
+        };
       }
       await updateCharge(tx, txnId, { smsAttempts: attempts });
-      return { http: 422 as const, body: { error: { code: "WRONG_CODE", message: "wrong confirmation code" }, status: chargeStatus(charge), attemptsLeft: MAX_CODE_ATTEMPTS - attempts } };
+      return {
+        http: 422 as const,
+        body: {
+          error: { code: "WRONG_CODE", message: "wrong confirmation code" },
+          status: chargeStatus(charge),
+          attemptsLeft: MAX_CODE_ATTEMPTS - attempts,
+        },
+      };
     });
     return c.json(result.body, result.http);
   });

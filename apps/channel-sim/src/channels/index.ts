@@ -13,7 +13,10 @@ import { createWechatProtocol, wechatRoutes } from "./wechat.ts";
 type RoutesFactory = (deps: SimDeps, proto: ChannelProtocol, keys: DevChannelKeys) => Hono<AppEnv>;
 
 /** Each simulated channel: its protocol, its routes and where they are mounted. */
-export const SIM_CHANNELS: Record<ChannelId, { mount: string; protocol: (keys: DevChannelKeys) => ChannelProtocol; routes: RoutesFactory }> = {
+export const SIM_CHANNELS: Record<
+  ChannelId,
+  { mount: string; protocol: (keys: DevChannelKeys) => ChannelProtocol; routes: RoutesFactory }
+> = {
   bank_direct: { mount: "/bank", protocol: createBankDirectProtocol, routes: bankDirectRoutes },
   unionpay: { mount: "/unionpay", protocol: createUnionPayProtocol, routes: unionpayRoutes },
   wechat: { mount: "/wechat", protocol: createWechatProtocol, routes: wechatRoutes },

@@ -24,7 +24,8 @@ export const SETTLEMENT_CURRENCY = "CNY";
 export function convertToCny(amount: number, currency: string): { amount: number; currency: string; fxRate: string } {
   const rate = PAYPAL_FX_RATES[currency];
   if (!rate || !isCurrencyCode(currency)) throw new Error(`no rate for ${currency}`);
-  if (!Number.isSafeInteger(amount) || amount < 0) throw new Error("amount must be a non-negative integer of minor units");
+  if (!Number.isSafeInteger(amount) || amount < 0)
+    throw new Error("amount must be a non-negative integer of minor units");
   const [whole, frac = ""] = rate.split(".") as [string, string | undefined];
   const scaledRate = BigInt(`${whole}${frac}`);
   const num = BigInt(amount) * scaledRate * 10n ** BigInt(currencyExponent("CNY"));

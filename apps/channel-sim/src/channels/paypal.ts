@@ -62,7 +62,11 @@ export function createPaypalProtocol(keys: DevChannelKeys): ChannelProtocol {
     return {
       "paypal-transmission-id": id,
       "paypal-transmission-time": time,
-      "paypal-transmission-sig": sign("HMAC_SHA256", wire.paypalTransmissionPayload(id, time, merchantId, body), keys.channelSigningKey),
+      "paypal-transmission-sig": sign(
+        "HMAC_SHA256",
+        wire.paypalTransmissionPayload(id, time, merchantId, body),
+        keys.channelSigningKey,
+      ),
       "paypal-auth-algo": "HMACSHA256",
     };
   };
@@ -92,8 +96,15 @@ export function createPaypalProtocol(keys: DevChannelKeys): ChannelProtocol {
                     gross_amount: amount,
                     ...(charge.settleAmount !== null && charge.settleCurrency && charge.fxRate
                       ? {
-                          exchange_rate: { source_currency: charge.currency, target_currency: charge.settleCurrency, value: charge.fxRate },
-                          receivable_amount: { currency_code: charge.settleCurrency, value: toDecimalString(money(charge.settleAmount, charge.settleCurrency)) },
+                          exchange_rate: {
+                            source_currency: charge.currency,
+                            target_currency: charge.settleCurrency,
+                            value: charge.fxRate,
+                          },
+                          receivable_amount: {
+                            currency_code: charge.settleCurrency,
+                            value: toDecimalString(money(charge.settleAmount, charge.settleCurrency)),
+                          },
                         }
                       : {}),
                   },
@@ -106,13 +117,25 @@ export function createPaypalProtocol(keys: DevChannelKeys): ChannelProtocol {
       id: charge.id,
       intent: "CAPTURE",
       status: orderStatus(charge),
-      ...(charge.status === "failed" || charge.status === "closed" ? { status_details: { reason: failureIssue(charge) } } : {}),
+      ...(charge.status === "failed" || charge.status === "closed"
+        ? { status_details: { reason: failureIssue(charge) } }
+        : {}),
       create_time: charge.createdAt.toISOString(),
       update_time: charge.updatedAt.toISOString(),
-      purchase_units: [{ reference_id: charge.merchantRef, custom_id: charge.passthrough ?? undefined, description: charge.subject, amount, ...captured }],
+      purchase_units: [
+        {
+          reference_id: charge.merchantRef,
+          custom_id: charge.passthrough ?? undefined,
+          description: charge.subject,
+          amount,
+          ...captured,
+        },
+      ],
       links: [
         ...(origin ? [{ rel: "self", href: `${origin}/paypal/v2/checkout/orders/${charge.id}`, method: "GET" }] : []),
-        ...(origin && charge.status === "awaiting_payer" ? [{ rel: "payer-action", href: `${origin}/paypal/checkout/${charge.id}`, method: "GET" }] : []),
+        ...(origin && charge.status === "awaiting_payer"
+          ? [{ rel: "payer-action", href: `${origin}/paypal/checkout/${charge.id}`, method: "GET" }]
+          : []),
       ],
     };
   };
@@ -122,7 +145,8 @@ export function createPaypalProtocol(keys: DevChannelKeys): ChannelProtocol {
     staleStatus: "paying",
     newTxnId: () => randomAlnum(17),
     validate(req) {
-      if (req.product !== "foreign_card") return { kind: "invalid_request", message: `product ${req.product} is not offered` };
+      if (req.product !== "foreign_card")
+        return { kind: "invalid_request", message: `product ${req.product} is not offered` };
       return null;
     },
     renderCharge({ c, origin, op, created }, charge) {
@@ -142,7 +166,13 @@ export function createPaypalProtocol(keys: DevChannelKeys): ChannelProtocol {
     renderCallback(charge, notificationId, at) {
       const resource = order(charge, "");
       const eventType =
-        charge.status === "succeeded" ? "CHECKOUT.ORDER.COMPLETED" : charge.status === "paying" ? "CHECKOUT.ORDER.APPROVED" : charge.status === "awaiting_payer" ? "CHECKOUT.ORDER.SAVED" : "CHECKOUT.ORDER.VOIDED";
+        charge.status === "succeeded"
+          ? "CHECKOUT.ORDER.COMPLETED"
+          : charge.status === "paying"
+            ? "CHECKOUT.ORDER.APPROVED"
+            : charge.status === "awaiting_payer"
+              ? "CHECKOUT.ORDER.SAVED"
+              : "CHECKOUT.ORDER.VOIDED";
       const body = JSON.stringify({
         id: `WH-${notificationId}`,
         event_version: "1.0",
@@ -162,15 +192,30 @@ function verifyRequest(c: Context, body: string, keys: DevChannelKeys): Rejectio
   const url = new URL(c.req.url);
   const time = c.req.header("paypal-auth-time");
   const sig = c.req.header("paypal-auth-signature");
-  if (!time || !sig || !verify("HMAC_SHA256", `${c.req.method}\n${url.pathname}${url.search}\n${time}\n${body}`, sig, keys.merchantVerifyKey)) {
+  if (
+    !time ||
+    !sig ||
+    !verify(
+      "HMAC_SHA256",
+      `${c.req.method}\n${url.pathname}${url.search}\n${time}\n${body}`,
+      sig,
+      keys.merchantVerifyKey,
+    )
+  ) {
     return { kind: "signature_invalid", message: "authentication failed due to invalid signature" };
   }
-  if (c.req.header("paypal-merchant-id") !== keys.merchantId) return { kind: "unknown_merchant", message: "unknown merchant" };
+  if (c.req.header("paypal-merchant-id") !== keys.merchantId)
+    return { kind: "unknown_merchant", message: "unknown merchant" };
   return null;
 }
 
 type OrderRequest = {
-  purchase_units?: { reference_id?: unknown; custom_id?: unknown; description?: unknown; amount?: { currency_code?: unknown; value?: unknown } }[];
+  purchase_units?: {
+    reference_id?: unknown;
+    custom_id?: unknown;
+    description?: unknown;
+    amount?: { currency_code?: unknown; value?: unknown };
+  }[];
   application_context?: { return_url?: unknown; cancel_url?: unknown; webhook_url?: unknown; expires_at?: unknown };
 };
 
@@ -188,7 +233,11 @@ function parseOrder(body: string, merchantId: string): Parsed<SimPayRequest> {
   const currency = str(unit?.amount?.currency_code);
   const value = str(unit?.amount?.value);
   const webhook = str(ctx?.webhook_url);
-  if (!ref || !currency || !value || !webhook) return { ok: false, rejection: { kind: "invalid_request", message: "reference_id, amount and webhook_url are required" } };
+  if (!ref || !currency || !value || !webhook)
+    return {
+      ok: false,
+      rejection: { kind: "invalid_request", message: "reference_id, amount and webhook_url are required" },
+    };
   let amount: number;
   try {
     amount = fromDecimalString(value, currency).amount;
@@ -196,7 +245,8 @@ function parseOrder(body: string, merchantId: string): Parsed<SimPayRequest> {
     return { ok: false, rejection: { kind: "invalid_request", message: `bad amount ${value} ${currency}` } };
   }
   const expires = str(ctx?.expires_at);
-  const expiresAt = expires && !Number.isNaN(Date.parse(expires)) ? new Date(expires) : new Date(Date.now() + 3 * 3_600_000);
+  const expiresAt =
+    expires && !Number.isNaN(Date.parse(expires)) ? new Date(expires) : new Date(Date.now() + 3 * 3_600_000);
   return {
     ok: true,
     value: {
@@ -232,7 +282,12 @@ export function paypalRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCha
   });
   const query = (c: Context, ref: { merchantRef?: string | null; txnId?: string | null }) => {
     const bad = verifyRequest(c, "", keys);
-    return handleQuery(c, deps, proto, bad ? { ok: false, rejection: bad } : { ok: true, value: { merchantId: keys.merchantId, ref } });
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      bad ? { ok: false, rejection: bad } : { ok: true, value: { merchantId: keys.merchantId, ref } },
+    );
   };
   app.get("/v2/checkout/orders/:id", (c) => query(c, { txnId: c.req.param("id") }));
   app.get("/v2/checkout/orders", (c) => query(c, { merchantRef: c.req.query("reference_id") ?? null }));

@@ -42,7 +42,9 @@ const RESP: Record<RejectionKind, string> = {
 
 export function createUnionPayProtocol(keys: DevChannelKeys): ChannelProtocol {
   const signed = (fields: Record<string, string | null | undefined>) => {
-    const clean = Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+    const clean = Object.fromEntries(
+      Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+    );
     return wire.signUnionPay({ version: "5.1.0", ...clean }, keys.channelSigningKey);
   };
   return {
@@ -51,7 +53,8 @@ export function createUnionPayProtocol(keys: DevChannelKeys): ChannelProtocol {
     staleStatus: "awaiting_payer",
     newTxnId: () => `${wire.toChinaCompact(new Date()).slice(2)}${randomDigits(9)}`,
     validate(req) {
-      if (req.product !== "online_banking") return { kind: "invalid_request", message: `bizType for ${req.product} is not offered` };
+      if (req.product !== "online_banking")
+        return { kind: "invalid_request", message: `bizType for ${req.product} is not offered` };
       if (!req.bankCode) return { kind: "bank_not_supported", message: "issInsCode is required" };
       return null;
     },
@@ -99,24 +102,31 @@ export function createUnionPayProtocol(keys: DevChannelKeys): ChannelProtocol {
   };
 }
 
-async function readSigned(c: Context, keys: DevChannelKeys): Promise<{ ok: true; fields: Record<string, string> } | { ok: false; rejection: Rejection }> {
+async function readSigned(
+  c: Context,
+  keys: DevChannelKeys,
+): Promise<{ ok: true; fields: Record<string, string> } | { ok: false; rejection: Rejection }> {
   let json: unknown;
   try {
     json = JSON.parse(await c.req.text());
   } catch {
     return { ok: false, rejection: { kind: "invalid_request", message: "body is not JSON" } };
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return { ok: false, rejection: { kind: "invalid_request", message: "body is not a JSON object" } };
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    return { ok: false, rejection: { kind: "invalid_request", message: "body is not a JSON object" } };
   const fields = Object.fromEntries(Object.entries(json).map(([k, v]) => [k, String(v)]));
-  if (!wire.verifyUnionPay(json as Record<string, unknown>, keys.merchantVerifyKey)) return { ok: false, rejection: { kind: "signature_invalid", message: "signature verification failed" } };
-  if (fields["merId"] !== keys.merchantId) return { ok: false, rejection: { kind: "unknown_merchant", message: "unknown merId" } };
+  if (!wire.verifyUnionPay(json as Record<string, unknown>, keys.merchantVerifyKey))
+    return { ok: false, rejection: { kind: "signature_invalid", message: "signature verification failed" } };
+  if (fields["merId"] !== keys.merchantId)
+    return { ok: false, rejection: { kind: "unknown_merchant", message: "unknown merId" } };
   return { ok: true, fields };
 }
 
 function parsePay(f: Record<string, string>): Parsed<SimPayRequest> {
   const required = ["orderId", "txnAmt", "currencyCode", "backUrl"].find((k) => !f[k]);
   if (required) return { ok: false, rejection: { kind: "invalid_request", message: `${required} is required` } };
-  if (!/^\d+$/.test(f["txnAmt"]!)) return { ok: false, rejection: { kind: "invalid_request", message: "txnAmt must be integer fen" } };
+  if (!/^\d+$/.test(f["txnAmt"]!))
+    return { ok: false, rejection: { kind: "invalid_request", message: "txnAmt must be integer fen" } };
   return {
     ok: true,
     value: {
@@ -146,7 +156,20 @@ export function unionpayRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevC
   });
   app.post("/gateway/api/query", async (c) => {
     const r = await readSigned(c, keys);
-    return handleQuery(c, deps, proto, r.ok ? { ok: true, value: { merchantId: r.fields["merId"]!, ref: { merchantRef: r.fields["orderId"], txnId: r.fields["queryId"] } } } : r);
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      r.ok
+        ? {
+            ok: true,
+            value: {
+              merchantId: r.fields["merId"]!,
+              ref: { merchantRef: r.fields["orderId"], txnId: r.fields["queryId"] },
+            },
+          }
+        : r,
+    );
   });
   mountPayerPages(app, deps, proto, {
     path: "/pages/:txnId",

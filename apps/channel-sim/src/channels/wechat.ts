@@ -22,9 +22,13 @@ function tradeState(charge: Pick<Charge, "status" | "failureReason">): [string, 
     case "succeeded":
       return ["SUCCESS", "paid", null];
     case "closed":
-      return charge.failureReason === "payer_canceled" ? ["REVOKED", "payer canceled", "USER_CANCELED"] : ["CLOSED", "order closed", "ORDERCLOSED"];
+      return charge.failureReason === "payer_canceled"
+        ? ["REVOKED", "payer canceled", "USER_CANCELED"]
+        : ["CLOSED", "order closed", "ORDERCLOSED"];
     default:
-      return charge.failureReason === "insufficient_funds" ? ["PAYERROR", "balance not enough", "NOTENOUGH"] : ["PAYERROR", "payment declined", "PAYERROR"];
+      return charge.failureReason === "insufficient_funds"
+        ? ["PAYERROR", "balance not enough", "NOTENOUGH"]
+        : ["PAYERROR", "payment declined", "PAYERROR"];
   }
 }
 
@@ -42,7 +46,9 @@ const ERR: Record<RejectionKind, string> = {
 
 export function createWechatProtocol(keys: DevChannelKeys): ChannelProtocol {
   const xml = (c: Context, fields: Record<string, string | null | undefined>, status: 200 | 503 = 200) => {
-    const clean = Object.fromEntries(Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""));
+    const clean = Object.fromEntries(
+      Object.entries(fields).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
+    );
     const withNonce = { ...clean, nonce_str: randomUUID().replaceAll("-", "") };
     const body = wire.toFlatXml({ ...withNonce, sign: wire.wechatSign(withNonce, keys.channelSigningKey) });
     return c.body(body, status, { "content-type": "text/xml; charset=utf-8" });
@@ -63,7 +69,10 @@ export function createWechatProtocol(keys: DevChannelKeys): ChannelProtocol {
       fee_type: charge.currency,
       time_end: charge.paidAt ? wire.toChinaCompact(charge.paidAt) : null,
       code_url: charge.status === "awaiting_payer" ? `weixin://wxpay/bizpayurl?pr=${charge.id}` : null,
-      deeplink: charge.status === "awaiting_payer" && charge.flow === "deeplink" ? `weixin://app/pay?prepayid=wx${charge.id}` : null,
+      deeplink:
+        charge.status === "awaiting_payer" && charge.flow === "deeplink"
+          ? `weixin://app/pay?prepayid=wx${charge.id}`
+          : null,
       // Not part of the wire: lets a tester reach the wallet stand-in.
       sim_scan_url: charge.status === "awaiting_payer" ? `${origin}/wechat/sim/scan/${charge.id}` : null,
     };
@@ -74,21 +83,45 @@ export function createWechatProtocol(keys: DevChannelKeys): ChannelProtocol {
     staleStatus: "awaiting_payer",
     newTxnId: () => `4200${wire.toChinaCompact(new Date()).slice(0, 8)}${randomDigits(16)}`,
     validate(req) {
-      if (req.product !== "platform_pay") return { kind: "invalid_request", message: `trade for ${req.product} is not offered` };
+      if (req.product !== "platform_pay")
+        return { kind: "invalid_request", message: `trade for ${req.product} is not offered` };
       return null;
     },
     renderCharge({ c, origin, op }, charge) {
       const fields = stateFields(charge, origin);
       // A failed order answers FAIL with its error code on unifiedorder; a query reports the state.
       const failed = op === "pay" && charge.status === "failed";
-      return xml(c, { return_code: "SUCCESS", return_msg: "OK", result_code: failed ? "FAIL" : "SUCCESS", ...fields, err_code_des: failed ? fields.trade_state_desc : null });
+      return xml(c, {
+        return_code: "SUCCESS",
+        return_msg: "OK",
+        result_code: failed ? "FAIL" : "SUCCESS",
+        ...fields,
+        err_code_des: failed ? fields.trade_state_desc : null,
+      });
     },
     renderRejection({ c }, r) {
-      if (r.kind === "signature_invalid") return xml(c, { return_code: "FAIL", return_msg: r.message, err_code: ERR[r.kind] });
-      return xml(c, { return_code: "SUCCESS", return_msg: "OK", mch_id: keys.merchantId, result_code: "FAIL", err_code: ERR[r.kind], err_code_des: r.message });
+      if (r.kind === "signature_invalid")
+        return xml(c, { return_code: "FAIL", return_msg: r.message, err_code: ERR[r.kind] });
+      return xml(c, {
+        return_code: "SUCCESS",
+        return_msg: "OK",
+        mch_id: keys.merchantId,
+        result_code: "FAIL",
+        err_code: ERR[r.kind],
+        err_code_des: r.message,
+      });
     },
     renderBusy({ c }) {
-      return xml(c, { return_code: "FAIL", return_msg: "system busy", err_code: "SYSTEMBUSY", err_code_des: "system busy, please retry" }, 503);
+      return xml(
+        c,
+        {
+          return_code: "FAIL",
+          return_msg: "system busy",
+          err_code: "SYSTEMBUSY",
+          err_code_des: "system busy, please retry",
+        },
+        503,
+      );
     },
     renderCallback(charge, notificationId, at) {
       const fields = stateFields(charge, "");
@@ -108,24 +141,35 @@ export function createWechatProtocol(keys: DevChannelKeys): ChannelProtocol {
           nonce_str: randomUUID().replaceAll("-", ""),
         }).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
       );
-      return { contentType: "text/xml; charset=utf-8", headers: {}, body: wire.toFlatXml({ ...clean, sign: wire.wechatSign(clean, keys.channelSigningKey) }) };
+      return {
+        contentType: "text/xml; charset=utf-8",
+        headers: {},
+        body: wire.toFlatXml({ ...clean, sign: wire.wechatSign(clean, keys.channelSigningKey) }),
+      };
     },
-    ackAccepted: (status, body) => status >= 200 && status < 300 && wire.parseFlatXml(body)?.["return_code"] === "SUCCESS",
+    ackAccepted: (status, body) =>
+      status >= 200 && status < 300 && wire.parseFlatXml(body)?.["return_code"] === "SUCCESS",
   };
 }
 
-async function readSigned(c: Context, keys: DevChannelKeys): Promise<{ ok: true; fields: Record<string, string> } | { ok: false; rejection: Rejection }> {
+async function readSigned(
+  c: Context,
+  keys: DevChannelKeys,
+): Promise<{ ok: true; fields: Record<string, string> } | { ok: false; rejection: Rejection }> {
   const fields = wire.parseFlatXml(await c.req.text());
   if (!fields) return { ok: false, rejection: { kind: "invalid_request", message: "XML_FORMAT_ERROR" } };
-  if (!wire.wechatVerify(fields, keys.merchantVerifyKey)) return { ok: false, rejection: { kind: "signature_invalid", message: "sign verification failed" } };
-  if (fields["mch_id"] !== keys.merchantId) return { ok: false, rejection: { kind: "unknown_merchant", message: "mch_id does not exist" } };
+  if (!wire.wechatVerify(fields, keys.merchantVerifyKey))
+    return { ok: false, rejection: { kind: "signature_invalid", message: "sign verification failed" } };
+  if (fields["mch_id"] !== keys.merchantId)
+    return { ok: false, rejection: { kind: "unknown_merchant", message: "mch_id does not exist" } };
   return { ok: true, fields };
 }
 
 function parseOrder(f: Record<string, string>): Parsed<SimPayRequest> {
   const required = ["out_trade_no", "total_fee", "notify_url", "trade_type"].find((k) => !f[k]);
   if (required) return { ok: false, rejection: { kind: "invalid_request", message: `${required} is required` } };
-  if (!/^\d+$/.test(f["total_fee"]!)) return { ok: false, rejection: { kind: "invalid_request", message: "total_fee must be integer fen" } };
+  if (!/^\d+$/.test(f["total_fee"]!))
+    return { ok: false, rejection: { kind: "invalid_request", message: "total_fee must be integer fen" } };
   return {
     ok: true,
     value: {
@@ -155,7 +199,20 @@ export function wechatRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCha
   });
   app.post("/pay/orderquery", async (c) => {
     const r = await readSigned(c, keys);
-    return handleQuery(c, deps, proto, r.ok ? { ok: true, value: { merchantId: r.fields["mch_id"]!, ref: { merchantRef: r.fields["out_trade_no"], txnId: r.fields["transaction_id"] } } } : r);
+    return handleQuery(
+      c,
+      deps,
+      proto,
+      r.ok
+        ? {
+            ok: true,
+            value: {
+              merchantId: r.fields["mch_id"]!,
+              ref: { merchantRef: r.fields["out_trade_no"], txnId: r.fields["transaction_id"] },
+            },
+          }
+        : r,
+    );
   });
   mountScan(app, deps, proto);
   return app;

@@ -3,7 +3,18 @@ import type { MiddlewareHandler } from "hono";
 import { CHANNEL_IDS, isChannelId } from "@pps/channels";
 import { AppError } from "@pps/domain";
 import { simCallbackDeliveries, simCallbacks } from "@pps/db/schema";
-import { boundedJson, createRoute, createRouteGroup, errorResponses, json, JSON_BODY_ERRORS, noQuery, REQUEST_ERRORS, validationHook, z } from "@pps/runtime";
+import {
+  boundedJson,
+  createRoute,
+  createRouteGroup,
+  errorResponses,
+  json,
+  JSON_BODY_ERRORS,
+  noQuery,
+  REQUEST_ERRORS,
+  validationHook,
+  z,
+} from "@pps/runtime";
 import { listBook } from "./book.ts";
 import type { SimDeps } from "./deps.ts";
 import { FAULT_OPS, parseFaults } from "./faults.ts";
@@ -11,18 +22,24 @@ import { FAULT_OPS, parseFaults } from "./faults.ts";
 const faultBody = z
   .object({
     /** One directive, a comma-separated list, or an array. */
-    faults: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: "One directive, a comma-separated list, or an array." }),
+    faults: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .openapi({ description: "One directive, a comma-separated list, or an array." }),
     fault: z.string().optional().openapi({ description: "One directive (or a comma-separated list)." }),
     ops: z.array(z.enum(FAULT_OPS)).min(1).default(["pay"]),
-    percent: z.number().int().min(1).max(100).default(100).openapi({ description: "Share of the matching requests affected." }),
-    /** Only merchant references starting with this (a test run's or a benchmark's own attempts). */
-    refPrefix: z
-      .string()
+    percent: z
+      .number()
+      .int()
       .min(1)
-      .max(128)
-      .nullable()
-      .default(null)
-      .openapi({ description: "Only merchant references starting with this (a test run's or a benchmark's own attempts); null: every request." }),
+      .max(100)
+      .default(100)
+      .openapi({ description: "Share of the matching requests affected." }),
+    /** Only merchant references starting with this (a test run's or a benchmark's own attempts). */
+    refPrefix: z.string().min(1).max(128).nullable().default(null).openapi({
+      description:
+        "Only merchant references starting with this (a test run's or a benchmark's own attempts); null: every request.",
+    }),
   })
   .openapi("FaultChange", {
     description:
@@ -32,7 +49,14 @@ const faultBody = z
 const timestamp = z.string().openapi({ format: "date-time" });
 
 const faultSettingSchema = z
-  .object({ channel: z.string(), faults: z.array(z.string()), ops: z.array(z.string()), percent: z.int(), refPrefix: z.string().nullable(), updatedAt: timestamp })
+  .object({
+    channel: z.string(),
+    faults: z.array(z.string()),
+    ops: z.array(z.string()),
+    percent: z.int(),
+    refPrefix: z.string().nullable(),
+    updatedAt: timestamp,
+  })
   .openapi("FaultSetting");
 
 const bookEntrySchema = z
@@ -44,7 +68,9 @@ const bookEntrySchema = z
     product: z.string(),
     amount: z.int(),
     currency: z.string(),
-    settlement: z.object({ amount: z.int().nullable(), currency: z.string().nullable(), fxRate: z.string().nullable() }).nullable(),
+    settlement: z
+      .object({ amount: z.int().nullable(), currency: z.string().nullable(), fxRate: z.string().nullable() })
+      .nullable(),
     status: z.enum(["awaiting_payer", "paying", "succeeded", "failed", "closed"]),
     failureReason: z.string().nullable(),
     createdAt: timestamp,
@@ -63,7 +89,15 @@ const callbackSchema = z
     dueAt: timestamp,
     deliveredAt: timestamp.nullable(),
     lastError: z.string().nullable(),
-    deliveries: z.array(z.object({ attempt: z.int(), httpStatus: z.int().nullable(), accepted: z.boolean(), error: z.string().nullable(), at: timestamp })),
+    deliveries: z.array(
+      z.object({
+        attempt: z.int(),
+        httpStatus: z.int().nullable(),
+        accepted: z.boolean(),
+        error: z.string().nullable(),
+        at: timestamp,
+      }),
+    ),
   })
   .openapi("CallbackRecord");
 
@@ -84,7 +118,13 @@ const listFaults = createRoute({
   tags: ["Faults"],
   summary: "The channel-wide fault settings in force",
   request: { query: noQuery },
-  responses: { 200: { description: "One per channel that has any.", content: json(z.object({ faults: z.array(faultSettingSchema) })) }, ...errorResponses(REQUEST_ERRORS) },
+  responses: {
+    200: {
+      description: "One per channel that has any.",
+      content: json(z.object({ faults: z.array(faultSettingSchema) })),
+    },
+    ...errorResponses(REQUEST_ERRORS),
+  },
 });
 
 const setFaults = createRoute({
@@ -93,10 +133,14 @@ const setFaults = createRoute({
   operationId: "setFaults",
   tags: ["Faults"],
   summary: "Make a channel misbehave, for some operations and references",
-  description: "Replaces the channel's setting; in force on every replica before this answers. Per-request faults go in the payment's metadata (`sim_fault`).",
+  description:
+    "Replaces the channel's setting; in force on every replica before this answers. Per-request faults go in the payment's metadata (`sim_fault`).",
   middleware: [knownChannelFirst, boundedJson()],
   request: { params: channelParams, query: noQuery, body: { required: true, content: json(faultBody) } },
-  responses: { 200: { description: "The setting now.", content: json(faultSettingSchema) }, ...errorResponses([...REQUEST_ERRORS, ...JSON_BODY_ERRORS, "request.not_found"]) },
+  responses: {
+    200: { description: "The setting now.", content: json(faultSettingSchema) },
+    ...errorResponses([...REQUEST_ERRORS, ...JSON_BODY_ERRORS, "request.not_found"]),
+  },
 });
 
 const clearChannelFaults = createRoute({
@@ -133,7 +177,10 @@ const getBook = createRoute({
     }),
   },
   responses: {
-    200: { description: "The transactions.", content: json(z.object({ entries: z.array(bookEntrySchema) }).openapi("Book")) },
+    200: {
+      description: "The transactions.",
+      content: json(z.object({ entries: z.array(bookEntrySchema) }).openapi("Book")),
+    },
     ...errorResponses([...REQUEST_ERRORS, "request.not_found"]),
   },
 });
@@ -144,9 +191,15 @@ const getCallbacks = createRoute({
   operationId: "getCallbacks",
   tags: ["Callbacks"],
   summary: "The callbacks queued for a merchant reference, with every delivery attempt",
-  request: { params: channelParams, query: z.strictObject({ ref: z.string().min(1).openapi({ description: "The merchant reference." }) }) },
+  request: {
+    params: channelParams,
+    query: z.strictObject({ ref: z.string().min(1).openapi({ description: "The merchant reference." }) }),
+  },
   responses: {
-    200: { description: "In the order they were queued.", content: json(z.object({ callbacks: z.array(callbackSchema) }).openapi("Callbacks")) },
+    200: {
+      description: "In the order they were queued.",
+      content: json(z.object({ callbacks: z.array(callbackSchema) }).openapi("Callbacks")),
+    },
     ...errorResponses([...REQUEST_ERRORS, "request.not_found"]),
   },
 });
@@ -164,7 +217,11 @@ export function adminRoutes(deps: SimDeps) {
       const body = c.req.valid("json");
       const raw = [body.fault ?? [], body.faults ?? []].flat();
       const { faults, invalid } = parseFaults(raw);
-      if (invalid.length || faults.length === 0) throw new AppError("request.validation_failed", `unknown fault directives: ${invalid.join(", ") || "(none given)"}`);
+      if (invalid.length || faults.length === 0)
+        throw new AppError(
+          "request.validation_failed",
+          `unknown fault directives: ${invalid.join(", ") || "(none given)"}`,
+        );
       return c.json(await deps.faults.set(channel, faults, body.ops, body.percent, body.refPrefix), 200);
     },
     unknownChannel,
@@ -198,7 +255,8 @@ export function adminRoutes(deps: SimDeps) {
             product: r.product,
             amount: r.amount,
             currency: r.currency,
-            settlement: r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
+            settlement:
+              r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
             // One of the simulator's neutral states (ChargeStatus): the only values its writers set.
             status: r.status as z.output<typeof bookEntrySchema>["status"],
             failureReason: r.failureReason,
@@ -218,10 +276,23 @@ export function adminRoutes(deps: SimDeps) {
     async (c) => {
       const { channel } = c.req.valid("param");
       const { ref } = c.req.valid("query");
-      const rows = await deps.db.select().from(simCallbacks).where(eq(simCallbacks.merchantRef, ref)).orderBy(asc(simCallbacks.id));
+      const rows = await deps.db
+        .select()
+        .from(simCallbacks)
+        .where(eq(simCallbacks.merchantRef, ref))
+        .orderBy(asc(simCallbacks.id));
       const mine = rows.filter((r) => r.channel === channel);
       const deliveries = mine.length
-        ? await deps.db.select().from(simCallbackDeliveries).where(inArray(simCallbackDeliveries.callbackId, mine.map((r) => r.id))).orderBy(asc(simCallbackDeliveries.id))
+        ? await deps.db
+            .select()
+            .from(simCallbackDeliveries)
+            .where(
+              inArray(
+                simCallbackDeliveries.callbackId,
+                mine.map((r) => r.id),
+              ),
+            )
+            .orderBy(asc(simCallbackDeliveries.id))
         : [];
       return c.json(
         {
@@ -236,7 +307,13 @@ export function adminRoutes(deps: SimDeps) {
             lastError: r.lastError,
             deliveries: deliveries
               .filter((d) => d.callbackId === r.id)
-              .map((d) => ({ attempt: d.attempt, httpStatus: d.httpStatus, accepted: d.accepted === "yes", error: d.error, at: d.at.toISOString() })),
+              .map((d) => ({
+                attempt: d.attempt,
+                httpStatus: d.httpStatus,
+                accepted: d.accepted === "yes",
+                error: d.error,
+                at: d.at.toISOString(),
+              })),
           })),
         },
         200,

@@ -78,11 +78,15 @@ function announced(over: Partial<Charge> = {}): { charge: Charge; callbacks: New
 }
 
 async function chargesOfRef(ref: string) {
-  return db.$client<{ id: string; status: string; amount: string }[]>`select id, status, amount from sim.charges where merchant_ref = ${ref}`;
+  return db.$client<
+    { id: string; status: string; amount: string }[]
+  >`select id, status, amount from sim.charges where merchant_ref = ${ref}`;
 }
 
 async function callbacksOf(chargeId: string) {
-  return db.$client<{ id: string; kind: string; status: string; attempts: number; last_error: string | null; due_in_future: boolean }[]>`
+  return db.$client<
+    { id: string; kind: string; status: string; attempts: number; last_error: string | null; due_in_future: boolean }[]
+  >`
     select id, kind, status, attempts, last_error, due_at > now() as due_in_future from sim.callbacks where charge_id = ${chargeId} order by id`;
 }
 
@@ -104,7 +108,15 @@ beforeAll(async () => {
     faults,
     charges: createChargeWriter(db),
     protocols: createProtocols(DEV_CHANNEL_KEYS),
-    config: { publicUrl: null, timeoutHoldMs: 1_000, autoPayerDelayMs: 0, callbackPollMs: 25, callbackMaxAttempts: 2, callbackRetryBaseMs: 60_000, callbackTimeoutMs: 2_000 },
+    config: {
+      publicUrl: null,
+      timeoutHoldMs: 1_000,
+      autoPayerDelayMs: 0,
+      callbackPollMs: 25,
+      callbackMaxAttempts: 2,
+      callbackRetryBaseMs: 60_000,
+      callbackTimeoutMs: 2_000,
+    },
     shutdown: new AbortController().signal,
   };
 });
@@ -118,13 +130,20 @@ afterAll(async () => {
 describe("charges of concurrent pay requests, in one statement", () => {
   it("answers a reference twice, a reference already booked and new ones each as on its own; queues callbacks of created charges only", async () => {
     const booked = chargeOf({ amount: 500 });
-    expect(await createOrFindCharges(db, [{ charge: booked, callbacks: [] }])).toEqual([{ ok: true, value: { charge: booked, created: true } }]);
+    expect(await createOrFindCharges(db, [{ charge: booked, callbacks: [] }])).toEqual([
+      { ok: true, value: { charge: booked, created: true } },
+    ]);
 
     const first = announced();
     const again = announced({ merchantRef: first.charge.merchantRef });
     const conflicting = chargeOf({ merchantRef: booked.merchantRef, amount: 999 });
     const fresh = chargeOf();
-    const results = await createOrFindCharges(db, [first, again, { charge: conflicting, callbacks: [] }, { charge: fresh, callbacks: [] }]);
+    const results = await createOrFindCharges(db, [
+      first,
+      again,
+      { charge: conflicting, callbacks: [] },
+      { charge: fresh, callbacks: [] },
+    ]);
 
     expect(results[0]).toEqual({ ok: true, value: { charge: first.charge, created: true } });
     // The repeat finds the first one's transaction, as a request arriving just after it would.
@@ -133,16 +152,32 @@ describe("charges of concurrent pay requests, in one statement", () => {
     expect(results[2]).toMatchObject({ ok: true, value: { created: false, charge: { id: booked.id, amount: 500 } } });
     expect(results[3]).toEqual({ ok: true, value: { charge: fresh, created: true } });
 
-    expect(await chargesOfRef(first.charge.merchantRef)).toEqual([{ id: first.charge.id, status: "succeeded", amount: "1234" }]);
-    expect(await chargesOfRef(booked.merchantRef)).toEqual([{ id: booked.id, status: "awaiting_payer", amount: "500" }]);
+    expect(await chargesOfRef(first.charge.merchantRef)).toEqual([
+      { id: first.charge.id, status: "succeeded", amount: "1234" },
+    ]);
+    expect(await chargesOfRef(booked.merchantRef)).toEqual([
+      { id: booked.id, status: "awaiting_payer", amount: "500" },
+    ]);
     expect((await callbacksOf(first.charge.id)).map((c) => c.kind)).toEqual(["final"]);
     expect(await callbacksOf(again.charge.id)).toEqual([]);
   });
 
   it("stores the charge exactly as the caller built it (what it answers and signs callbacks from)", async () => {
-    const charge = chargeOf({ channel: "paypal", settleAmount: 8_860, settleCurrency: "CNY", fxRate: "7.1800", faults: ["callback_delayed:5"], extra: { cancel_url: "https://m.test/c" }, status: "paying", autoAction: "confirm", autoActionAt: new Date() });
+    const charge = chargeOf({
+      channel: "paypal",
+      settleAmount: 8_860,
+      settleCurrency: "CNY",
+      fxRate: "7.1800",
+      faults: ["callback_delayed:5"],
+      extra: { cancel_url: "https://m.test/c" },
+      status: "paying",
+      autoAction: "confirm",
+      autoActionAt: new Date(),
+    });
     await createOrFindCharges(db, [{ charge, callbacks: [] }]);
-    const [stored] = await createOrFindCharges(db, [{ charge: chargeOf({ channel: "paypal", merchantRef: charge.merchantRef }), callbacks: [] }]);
+    const [stored] = await createOrFindCharges(db, [
+      { charge: chargeOf({ channel: "paypal", merchantRef: charge.merchantRef }), callbacks: [] },
+    ]);
     expect(stored).toEqual({ ok: true, value: { charge, created: false } });
   });
 
@@ -150,7 +185,11 @@ describe("charges of concurrent pay requests, in one statement", () => {
     const good1 = chargeOf();
     const bad = chargeOf({ subject: "nul \u0000 byte" });
     const good2 = announced();
-    const results = await createOrFindCharges(db, [{ charge: good1, callbacks: [] }, { charge: bad, callbacks: [] }, good2]);
+    const results = await createOrFindCharges(db, [
+      { charge: good1, callbacks: [] },
+      { charge: bad, callbacks: [] },
+      good2,
+    ]);
     expect(results.map((r) => r.ok)).toEqual([true, false, true]);
     expect(await chargesOfRef(good1.merchantRef)).toHaveLength(1);
     expect(await chargesOfRef(bad.merchantRef)).toHaveLength(0);
@@ -173,9 +212,19 @@ describe("charges of concurrent pay requests, in one statement", () => {
 
 describe("automated payer actions, in one statement", () => {
   it("settles the charges still unpaid and unchanged, with callbacks; leaves the expired and the changed ones to the one-by-one path", async () => {
-    const paying = (over: Partial<Charge> = {}) => chargeOf({ status: "paying", autoAction: "confirm", autoActionAt: new Date(), ...over });
-    const [pay, cancel, changed, expired, final] = [paying(), paying({ autoAction: "cancel" }), paying(), paying({ expiresAt: new Date(Date.now() - 1_000) }), chargeOf({ status: "succeeded", paidAt: new Date() })];
-    await createOrFindCharges(db, [pay, cancel, changed, expired, final].map((charge) => ({ charge, callbacks: [] })));
+    const paying = (over: Partial<Charge> = {}) =>
+      chargeOf({ status: "paying", autoAction: "confirm", autoActionAt: new Date(), ...over });
+    const [pay, cancel, changed, expired, final] = [
+      paying(),
+      paying({ autoAction: "cancel" }),
+      paying(),
+      paying({ expiresAt: new Date(Date.now() - 1_000) }),
+      chargeOf({ status: "succeeded", paidAt: new Date() }),
+    ];
+    await createOrFindCharges(
+      db,
+      [pay, cancel, changed, expired, final].map((charge) => ({ charge, callbacks: [] })),
+    );
     // Changed after it was read (as a payer page or a query's expiry would): the read copy is stale.
     await db.$client`update sim.charges set updated_at = now() + interval '1 second' where id = ${changed.id}`;
 
@@ -189,10 +238,32 @@ describe("automated payer actions, in one statement", () => {
     expect([...settled].sort()).toEqual([pay.id, cancel.id].sort());
 
     const state = async (id: string) =>
-      (await db.$client<{ status: string; failure_reason: string | null; paid: boolean; closed: boolean; auto_action: string | null }[]>`
-        select status, failure_reason, paid_at is not null as paid, closed_at is not null as closed, auto_action from sim.charges where id = ${id}`)[0];
-    expect(await state(pay.id)).toEqual({ status: "succeeded", failure_reason: null, paid: true, closed: false, auto_action: null });
-    expect(await state(cancel.id)).toEqual({ status: "closed", failure_reason: "payer_canceled", paid: false, closed: true, auto_action: null });
+      (
+        await db.$client<
+          {
+            status: string;
+            failure_reason: string | null;
+            paid: boolean;
+            closed: boolean;
+            auto_action: string | null;
+          }[]
+        >`
+        select status, failure_reason, paid_at is not null as paid, closed_at is not null as closed, auto_action from sim.charges where id = ${id}`
+      )[0];
+    expect(await state(pay.id)).toEqual({
+      status: "succeeded",
+      failure_reason: null,
+      paid: true,
+      closed: false,
+      auto_action: null,
+    });
+    expect(await state(cancel.id)).toEqual({
+      status: "closed",
+      failure_reason: "payer_canceled",
+      paid: false,
+      closed: true,
+      auto_action: null,
+    });
     expect(await state(changed.id)).toMatchObject({ status: "paying", auto_action: "confirm" });
     expect(await state(expired.id)).toMatchObject({ status: "paying" });
     expect((await callbacksOf(pay.id)).map((c) => c.kind)).toEqual(["final"]);
@@ -212,7 +283,9 @@ describe("automated payer actions, in one statement", () => {
     await createOrFindCharges(db, [{ charge, callbacks: [] }]);
     await applyPayerActionsAtOnce(deps, [{ charge, action: { type: "pay" } }]);
     const [row] = await db.$client<{ body: string }[]>`select body from sim.callbacks where charge_id = ${charge.id}`;
-    expect(JSON.parse(row!.body)).toMatchObject({ charge: { chargeId: charge.id, status: "SUCCEEDED", amount: 1_234 } });
+    expect(JSON.parse(row!.body)).toMatchObject({
+      charge: { chargeId: charge.id, status: "SUCCEEDED", amount: 1_234 },
+    });
   });
 });
 
@@ -254,7 +327,9 @@ describe("the callback dispatcher's round", () => {
       ["stale", "delivered", 1],
     ]);
     // One charge's callbacks went out one after another, in the order they were queued.
-    const okBodies = received.filter((r) => r.path === "/ok").map((r) => JSON.parse(r.body) as { charge: { status: string } });
+    const okBodies = received
+      .filter((r) => r.path === "/ok")
+      .map((r) => JSON.parse(r.body) as { charge: { status: string } });
     expect(okBodies.map((b) => b.charge.status)).toEqual(["SUCCEEDED", "SUCCEEDED", "PENDING_CONFIRMATION"]);
     expect(await deliveriesOf(ok.charge.id)).toEqual([
       { http_status: 200, accepted: "yes", attempt: 1 },
@@ -262,9 +337,13 @@ describe("the callback dispatcher's round", () => {
       { http_status: 200, accepted: "yes", attempt: 1 },
     ]);
 
-    expect(await callbacksOf(failing.charge.id)).toMatchObject([{ status: "pending", attempts: 1, last_error: "HTTP 500", due_in_future: true }]);
+    expect(await callbacksOf(failing.charge.id)).toMatchObject([
+      { status: "pending", attempts: 1, last_error: "HTTP 500", due_in_future: true },
+    ]);
     expect(await deliveriesOf(failing.charge.id)).toEqual([{ http_status: 500, accepted: "no", attempt: 1 }]);
-    expect(await callbacksOf(lastTry.charge.id)).toMatchObject([{ status: "abandoned", attempts: 2, last_error: "HTTP 500" }]);
+    expect(await callbacksOf(lastTry.charge.id)).toMatchObject([
+      { status: "abandoned", attempts: 2, last_error: "HTTP 500" },
+    ]);
     expect(await deliveriesOf(lastTry.charge.id)).toEqual([{ http_status: 500, accepted: "no", attempt: 2 }]);
   });
 });
@@ -282,11 +361,19 @@ describe("channel-wide fault settings, kept in memory", () => {
       expect(await faults.active("wechat", "pay", "bench_1")).toEqual([]);
       expect(await faults.activeForCallbacks("wechat", ref)).toEqual(["callback_duplicated"]);
       // Well within the backstop re-read (5 s): the notification did it.
-      await waitFor(async () => (await other.active("wechat", "pay", ref)).length === 2, { timeoutMs: 2_000, intervalMs: 20, what: "the other replica" });
+      await waitFor(async () => (await other.active("wechat", "pay", ref)).length === 2, {
+        timeoutMs: 2_000,
+        intervalMs: 20,
+        what: "the other replica",
+      });
 
       await faults.clear("wechat");
       expect(await faults.active("wechat", "pay", ref)).toEqual([]);
-      await waitFor(async () => (await other.active("wechat", "pay", ref)).length === 0, { timeoutMs: 2_000, intervalMs: 20, what: "the other replica" });
+      await waitFor(async () => (await other.active("wechat", "pay", ref)).length === 0, {
+        timeoutMs: 2_000,
+        intervalMs: 20,
+        what: "the other replica",
+      });
     } finally {
       await other.stop();
     }

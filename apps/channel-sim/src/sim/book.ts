@@ -17,22 +17,43 @@ export async function createOrGetCharge(tx: Tx, values: NewCharge): Promise<{ ch
   const [existing] = await tx
     .select()
     .from(simCharges)
-    .where(and(eq(simCharges.channel, values.channel), eq(simCharges.merchantId, values.merchantId), eq(simCharges.merchantRef, values.merchantRef)));
+    .where(
+      and(
+        eq(simCharges.channel, values.channel),
+        eq(simCharges.merchantId, values.merchantId),
+        eq(simCharges.merchantRef, values.merchantRef),
+      ),
+    );
   if (!existing) throw new Error("charge vanished after a unique conflict");
   return { charge: existing, created: false };
 }
 
 export type ChargeRef = { merchantRef?: string | null; txnId?: string | null };
 
-export async function findCharge(db: Database | Tx, channel: ChannelId, merchantId: string, ref: ChargeRef): Promise<Charge | null> {
-  const by = ref.txnId ? eq(simCharges.id, ref.txnId) : ref.merchantRef ? eq(simCharges.merchantRef, ref.merchantRef) : null;
+export async function findCharge(
+  db: Database | Tx,
+  channel: ChannelId,
+  merchantId: string,
+  ref: ChargeRef,
+): Promise<Charge | null> {
+  const by = ref.txnId
+    ? eq(simCharges.id, ref.txnId)
+    : ref.merchantRef
+      ? eq(simCharges.merchantRef, ref.merchantRef)
+      : null;
   if (!by) return null;
-  const [row] = await db.select().from(simCharges).where(and(eq(simCharges.channel, channel), eq(simCharges.merchantId, merchantId), by));
+  const [row] = await db
+    .select()
+    .from(simCharges)
+    .where(and(eq(simCharges.channel, channel), eq(simCharges.merchantId, merchantId), by));
   return row ?? null;
 }
 
 export async function findChargeById(db: Database | Tx, channel: ChannelId, id: string): Promise<Charge | null> {
-  const [row] = await db.select().from(simCharges).where(and(eq(simCharges.channel, channel), eq(simCharges.id, id)));
+  const [row] = await db
+    .select()
+    .from(simCharges)
+    .where(and(eq(simCharges.channel, channel), eq(simCharges.id, id)));
   return row ?? null;
 }
 
@@ -52,16 +73,37 @@ export async function updateCharge(tx: Tx, id: string, set: Partial<NewCharge>):
 
 /** Closes an unpaid transaction whose time is up (the channels close silently: no callback). */
 export async function expireIfDue(db: Database, charge: Charge): Promise<Charge> {
-  if ((charge.status !== "awaiting_payer" && charge.status !== "paying") || charge.expiresAt.getTime() > Date.now()) return charge;
+  if ((charge.status !== "awaiting_payer" && charge.status !== "paying") || charge.expiresAt.getTime() > Date.now())
+    return charge;
   const [row] = await db
     .update(simCharges)
-    .set({ status: "closed", failureReason: "expired", closedAt: new Date(), autoAction: null, autoActionAt: null, updatedAt: new Date() })
-    .where(and(eq(simCharges.id, charge.id), inArray(simCharges.status, ["awaiting_payer", "paying"]), lt(simCharges.expiresAt, sql`now()`)))
+    .set({
+      status: "closed",
+      failureReason: "expired",
+      closedAt: new Date(),
+      autoAction: null,
+      autoActionAt: null,
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(simCharges.id, charge.id),
+        inArray(simCharges.status, ["awaiting_payer", "paying"]),
+        lt(simCharges.expiresAt, sql`now()`),
+      ),
+    )
     .returning();
   return row ?? charge;
 }
 
-export async function listBook(db: Database, channel: ChannelId, merchantRef: string | null, limit: number): Promise<Charge[]> {
-  const where = merchantRef ? and(eq(simCharges.channel, channel), eq(simCharges.merchantRef, merchantRef)) : eq(simCharges.channel, channel);
+export async function listBook(
+  db: Database,
+  channel: ChannelId,
+  merchantRef: string | null,
+  limit: number,
+): Promise<Charge[]> {
+  const where = merchantRef
+    ? and(eq(simCharges.channel, channel), eq(simCharges.merchantRef, merchantRef))
+    : eq(simCharges.channel, channel);
   return db.select().from(simCharges).where(where).orderBy(desc(simCharges.createdAt)).limit(limit);
 }

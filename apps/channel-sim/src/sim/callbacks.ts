@@ -7,7 +7,16 @@ import { toFaultSet } from "./faults.ts";
 /** How long after the final callback its stale, earlier-state sibling goes out (callback_out_of_order). */
 const STALE_GAP_MS = 300;
 
-export type NewCallback = { channel: string; chargeId: string; merchantRef: string; kind: "final" | "stale"; url: string; headers: Record<string, string>; body: string; dueAt: Date };
+export type NewCallback = {
+  channel: string;
+  chargeId: string;
+  merchantRef: string;
+  kind: "final" | "stale";
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  dueAt: Date;
+};
 
 /**
  * The callbacks announcing a transaction's final state, shaped by the callback faults of the request
@@ -35,20 +44,41 @@ export function finalCallbacks(deps: SimDeps, charge: Charge, channelFaults: str
   const rows = [row("final", final, due)];
   if (faults.flags.has("callback_duplicated")) rows.push(row("final", final, due));
   if (faults.flags.has("callback_out_of_order")) {
-    const earlier: Charge = { ...charge, status: proto.staleStatus, failureReason: null, paidAt: null, closedAt: null, updatedAt: charge.createdAt };
-    rows.push(row("stale", proto.renderCallback(earlier, newId("ntf"), charge.createdAt), new Date(due.getTime() + STALE_GAP_MS)));
+    const earlier: Charge = {
+      ...charge,
+      status: proto.staleStatus,
+      failureReason: null,
+      paidAt: null,
+      closedAt: null,
+      updatedAt: charge.createdAt,
+    };
+    rows.push(
+      row(
+        "stale",
+        proto.renderCallback(earlier, newId("ntf"), charge.createdAt),
+        new Date(due.getTime() + STALE_GAP_MS),
+      ),
+    );
   }
   return rows;
 }
 
 /** The final callbacks of a charge with the channel's callback faults of now, for a batch statement to queue. */
 export async function finalCallbacksNow(deps: SimDeps, charge: Charge): Promise<NewCallback[]> {
-  return finalCallbacks(deps, charge, await deps.faults.activeForCallbacks(protocolOf(deps, charge.channel).id, charge.merchantRef));
+  return finalCallbacks(
+    deps,
+    charge,
+    await deps.faults.activeForCallbacks(protocolOf(deps, charge.channel).id, charge.merchantRef),
+  );
 }
 
 /** Queues the callbacks announcing a transaction's final state, in the caller's transaction. */
 export async function enqueueFinalCallbacks(tx: Tx, deps: SimDeps, charge: Charge): Promise<number> {
-  const channelFaults = await deps.faults.activeForCallbacks(protocolOf(deps, charge.channel).id, charge.merchantRef, tx);
+  const channelFaults = await deps.faults.activeForCallbacks(
+    protocolOf(deps, charge.channel).id,
+    charge.merchantRef,
+    tx,
+  );
   const rows = finalCallbacks(deps, charge, channelFaults);
   if (rows.length > 0) await tx.insert(simCallbacks).values(rows);
   return rows.length;

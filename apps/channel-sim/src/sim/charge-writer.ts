@@ -17,7 +17,13 @@ async function findSameOrder(db: Database, charge: Charge): Promise<Charge> {
   const [existing] = await db
     .select()
     .from(simCharges)
-    .where(and(eq(simCharges.channel, charge.channel), eq(simCharges.merchantId, charge.merchantId), eq(simCharges.merchantRef, charge.merchantRef)));
+    .where(
+      and(
+        eq(simCharges.channel, charge.channel),
+        eq(simCharges.merchantId, charge.merchantId),
+        eq(simCharges.merchantRef, charge.merchantRef),
+      ),
+    );
   if (!existing) throw new Error("charge vanished after a unique conflict");
   return existing;
 }
@@ -54,7 +60,10 @@ async function insertCharges(sql: Sql, items: ChargeCreation[]): Promise<Set<str
           sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at)
       on conflict do nothing
       returning id
-    ), queued as (${insertCallbacksOfDone(sql, items.flatMap((i) => i.callbacks))})
+    ), queued as (${insertCallbacksOfDone(
+      sql,
+      items.flatMap((i) => i.callbacks),
+    )})
     select id from done`;
   return new Set(rows.map((r) => r.id));
 }
@@ -63,7 +72,9 @@ async function insertCharges(sql: Sql, items: ChargeCreation[]): Promise<Set<str
 async function createOrFindAll(db: Database, items: ChargeCreation[]): Promise<Settled<CreatedOrFound>[]> {
   // Inserted in key order (a stable sort: of one reference, the earlier item wins), so that concurrent
   // batches with references in common take their index entries in the same order and cannot deadlock.
-  const sorted = [...items].sort((a, b) => (keyOf(a.charge) < keyOf(b.charge) ? -1 : keyOf(a.charge) > keyOf(b.charge) ? 1 : 0));
+  const sorted = [...items].sort((a, b) =>
+    keyOf(a.charge) < keyOf(b.charge) ? -1 : keyOf(a.charge) > keyOf(b.charge) ? 1 : 0,
+  );
   const inserted = await insertCharges(db.$client, sorted);
   return Promise.all(
     items.map(async (item): Promise<Settled<CreatedOrFound>> => {
@@ -87,7 +98,12 @@ export async function createOrFindCharges(db: Database, items: ChargeCreation[])
     return await createOrFindAll(db, items);
   } catch (batchError) {
     if (items.length === 1) return [{ ok: false, error: batchError }];
-    return Promise.all(items.map(async (item) => (await createOrFindAll(db, [item]).catch((error: unknown) => [{ ok: false as const, error }]))[0]!));
+    return Promise.all(
+      items.map(
+        async (item) =>
+          (await createOrFindAll(db, [item]).catch((error: unknown) => [{ ok: false as const, error }]))[0]!,
+      ),
+    );
   }
 }
 

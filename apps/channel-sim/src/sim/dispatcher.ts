@@ -13,7 +13,8 @@ const BATCH = 100;
 
 type CallbackRow = typeof simCallbacks.$inferSelect;
 
-const actionOf = (charge: Charge): PayerAction => (charge.autoAction === "cancel" ? { type: "cancel" } : { type: "pay" });
+const actionOf = (charge: Charge): PayerAction =>
+  charge.autoAction === "cancel" ? { type: "cancel" } : { type: "pay" };
 
 /** One delivery attempt's result and what it means for its callback (null: left as it is). */
 type Delivery = {
@@ -66,7 +67,10 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     let responseBody: string | null = null;
     let error: string | null = null;
     // node:http with keep-alive (redirects are not followed), like the channel clients.
-    const res = await nodeHttpTransport({ url: row.url, method: "POST", headers: row.headers, body: row.body }, config.callbackTimeoutMs);
+    const res = await nodeHttpTransport(
+      { url: row.url, method: "POST", headers: row.headers, body: row.body },
+      config.callbackTimeoutMs,
+    );
     if (res.kind === "answer") {
       httpStatus = res.status;
       responseBody = res.body.slice(0, 2_000);
@@ -75,7 +79,11 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     const giveUp = !accepted && row.attempts >= config.callbackMaxAttempts;
     const retryMs = Math.min(30_000, config.callbackRetryBaseMs * 2 ** Math.max(0, row.attempts - 1));
     const lastError = accepted ? null : (error ?? `HTTP ${httpStatus}`);
-    if (!accepted) logger.info({ callbackId: row.id, channel: row.channel, attempt: row.attempts, httpStatus, error, giveUp }, "callback not accepted");
+    if (!accepted)
+      logger.info(
+        { callbackId: row.id, channel: row.channel, attempt: row.attempts, httpStatus, error, giveUp },
+        "callback not accepted",
+      );
     return {
       callbackId: row.id,
       attempt: row.attempts,
@@ -141,7 +149,11 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     await Promise.all(
       actions
         .filter(({ charge }) => !settled.has(charge.id))
-        .map(({ charge, action }) => applyPayerAction(deps, charge.id, action).catch((err: unknown) => logger.error({ err, chargeId: charge.id }, "automated payer action failed"))),
+        .map(({ charge, action }) =>
+          applyPayerAction(deps, charge.id, action).catch((err: unknown) =>
+            logger.error({ err, chargeId: charge.id }, "automated payer action failed"),
+          ),
+        ),
     );
     return claimed.length;
   }

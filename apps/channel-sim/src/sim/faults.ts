@@ -37,10 +37,19 @@ const MAX_MS = 120_000;
 export function parseFaults(directives: readonly string[]): { faults: string[]; invalid: string[] } {
   const faults: string[] = [];
   const invalid: string[] = [];
-  for (const raw of directives.flatMap((d) => d.split(",")).map((d) => d.trim()).filter(Boolean)) {
+  for (const raw of directives
+    .flatMap((d) => d.split(","))
+    .map((d) => d.trim())
+    .filter(Boolean)) {
     const [name, arg] = raw.split(":", 2) as [string, string | undefined];
     if ((FAULT_FLAGS as readonly string[]).includes(name) && arg === undefined) faults.push(name);
-    else if ((FAULT_WITH_MS as readonly string[]).includes(name) && arg !== undefined && /^\d+$/.test(arg) && Number(arg) <= MAX_MS) faults.push(`${name}:${Number(arg)}`);
+    else if (
+      (FAULT_WITH_MS as readonly string[]).includes(name) &&
+      arg !== undefined &&
+      /^\d+$/.test(arg) &&
+      Number(arg) <= MAX_MS
+    )
+      faults.push(`${name}:${Number(arg)}`);
     else invalid.push(raw);
   }
   return { faults, invalid };
@@ -57,7 +66,14 @@ export function toFaultSet(directives: readonly string[]): FaultSet {
   return set;
 }
 
-export type ChannelFaultSetting = { channel: string; faults: string[]; ops: string[]; percent: number; refPrefix: string | null; updatedAt: string };
+export type ChannelFaultSetting = {
+  channel: string;
+  faults: string[];
+  ops: string[];
+  percent: number;
+  refPrefix: string | null;
+  updatedAt: string;
+};
 
 type FaultRow = typeof simFaults.$inferSelect;
 type Settings = ReadonlyMap<string, FaultRow>;
@@ -110,7 +126,9 @@ export function createFaultStore(db: Database, logger: Logger) {
   }
 
   const refreshQuietly = () => {
-    reload().catch((err: unknown) => logger.error({ err }, "could not re-read the fault settings; using the last known ones"));
+    reload().catch((err: unknown) =>
+      logger.error({ err }, "could not re-read the fault settings; using the last known ones"),
+    );
   };
 
   const current = (): Promise<Settings> => (settings ? Promise.resolve(settings) : reload());
@@ -164,12 +182,21 @@ export function createFaultStore(db: Database, logger: Logger) {
       const rows = await db.select().from(simFaults);
       return rows.map((r) => ({ ...r, updatedAt: r.updatedAt.toISOString() }));
     },
-    async set(channel: ChannelId, faults: string[], ops: FaultOp[], percent: number, refPrefix: string | null): Promise<ChannelFaultSetting> {
+    async set(
+      channel: ChannelId,
+      faults: string[],
+      ops: FaultOp[],
+      percent: number,
+      refPrefix: string | null,
+    ): Promise<ChannelFaultSetting> {
       const row = await change(async (tx) => {
         const [written] = await tx
           .insert(simFaults)
           .values({ channel, faults, ops, percent, refPrefix })
-          .onConflictDoUpdate({ target: simFaults.channel, set: { faults, ops, percent, refPrefix, updatedAt: new Date() } })
+          .onConflictDoUpdate({
+            target: simFaults.channel,
+            set: { faults, ops, percent, refPrefix, updatedAt: new Date() },
+          })
           .returning();
         return written!;
       }, channel);
@@ -191,8 +218,14 @@ export function createFaultStore(db: Database, logger: Logger) {
      * memory, it reads through `executor`, the caller's transaction: taking a second pooled connection there
      * deadlocks once every connection holds such a transaction.
      */
-    async activeForCallbacks(channel: ChannelId, ref: string, executor: Pick<Database, "select"> = db): Promise<string[]> {
-      const row = settings ? settings.get(channel) : (await executor.select().from(simFaults).where(eq(simFaults.channel, channel)))[0];
+    async activeForCallbacks(
+      channel: ChannelId,
+      ref: string,
+      executor: Pick<Database, "select"> = db,
+    ): Promise<string[]> {
+      const row = settings
+        ? settings.get(channel)
+        : (await executor.select().from(simFaults).where(eq(simFaults.channel, channel)))[0];
       return row && hits(row, ref) ? row.faults.filter((f) => f.startsWith("callback_")) : [];
     },
   };

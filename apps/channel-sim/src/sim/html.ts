@@ -17,7 +17,9 @@ export function renderPayerPage(p: PayerPage): string {
   const rows = p.rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join("");
   const form = p.form
     ? `<form method="post" action="${escapeHtml(p.form.action)}">${p.form.buttons
-        .map((b) => `<button type="submit" name="action" value="${escapeHtml(b.value)}">${escapeHtml(b.label)}</button>`)
+        .map(
+          (b) => `<button type="submit" name="action" value="${escapeHtml(b.value)}">${escapeHtml(b.label)}</button>`,
+        )
         .join(" ")}</form>`
     : "";
   return `<!doctype html>

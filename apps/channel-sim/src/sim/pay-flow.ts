@@ -1,6 +1,13 @@
 import type { Context } from "hono";
 import { wire } from "@pps/channels";
-import type { Charge, ChannelProtocol, ChargeStatus, FailureReason, Rejection, SimPayRequest } from "../channels/protocol.ts";
+import type {
+  Charge,
+  ChannelProtocol,
+  ChargeStatus,
+  FailureReason,
+  Rejection,
+  SimPayRequest,
+} from "../channels/protocol.ts";
 import { createOrGetCharge, expireIfDue, findCharge, type ChargeRef } from "./book.ts";
 import { enqueueFinalCallbacks, finalCallbacksNow } from "./callbacks.ts";
 import type { SimDeps, Tx } from "./deps.ts";
@@ -28,17 +35,26 @@ function internalError(c: Context): Response {
 }
 
 function commonRejection(proto: ChannelProtocol, req: SimPayRequest): Rejection | null {
-  if (!Number.isSafeInteger(req.amount) || req.amount <= 0) return { kind: "invalid_request", message: "amount must be a positive amount" };
-  if (!proto.capabilities.currencies.includes(req.currency)) return { kind: "currency_not_supported", message: `currency ${req.currency} is not supported` };
+  if (!Number.isSafeInteger(req.amount) || req.amount <= 0)
+    return { kind: "invalid_request", message: "amount must be a positive amount" };
+  if (!proto.capabilities.currencies.includes(req.currency))
+    return { kind: "currency_not_supported", message: `currency ${req.currency} is not supported` };
   if (proto.capabilities.maxAmount !== undefined && req.amount > proto.capabilities.maxAmount) {
     return { kind: "amount_limit_exceeded", message: `amount exceeds the limit of ${proto.capabilities.maxAmount}` };
   }
-  if (!/^https?:\/\//.test(req.callbackUrl)) return { kind: "invalid_request", message: "notification URL must be http(s)" };
+  if (!/^https?:\/\//.test(req.callbackUrl))
+    return { kind: "invalid_request", message: "notification URL must be http(s)" };
   return null;
 }
 
 /** The channel-wide faults for an operation, then the request's own. */
-async function faultsFor(deps: SimDeps, proto: ChannelProtocol, op: FaultOp, ref: string | null, requestFaults: string[]): Promise<string[]> {
+async function faultsFor(
+  deps: SimDeps,
+  proto: ChannelProtocol,
+  op: FaultOp,
+  ref: string | null,
+  requestFaults: string[],
+): Promise<string[]> {
   return [...(await deps.faults.active(proto.id, op, ref)), ...requestFaults];
 }
 
@@ -48,7 +64,13 @@ async function faultsFor(deps: SimDeps, proto: ChannelProtocol, op: FaultOp, ref
  * replaced by a 500 when the fault says so, after the charge). The insert, with the callbacks when the
  * final state is known at once, is one statement shared with concurrent requests (deps.charges).
  */
-export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtocol, parsed: Parsed<SimPayRequest>, hooks: PayHooks = {}): Promise<Response> {
+export async function handlePay(
+  c: Context,
+  deps: SimDeps,
+  proto: ChannelProtocol,
+  parsed: Parsed<SimPayRequest>,
+  hooks: PayHooks = {},
+): Promise<Response> {
   const origin = originOf(c, deps);
   const ctx = { c, origin, op: "pay" as const, created: false };
   if (!parsed.ok) return proto.renderRejection(ctx, parsed.rejection);
@@ -65,7 +87,8 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
   if (rejection) return proto.renderRejection(ctx, rejection);
 
   const now = new Date();
-  const payer = meta["sim_payer"] === "auto_confirm" ? "confirm" : meta["sim_payer"] === "auto_cancel" ? "cancel" : null;
+  const payer =
+    meta["sim_payer"] === "auto_confirm" ? "confirm" : meta["sim_payer"] === "auto_cancel" ? "cancel" : null;
   let status: ChargeStatus = "awaiting_payer";
   let failureReason: FailureReason | null = null;
   let autoAction: string | null = null;
@@ -125,8 +148,14 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
     ? await createInTransaction(deps, charge, announce, hooks.afterCreate)
     : await deps.charges.submit({ charge, callbacks: announce ? await finalCallbacksNow(deps, charge) : [] });
 
-  if (!created && (stored.amount !== req.amount || stored.currency !== req.currency || stored.product !== req.product)) {
-    return proto.renderRejection(ctx, { kind: "order_conflict", message: `reference ${req.merchantRef} was used for another order` });
+  if (
+    !created &&
+    (stored.amount !== req.amount || stored.currency !== req.currency || stored.product !== req.product)
+  ) {
+    return proto.renderRejection(ctx, {
+      kind: "order_conflict",
+      message: `reference ${req.merchantRef} was used for another order`,
+    });
   }
   if (created && faults.flags.has("timeout")) {
     // Hold the answer until long after the caller gave up (or the client hangs up, or we shut down).
@@ -137,7 +166,12 @@ export async function handlePay(c: Context, deps: SimDeps, proto: ChannelProtoco
 }
 
 /** The one-by-one creation, for a channel with steps of its own in the creating transaction. */
-function createInTransaction(deps: SimDeps, values: Charge, announce: boolean, afterCreate: NonNullable<PayHooks["afterCreate"]>): Promise<{ charge: Charge; created: boolean }> {
+function createInTransaction(
+  deps: SimDeps,
+  values: Charge,
+  announce: boolean,
+  afterCreate: NonNullable<PayHooks["afterCreate"]>,
+): Promise<{ charge: Charge; created: boolean }> {
   return deps.db.transaction(async (tx) => {
     const result = await createOrGetCharge(tx, values);
     if (!result.created) return result;
@@ -148,11 +182,18 @@ function createInTransaction(deps: SimDeps, values: Charge, announce: boolean, a
 }
 
 /** The common query pipeline: the book, then channel-wide query faults (scoped by the order's reference). */
-export async function handleQuery(c: Context, deps: SimDeps, proto: ChannelProtocol, parsed: Parsed<{ merchantId: string; ref: ChargeRef }>): Promise<Response> {
+export async function handleQuery(
+  c: Context,
+  deps: SimDeps,
+  proto: ChannelProtocol,
+  parsed: Parsed<{ merchantId: string; ref: ChargeRef }>,
+): Promise<Response> {
   const ctx = { c, origin: originOf(c, deps), op: "query" as const, created: false };
   if (!parsed.ok) return proto.renderRejection(ctx, parsed.rejection);
   const charge = await findCharge(deps.db, proto.id, parsed.value.merchantId, parsed.value.ref);
-  const faults = toFaultSet(await faultsFor(deps, proto, "query", charge?.merchantRef ?? parsed.value.ref.merchantRef ?? null, []));
+  const faults = toFaultSet(
+    await faultsFor(deps, proto, "query", charge?.merchantRef ?? parsed.value.ref.merchantRef ?? null, []),
+  );
   if (faults.flags.has("unavailable")) return proto.renderBusy(ctx);
   if (faults.latencyMs > 0) await sleep(faults.latencyMs, [deps.shutdown, c.req.raw.signal]);
   if (faults.flags.has("5xx")) return internalError(c);

@@ -5,10 +5,16 @@ import type { SimDeps, Tx } from "./deps.ts";
 
 export type PayerAction = { type: "pay" } | { type: "cancel" } | { type: "fail"; reason: FailureReason };
 
-export type PayerActionResult = { outcome: "applied" | "already_final" | "expired" | "not_found"; charge: Charge | null };
+export type PayerActionResult = {
+  outcome: "applied" | "already_final" | "expired" | "not_found";
+  charge: Charge | null;
+};
 
 /** What a payer action changes on an unpaid transaction, acting at `now`. */
-function finalState(action: PayerAction, now: Date): Pick<Charge, "status"> & Partial<Pick<Charge, "failureReason" | "paidAt" | "closedAt">> {
+function finalState(
+  action: PayerAction,
+  now: Date,
+): Pick<Charge, "status"> & Partial<Pick<Charge, "failureReason" | "paidAt" | "closedAt">> {
   return action.type === "pay"
     ? { status: "succeeded", paidAt: now }
     : action.type === "cancel"
@@ -19,16 +25,31 @@ function finalState(action: PayerAction, now: Date): Pick<Charge, "status"> & Pa
 const isUnpaid = (charge: Charge) => charge.status === "awaiting_payer" || charge.status === "paying";
 
 /** Moves an unpaid transaction to its final state in the caller's transaction, and queues the callbacks. */
-export async function applyPayerActionTx(tx: Tx, deps: SimDeps, chargeId: string, action: PayerAction): Promise<PayerActionResult> {
+export async function applyPayerActionTx(
+  tx: Tx,
+  deps: SimDeps,
+  chargeId: string,
+  action: PayerAction,
+): Promise<PayerActionResult> {
   const charge = await lockCharge(tx, chargeId);
   if (!charge) return { outcome: "not_found", charge: null };
   if (!isUnpaid(charge)) return { outcome: "already_final", charge };
   const now = new Date();
   if (charge.expiresAt <= now) {
-    const closed = await updateCharge(tx, charge.id, { status: "closed", failureReason: "expired", closedAt: now, autoAction: null, autoActionAt: null });
+    const closed = await updateCharge(tx, charge.id, {
+      status: "closed",
+      failureReason: "expired",
+      closedAt: now,
+      autoAction: null,
+      autoActionAt: null,
+    });
     return { outcome: "expired", charge: closed };
   }
-  const updated = await updateCharge(tx, charge.id, { ...finalState(action, now), autoAction: null, autoActionAt: null });
+  const updated = await updateCharge(tx, charge.id, {
+    ...finalState(action, now),
+    autoAction: null,
+    autoActionAt: null,
+  });
   await enqueueFinalCallbacks(tx, deps, updated);
   return { outcome: "applied", charge: updated };
 }
@@ -43,11 +64,17 @@ export function applyPayerAction(deps: SimDeps, chargeId: string, action: PayerA
  * moves to its final state and gets its callbacks, rendered beforehand from the row as read. Returns the ids
  * it settled; the others (expired, or changed meanwhile) are left to applyPayerAction, which looks again.
  */
-export async function applyPayerActionsAtOnce(deps: SimDeps, read: { charge: Charge; action: PayerAction }[]): Promise<Set<string>> {
+export async function applyPayerActionsAtOnce(
+  deps: SimDeps,
+  read: { charge: Charge; action: PayerAction }[],
+): Promise<Set<string>> {
   const now = new Date();
   const settled = read
     .filter(({ charge }) => isUnpaid(charge) && charge.expiresAt > now)
-    .map(({ charge, action }) => ({ seen: charge.updatedAt, charge: { ...charge, ...finalState(action, now), autoAction: null, autoActionAt: null, updatedAt: now } }));
+    .map(({ charge, action }) => ({
+      seen: charge.updatedAt,
+      charge: { ...charge, ...finalState(action, now), autoAction: null, autoActionAt: null, updatedAt: now },
+    }));
   if (settled.length === 0) return new Set();
   const callbacks = (await Promise.all(settled.map((s) => finalCallbacksNow(deps, s.charge)))).flat();
   const c = settled.map((s) => s.charge);

@@ -37,7 +37,8 @@ export function formatAmount(charge: Pick<Charge, "amount" | "currency">): strin
 export function mountPayerPages(app: Hono<AppEnv>, deps: SimDeps, proto: ChannelProtocol, o: PayerPageOptions): void {
   const page = (charge: Charge, action: string) =>
     renderPayerPage({
-      title: charge.status === "awaiting_payer" ? "Confirm your payment" : STATUS_TEXT[charge.status] ?? charge.status,
+      title:
+        charge.status === "awaiting_payer" ? "Confirm your payment" : (STATUS_TEXT[charge.status] ?? charge.status),
       brand: o.brand,
       color: o.color,
       rows: [
@@ -51,7 +52,13 @@ export function mountPayerPages(app: Hono<AppEnv>, deps: SimDeps, proto: Channel
       ],
       form:
         charge.status === "awaiting_payer"
-          ? { action, buttons: [{ value: o.confirm.value, label: o.confirm.label }, { value: o.cancel.value, label: o.cancel.label }] }
+          ? {
+              action,
+              buttons: [
+                { value: o.confirm.value, label: o.confirm.label },
+                { value: o.cancel.value, label: o.cancel.label },
+              ],
+            }
           : null,
       note: "Simulated channel: no real money moves.",
     });
@@ -69,7 +76,8 @@ export function mountPayerPages(app: Hono<AppEnv>, deps: SimDeps, proto: Channel
     const action = choice === o.confirm.value ? "pay" : choice === o.cancel.value ? "cancel" : null;
     if (!action) return c.html("<!doctype html><title>Bad request</title><h1>Choose confirm or cancel</h1>", 400);
     const result = await applyPayerAction(deps, txnId, action === "pay" ? { type: "pay" } : { type: "cancel" });
-    if (!result.charge || result.charge.channel !== proto.id) return c.html("<!doctype html><title>Not found</title><h1>No such transaction</h1>", 404);
+    if (!result.charge || result.charge.channel !== proto.id)
+      return c.html("<!doctype html><title>Not found</title><h1>No such transaction</h1>", 404);
     const target = o.returnTo(result.charge, action);
     return target ? c.redirect(target, 303) : c.html(page(result.charge, c.req.path));
   });

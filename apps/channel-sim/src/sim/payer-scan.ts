@@ -16,10 +16,15 @@ const scanBody = z.object({ action: z.enum(["pay", "cancel"]) });
 export function mountScan(app: Hono<AppEnv>, deps: SimDeps, proto: ChannelProtocol): void {
   app.post("/sim/scan/:txnId", async (c) => {
     const parsed = scanBody.safeParse(await c.req.json());
-    if (!parsed.success) throw new AppError("request.validation_failed", 'body must be {"action":"pay"|"cancel"}', parsed.error.issues);
+    if (!parsed.success)
+      throw new AppError("request.validation_failed", 'body must be {"action":"pay"|"cancel"}', parsed.error.issues);
     const existing = await findChargeById(deps.db, proto.id, c.req.param("txnId"));
     if (!existing) throw new AppError("request.not_found", "no such transaction");
-    const result = await applyPayerAction(deps, existing.id, parsed.data.action === "pay" ? { type: "pay" } : { type: "cancel" });
+    const result = await applyPayerAction(
+      deps,
+      existing.id,
+      parsed.data.action === "pay" ? { type: "pay" } : { type: "cancel" },
+    );
     const charge = result.charge!;
     return c.json(
       { txnId: charge.id, outcome: result.outcome, status: charge.status, failureReason: charge.failureReason },

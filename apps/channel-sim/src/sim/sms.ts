@@ -20,7 +20,11 @@ export function maskPhone(phone: string): string {
   return digits.length <= 7 ? "****" : `${digits.slice(0, 3)}****${digits.slice(-4)}`;
 }
 
-const sendBody = z.object({ phone: z.string().regex(PHONE, "must be 6-15 digits, optionally with a leading +"), text: z.string().min(1).max(500), sender: z.string().max(64).optional() });
+const sendBody = z.object({
+  phone: z.string().regex(PHONE, "must be 6-15 digits, optionally with a leading +"),
+  text: z.string().min(1).max(500),
+  sender: z.string().max(64).optional(),
+});
 
 const outboxRoute = createRoute({
   method: "get",
@@ -31,7 +35,10 @@ const outboxRoute = createRoute({
   description: "The simulated SMS gateway delivers to no real phone: this is where verification codes are read.",
   request: {
     query: z.strictObject({
-      phone: z.string().regex(PHONE, "must be 6-15 digits, optionally with a leading +").openapi({ example: "13800138000" }),
+      phone: z
+        .string()
+        .regex(PHONE, "must be 6-15 digits, optionally with a leading +")
+        .openapi({ example: "13800138000" }),
       limit: z.coerce.number().int().min(1).max(200).default(20),
     }),
   },
@@ -42,7 +49,13 @@ const outboxRoute = createRoute({
         z
           .object({
             messages: z.array(
-              z.object({ messageId: z.string(), phone: z.string(), text: z.string(), sender: z.string(), createdAt: z.string().openapi({ format: "date-time" }) }),
+              z.object({
+                messageId: z.string(),
+                phone: z.string(),
+                text: z.string(),
+                sender: z.string(),
+                createdAt: z.string().openapi({ format: "date-time" }),
+              }),
             ),
           })
           .openapi("SmsOutbox"),
@@ -66,8 +79,24 @@ export function smsRoutes(db: Database) {
   });
   app.openapi(outboxRoute, async (c) => {
     const { phone, limit } = c.req.valid("query");
-    const rows = await db.select().from(simSmsMessages).where(eq(simSmsMessages.phone, phone)).orderBy(desc(simSmsMessages.createdAt), desc(simSmsMessages.id)).limit(limit);
-    return c.json({ messages: rows.map((r) => ({ messageId: r.id, phone: r.phone, text: r.text, sender: r.sender, createdAt: r.createdAt.toISOString() })) }, 200);
+    const rows = await db
+      .select()
+      .from(simSmsMessages)
+      .where(eq(simSmsMessages.phone, phone))
+      .orderBy(desc(simSmsMessages.createdAt), desc(simSmsMessages.id))
+      .limit(limit);
+    return c.json(
+      {
+        messages: rows.map((r) => ({
+          messageId: r.id,
+          phone: r.phone,
+          text: r.text,
+          sender: r.sender,
+          createdAt: r.createdAt.toISOString(),
+        })),
+      },
+      200,
+    );
   });
   return app;
 }

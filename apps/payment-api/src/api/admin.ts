@@ -24,7 +24,10 @@ function merchantView(m: typeof merchants.$inferSelect) {
 /** Operator API: onboard merchants (the secret key is shown once), change their status, freeze payers. */
 export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
   // Every path under /v1/admin needs the token, before anything else is read.
-  app.use("/v1/admin/*", requireBearerToken(deps.env.ADMIN_TOKEN, "admin") as unknown as MiddlewareHandler<PaymentApiEnv>);
+  app.use(
+    "/v1/admin/*",
+    requireBearerToken(deps.env.ADMIN_TOKEN, "admin") as unknown as MiddlewareHandler<PaymentApiEnv>,
+  );
   const middleware = boundedJsonBody(deps.env.MAX_BODY_BYTES);
 
   app.openapi({ ...createMerchant, middleware }, async (c) => {
@@ -33,7 +36,15 @@ export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
     const id = req.id ?? `m_${randomBytes(8).toString("hex")}`;
     const [row] = await deps.db
       .insert(merchants)
-      .values({ id, name: req.name, signScheme: req.sign_scheme, signFormat: req.sign_format, publicKey: req.public_key ?? null, secretKey, enabledProducts: req.enabled_products })
+      .values({
+        id,
+        name: req.name,
+        signScheme: req.sign_scheme,
+        signFormat: req.sign_format,
+        publicKey: req.public_key ?? null,
+        secretKey,
+        enabledProducts: req.enabled_products,
+      })
       .onConflictDoNothing()
       .returning();
     if (!row) throw new AppError("request.conflict", "a merchant with this id exists");
@@ -69,7 +80,10 @@ export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
     await deps.db
       .insert(payerAccounts)
       .values({ payerId, status: req.status, reason: req.reason ?? null })
-      .onConflictDoUpdate({ target: payerAccounts.payerId, set: { status: req.status, reason: req.reason ?? null, updatedAt: sql`now()` } });
+      .onConflictDoUpdate({
+        target: payerAccounts.payerId,
+        set: { status: req.status, reason: req.reason ?? null, updatedAt: sql`now()` },
+      });
     deps.frozenPayers.set(payerId, req.status === "frozen");
     deps.logger.info({ payerId, status: req.status }, "payer status changed");
     return c.json({ id: payerId, status: req.status }, 200);

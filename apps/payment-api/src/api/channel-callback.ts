@@ -12,48 +12,66 @@ import { createCallbackApplier } from "../payments/callback-batch.ts";
  * currency, their transaction id) and applied with a conditional transition, so duplicated, out-of-order
  * and stale callbacks change nothing wrongly. Every callback is recorded, whatever became of it.
  */
-export function registerChannelCallbacks(app: PaymentApiApp, deps: ApiDeps & { adapters: ReadonlyMap<ChannelId, ChannelAdapter> }): void {
+export function registerChannelCallbacks(
+  app: PaymentApiApp,
+  deps: ApiDeps & { adapters: ReadonlyMap<ChannelId, ChannelAdapter> },
+): void {
   // Callbacks that arrive together are applied together (group commit): see callback-batch.ts.
   const applier = createCallbackApplier(deps.db);
   const notFound = validationHook({ notFound: { code: "channel.unknown", message: "unknown channel" } });
   // The callback's format is the channel's own (an octet stream to the router), so the route validates only
   // its path; the channel's adapter parses and verifies the rest.
-  app.openapi(channelCallback, async (c) => {
-    const channel = c.req.valid("param").channel as ChannelId;
-    const adapter = deps.adapters.get(channel);
-    if (!adapter) throw new AppError("channel.unknown", "unknown channel");
-    // Unauthenticated until the channel's signature verifies: bounded as it streams, and never parsed deeper than a channel's message goes.
-    const { text: rawBody } = await readLimitedBody(c.req.raw, deps.env.MAX_BODY_BYTES);
-    assertCleanText(rawBody, "the callback");
-    if (jsonDepthExceeds(rawBody, 8)) throw new AppError("request.validation_failed", "callback is malformed");
-    const headers: Record<string, string> = {};
-    c.req.raw.headers.forEach((v, k) => {
-      headers[k.toLowerCase()] = v;
-    });
-    const parsed = adapter.parseCallback({ headers, rawBody });
-    if (!parsed.ok && parsed.reason === "not_final") {
-      // A correctly signed report of a non-final state (e.g. a stale "not paid yet" arriving after the
-      // final one): acknowledged so the channel stops sending it, and it changes nothing.
-      await deps.db.insert(channelCallbacks).values({ channel, signatureValid: true, outcome: "stale", detail: parsed.detail.slice(0, 500) });
-      const ack = adapter.callbackAck(true);
+  app.openapi(
+    channelCallback,
+    async (c) => {
+      const channel = c.req.valid("param").channel as ChannelId;
+      const adapter = deps.adapters.get(channel);
+      if (!adapter) throw new AppError("channel.unknown", "unknown channel");
+      // Unauthenticated until the channel's signature verifies: bounded as it streams, and never parsed deeper than a channel's message goes.
+      const { text: rawBody } = await readLimitedBody(c.req.raw, deps.env.MAX_BODY_BYTES);
+      assertCleanText(rawBody, "the callback");
+      if (jsonDepthExceeds(rawBody, 8)) throw new AppError("request.validation_failed", "callback is malformed");
+      const headers: Record<string, string> = {};
+      c.req.raw.headers.forEach((v, k) => {
+        headers[k.toLowerCase()] = v;
+      });
+      const parsed = adapter.parseCallback({ headers, rawBody });
+      if (!parsed.ok && parsed.reason === "not_final") {
+        // A correctly signed report of a non-final state (e.g. a stale "not paid yet" arriving after the
+        // final one): acknowledged so the channel stops sending it, and it changes nothing.
+        await deps.db
+          .insert(channelCallbacks)
+          .values({ channel, signatureValid: true, outcome: "stale", detail: parsed.detail.slice(0, 500) });
+        const ack = adapter.callbackAck(true);
+        return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
+      }
+      if (!parsed.ok) {
+        await deps.db.insert(channelCallbacks).values({
+          channel,
+          signatureValid: parsed.reason !== "signature_invalid",
+          outcome: parsed.reason === "signature_invalid" ? "rejected_signature" : "malformed",
+          detail: parsed.detail.slice(0, 500),
+        });
+        deps.logger.warn({ channel, reason: parsed.reason }, "channel callback refused");
+        if (parsed.reason === "signature_invalid")
+          throw new AppError("channel.signature_invalid", "callback signature does not verify");
+        throw new AppError("request.validation_failed", "callback is malformed");
+      }
+      const r = parsed.result;
+      const outcome = await applier.submit({ channel, result: r });
+      if (outcome.outcome === "applied") deps.relay.notify();
+      if (outcome.outcome === "mismatch") {
+        deps.logger.error(
+          { channel, attemptId: r.attemptId, detail: outcome.detail },
+          "channel callback does not match our records",
+        );
+        throw new AppError("channel.callback_mismatch", "callback does not match our records");
+      }
+      // An attempt we have not heard of yet (the router's report is still on its way): answer with the
+      // channel's failure acknowledgement so it retries later.
+      const ack = adapter.callbackAck(outcome.outcome !== "unknown_attempt");
       return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
-    }
-    if (!parsed.ok) {
-      await deps.db.insert(channelCallbacks).values({ channel, signatureValid: parsed.reason !== "signature_invalid", outcome: parsed.reason === "signature_invalid" ? "rejected_signature" : "malformed", detail: parsed.detail.slice(0, 500) });
-      deps.logger.warn({ channel, reason: parsed.reason }, "channel callback refused");
-      if (parsed.reason === "signature_invalid") throw new AppError("channel.signature_invalid", "callback signature does not verify");
-      throw new AppError("request.validation_failed", "callback is malformed");
-    }
-    const r = parsed.result;
-    const outcome = await applier.submit({ channel, result: r });
-    if (outcome.outcome === "applied") deps.relay.notify();
-    if (outcome.outcome === "mismatch") {
-      deps.logger.error({ channel, attemptId: r.attemptId, detail: outcome.detail }, "channel callback does not match our records");
-      throw new AppError("channel.callback_mismatch", "callback does not match our records");
-    }
-    // An attempt we have not heard of yet (the router's report is still on its way): answer with the
-    // channel's failure acknowledgement so it retries later.
-    const ack = adapter.callbackAck(outcome.outcome !== "unknown_attempt");
-    return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
-  }, notFound);
+    },
+    notFound,
+  );
 }

@@ -39,7 +39,12 @@ type Operation = {
   responses: Record<string, { content?: Record<string, { schema?: unknown }> }>;
   parameters?: { name: string; in: string }[];
 };
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown> }; "x-error-codes": { code: string; status: number }[] };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+  "x-error-codes": { code: string; status: number }[];
+};
 
 const INFRASTRUCTURE = new Set(["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/scalar.js"]);
 const openApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, "{$1}");
@@ -61,14 +66,21 @@ describe("the OpenAPI document is generated from the routes", () => {
       expect(op, `${route.method} ${route.path} is in the document`).toBeDefined();
       const success = Object.entries(op!.responses).filter(([status]) => status.startsWith("2"));
       expect(success.length, `${op!.operationId} documents a success`).toBeGreaterThan(0);
-      for (const [, r] of success) expect(Object.values(r.content ?? {})[0]?.schema, `${op!.operationId} has a response schema`).toBeDefined();
+      for (const [, r] of success)
+        expect(Object.values(r.content ?? {})[0]?.schema, `${op!.operationId} has a response schema`).toBeDefined();
       const errors = Object.keys(op!.responses).filter((s) => /^[45]/.test(s));
       expect(errors.length, `${op!.operationId} documents its errors`).toBeGreaterThan(0);
       if (route.method === "POST" || route.method === "PUT" || route.method === "PATCH") {
         const takesBody = op!.requestBody !== undefined;
-        const declared = (paymentApiRoutes as Record<string, { request: { body?: unknown } }>)[op!.operationId]?.request.body !== undefined;
+        const declared =
+          (paymentApiRoutes as Record<string, { request: { body?: unknown } }>)[op!.operationId]?.request.body !==
+          undefined;
         expect(takesBody).toBe(declared);
-        if (takesBody) expect(Object.values(op!.requestBody!.content)[0]?.schema, `${op!.operationId} has a request schema`).toBeDefined();
+        if (takesBody)
+          expect(
+            Object.values(op!.requestBody!.content)[0]?.schema,
+            `${op!.operationId} has a request schema`,
+          ).toBeDefined();
       }
     }
   });
@@ -76,16 +88,35 @@ describe("the OpenAPI document is generated from the routes", () => {
   it("documents exactly the contract's operations, each once", async () => {
     const doc = await document();
     const ids = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((op) => op.operationId));
-    expect(ids.sort()).toEqual(Object.values(paymentApiRoutes).map((r) => r.operationId).sort());
+    expect(ids.sort()).toEqual(
+      Object.values(paymentApiRoutes)
+        .map((r) => r.operationId)
+        .sort(),
+    );
   });
 
   it("lists every error code once, and a body schema's fields as the validator has them", async () => {
     const doc = await document();
     expect(doc["x-error-codes"].map((e) => e.code)).toEqual([...ERROR_CODES]);
-    const schema = doc.components.schemas.CreatePaymentRequest as { properties: Record<string, { type?: string }>; required: string[]; additionalProperties?: boolean };
+    const schema = doc.components.schemas.CreatePaymentRequest as {
+      properties: Record<string, { type?: string }>;
+      required: string[];
+      additionalProperties?: boolean;
+    };
     expect(schema.properties.amount?.type).toBe("integer");
     expect(schema.additionalProperties).toBe(false);
-    expect(schema.required).toEqual(expect.arrayContaining(["merchant_order_no", "product", "amount", "currency", "subject", "payer", "notify_url", "return_url"]));
+    expect(schema.required).toEqual(
+      expect.arrayContaining([
+        "merchant_order_no",
+        "product",
+        "amount",
+        "currency",
+        "subject",
+        "payer",
+        "notify_url",
+        "return_url",
+      ]),
+    );
   });
 
   it("serves the reference page and its assets itself", async () => {
@@ -106,9 +137,16 @@ describe("the SDK is the contract's client", () => {
     const fakeFetch = (async (input: URL | string, init?: RequestInit) => {
       const url = new URL(String(input));
       calls.push({ method: init?.method ?? "GET", path: url.pathname });
-      return new Response(JSON.stringify({ error: { code: "request.not_found", message: "stub", requestId: "r" } }), { status: 404, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify({ error: { code: "request.not_found", message: "stub", requestId: "r" } }), {
+        status: 404,
+        headers: { "content-type": "application/json" },
+      });
     }) as typeof fetch;
-    const client = new PaymentsClient({ baseUrl: "http://sdk.test", credentials: { merchantId: "m_1", scheme: "HMAC_SHA256", secretKey: "k" }, fetch: fakeFetch });
+    const client = new PaymentsClient({
+      baseUrl: "http://sdk.test",
+      credentials: { merchantId: "m_1", scheme: "HMAC_SHA256", secretKey: "k" },
+      fetch: fakeFetch,
+    });
     const id = "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX";
     const ntf = "ntf_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX";
     const params: Record<string, string> = { id, token: "t" };
@@ -116,9 +154,13 @@ describe("the SDK is the contract's client", () => {
       const method = (client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[route.operationId];
       expect(method, `the SDK has ${route.operationId}`).toBeTypeOf("function");
       calls.length = 0;
-      const args = route.path.includes("{id}") ? [name === "resendNotification" ? ntf : id, "1".repeat(6), { idempotencyKey: "k1" }] : [{}, { idempotencyKey: "k1" }];
+      const args = route.path.includes("{id}")
+        ? [name === "resendNotification" ? ntf : id, "1".repeat(6), { idempotencyKey: "k1" }]
+        : [{}, { idempotencyKey: "k1" }];
       await method!.apply(client, args).catch(() => undefined);
-      const expectedPath = route.path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "id" && name === "resendNotification" ? ntf : (params[p] ?? p)));
+      const expectedPath = route.path.replace(/\{(\w+)\}/g, (_, p: string) =>
+        p === "id" && name === "resendNotification" ? ntf : (params[p] ?? p),
+      );
       expect(calls[0], route.operationId).toEqual({ method: route.method.toUpperCase(), path: expectedPath });
     }
   });
@@ -126,6 +168,10 @@ describe("the SDK is the contract's client", () => {
   it("compiles against the contract", () => {
     const root = fileURLToPath(new URL("../../../../", import.meta.url));
     // Type errors print to stdout and make tsc exit non-zero, which throws here with the output attached.
-    execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}packages/sdk`, "--noEmit"], { stdio: "pipe" });
+    execFileSync(
+      process.execPath,
+      [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}packages/sdk`, "--noEmit"],
+      { stdio: "pipe" },
+    );
   }, 60_000);
 });

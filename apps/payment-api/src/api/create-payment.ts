@@ -11,12 +11,16 @@ import { issuePayLink } from "./pay-link.ts";
 /** Product-level checks that zod cannot express: currency, amount limits, required payer/method fields. */
 function checkProductRules(req: CreatePaymentBody): void {
   const rule = productRule(req.product);
-  if (!rule) throw new AppError("payment.product_not_supported", `product ${req.product} is not available through this call`);
+  if (!rule)
+    throw new AppError("payment.product_not_supported", `product ${req.product} is not available through this call`);
   if (!rule.currencies.includes(req.currency)) {
     throw new AppError("payment.currency_not_supported", `${req.product} accepts ${rule.currencies.join(", ")}`);
   }
   if (req.amount < rule.minAmount || req.amount > rule.maxAmount) {
-    throw new AppError("payment.amount_out_of_range", `${req.product} accepts amounts from ${rule.minAmount} to ${rule.maxAmount} minor units`);
+    throw new AppError(
+      "payment.amount_out_of_range",
+      `${req.product} accepts amounts from ${rule.minAmount} to ${rule.maxAmount} minor units`,
+    );
   }
   const missing = rule.requires.filter((field) => {
     if (field === "payer.phone") return !req.payer.phone;
@@ -24,15 +28,24 @@ function checkProductRules(req: CreatePaymentBody): void {
     return !req.method.wallet;
   });
   if (missing.length > 0) {
-    const wire = missing.map((f) => ({ "payer.phone": "payer.phone", "method.bankCode": "method.bank_code", "method.wallet": "method.wallet" })[f]);
-    throw new AppError("request.validation_failed", `${req.product} needs ${wire.join(", ")}`, wire.map((path) => ({ path, message: "is required for this product" })));
+    const wire = missing.map(
+      (f) =>
+        ({ "payer.phone": "payer.phone", "method.bankCode": "method.bank_code", "method.wallet": "method.wallet" })[f],
+    );
+    throw new AppError(
+      "request.validation_failed",
+      `${req.product} needs ${wire.join(", ")}`,
+      wire.map((path) => ({ path, message: "is required for this product" })),
+    );
   }
 }
 
 /** The merchant is active (checked with the signature); here, its products and the payer. */
 async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePaymentBody): Promise<void> {
-  if (!merchant.enabledProducts.includes(req.product)) throw new AppError("merchant.product_not_enabled", `the merchant is not enabled for ${req.product}`);
-  if (await deps.frozenPayers.isFrozen(req.payer.id)) throw new AppError("payer.frozen", "the payer's account is frozen");
+  if (!merchant.enabledProducts.includes(req.product))
+    throw new AppError("merchant.product_not_enabled", `the merchant is not enabled for ${req.product}`);
+  if (await deps.frozenPayers.isFrozen(req.payer.id))
+    throw new AppError("payer.frozen", "the payer's account is frozen");
 }
 
 /**
@@ -41,7 +54,13 @@ async function checkAccounts(deps: ApiDeps, merchant: Merchant, req: CreatePayme
  * then come the product's rules, account status, and the order itself. Nothing about merchants, payers or
  * order numbers is told to a caller whose signature did not verify.
  */
-async function submit(c: Ctx, req: CreatePaymentBody, deps: ApiDeps, acceptor: Acceptor, kind: "payment" | "order"): Promise<Response> {
+async function submit(
+  c: Ctx,
+  req: CreatePaymentBody,
+  deps: ApiDeps,
+  acceptor: Acceptor,
+  kind: "payment" | "order",
+): Promise<Response> {
   checkProductRules(req);
   const { merchant, nonce, idempotencyKey } = c.get("auth");
   const key = idempotencyKey!;
@@ -70,7 +89,12 @@ async function submit(c: Ctx, req: CreatePaymentBody, deps: ApiDeps, acceptor: A
       payerIp: req.payer.ip ?? null,
       payerDeviceId: req.payer.device_id ?? null,
       payerPhone: req.payer.phone ?? null,
-      method: { bankCode: req.method.bank_code ?? null, cardType: req.method.card_type ?? null, wallet: req.method.wallet ?? null, flow: req.method.flow ?? null },
+      method: {
+        bankCode: req.method.bank_code ?? null,
+        cardType: req.method.card_type ?? null,
+        wallet: req.method.wallet ?? null,
+        flow: req.method.flow ?? null,
+      },
       notifyUrl: req.notify_url,
       returnUrl: req.return_url,
       metadata: req.metadata,
@@ -90,7 +114,10 @@ export function registerCreatePayment(app: PaymentApiApp, deps: ApiDeps): void {
   const shed: MiddlewareHandler<PaymentApiEnv> = async (c, next) => {
     if (inFlight >= deps.env.ACCEPT_MAX_IN_FLIGHT) {
       c.header("retry-after", "1");
-      throw new AppError("internal.overloaded", "too many payments are being accepted right now; retry shortly with the same Idempotency-Key");
+      throw new AppError(
+        "internal.overloaded",
+        "too many payments are being accepted right now; retry shortly with the same Idempotency-Key",
+      );
     }
     inFlight++;
     try {
@@ -100,6 +127,9 @@ export function registerCreatePayment(app: PaymentApiApp, deps: ApiDeps): void {
     }
   };
   const middleware = [shed, ...signedCall(deps, { mutating: true, body: "json" })];
-  app.openapi({ ...createPayment, middleware }, (c) => submit(c, c.req.valid("json"), deps, acceptor, "payment") as never);
+  app.openapi(
+    { ...createPayment, middleware },
+    (c) => submit(c, c.req.valid("json"), deps, acceptor, "payment") as never,
+  );
   app.openapi({ ...createOrder, middleware }, (c) => submit(c, c.req.valid("json"), deps, acceptor, "order") as never);
 }

@@ -57,7 +57,11 @@ describe("the API reference at /docs", () => {
     const summaries = Object.values(paymentApiRoutes).map((r) => r.summary);
     // These functions run in the page, where `document` exists; this package's types know no DOM.
     const pageText = "document.body.innerText";
-    await page.waitForFunction(`${JSON.stringify(summaries)}.every((t) => ${pageText}.includes(t))`, undefined, { timeout: 30_000 }).catch(() => undefined);
+    await page
+      .waitForFunction(`${JSON.stringify(summaries)}.every((t) => ${pageText}.includes(t))`, undefined, {
+        timeout: 30_000,
+      })
+      .catch(() => undefined);
     const text = (await page.evaluate(pageText)) as string;
     const missing = summaries.filter((s) => !text.includes(s));
     expect(missing).toEqual([]);

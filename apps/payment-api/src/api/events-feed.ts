@@ -28,6 +28,13 @@ export function registerEventsFeed(app: PaymentApiApp, deps: ApiDeps): void {
       .orderBy(asc(paymentTransitions.id))
       .limit(query.limit);
     const last = rows.at(-1);
-    return c.json({ data: rows.map((r) => r.envelope as EventEnvelope), next_cursor: last ? String(last.id) : (query.after ?? null), has_more: rows.length === query.limit }, 200);
+    return c.json(
+      {
+        data: rows.map((r) => r.envelope as EventEnvelope),
+        next_cursor: last ? String(last.id) : (query.after ?? null),
+        has_more: rows.length === query.limit,
+      },
+      200,
+    );
   });
 }

@@ -9,8 +9,16 @@ import type { PaymentRow } from "../payments/snapshot.ts";
 
 async function detailed(deps: ApiDeps, row: PaymentRow): Promise<PaymentDetail> {
   const [attempts, timeline] = await Promise.all([
-    deps.db.select().from(paymentAttempts).where(eq(paymentAttempts.paymentId, row.id)).orderBy(asc(paymentAttempts.attemptNo)),
-    deps.db.select().from(paymentTransitions).where(eq(paymentTransitions.paymentId, row.id)).orderBy(asc(paymentTransitions.version), asc(paymentTransitions.id)),
+    deps.db
+      .select()
+      .from(paymentAttempts)
+      .where(eq(paymentAttempts.paymentId, row.id))
+      .orderBy(asc(paymentAttempts.attemptNo)),
+    deps.db
+      .select()
+      .from(paymentTransitions)
+      .where(eq(paymentTransitions.paymentId, row.id))
+      .orderBy(asc(paymentTransitions.version), asc(paymentTransitions.id)),
   ]);
   return {
     ...toApiPayment(row),
@@ -23,7 +31,13 @@ async function detailed(deps: ApiDeps, row: PaymentRow): Promise<PaymentDetail> 
       failure: a.failureCode ? { code: a.failureCode, message: a.failureMessage } : null,
       updated_at: a.updatedAt.toISOString(),
     })),
-    timeline: timeline.map((t) => ({ from: t.fromStatus as PaymentStatus | null, to: t.toStatus as PaymentStatus, version: t.version, cause: t.cause, at: t.at.toISOString() })),
+    timeline: timeline.map((t) => ({
+      from: t.fromStatus as PaymentStatus | null,
+      to: t.toStatus as PaymentStatus,
+      version: t.version,
+      cause: t.cause,
+      at: t.at.toISOString(),
+    })),
   };
 }
 
@@ -37,7 +51,10 @@ export function registerGetPayment(app: PaymentApiApp, deps: ApiDeps): void {
     async (c) => {
       const { id } = c.req.valid("param");
       const { merchant } = c.get("auth");
-      const [row] = await deps.db.select().from(payments).where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id)));
+      const [row] = await deps.db
+        .select()
+        .from(payments)
+        .where(and(eq(payments.id, id), eq(payments.merchantId, merchant.id)));
       if (!row) throw new AppError("payment.not_found", "no such payment");
       return c.json(await detailed(deps, row), 200);
     },
@@ -47,7 +64,10 @@ export function registerGetPayment(app: PaymentApiApp, deps: ApiDeps): void {
   app.openapi({ ...getPaymentByOrderNo, middleware }, async (c) => {
     const query = c.req.valid("query");
     const { merchant } = c.get("auth");
-    const [row] = await deps.db.select().from(payments).where(and(eq(payments.merchantId, merchant.id), eq(payments.merchantOrderNo, query.merchant_order_no)));
+    const [row] = await deps.db
+      .select()
+      .from(payments)
+      .where(and(eq(payments.merchantId, merchant.id), eq(payments.merchantOrderNo, query.merchant_order_no)));
     if (!row) throw new AppError("payment.not_found", "no payment with this merchant_order_no");
     return c.json(await detailed(deps, row), 200);
   });

@@ -1,5 +1,11 @@
 import { paymentInbox } from "@pps/db/schema";
-import { type AttemptResult, type BatchEnvelopeHandler, claimMessages, type Envelope, type MessageContext } from "@pps/messaging";
+import {
+  type AttemptResult,
+  type BatchEnvelopeHandler,
+  claimMessages,
+  type Envelope,
+  type MessageContext,
+} from "@pps/messaging";
 import { roundsBy } from "@pps/runtime";
 import type { TransactionSql } from "postgres";
 import type { ApiDeps } from "../http/context.ts";
@@ -21,15 +27,42 @@ export function createChannelResultHandler(deps: Pick<ApiDeps, "db" | "relay">) 
  * pending and unknown outcomes are only recorded on the attempt and leave the payment processing.
  */
 function transitionFor(r: AttemptResult, envelopeId: string): TransitionRequest | null {
-  const cause = { cause: "channel.attempt_result", causeRef: envelopeId, detail: { attemptId: r.attemptId, outcome: r.outcome } };
+  const cause = {
+    cause: "channel.attempt_result",
+    causeRef: envelopeId,
+    detail: { attemptId: r.attemptId, outcome: r.outcome },
+  };
   switch (r.outcome) {
     case "succeeded":
-      return { paymentId: r.paymentId, to: "succeeded", cause, patch: { channel: r.channel, channelTxnId: r.channelTxnId, settlement: r.settlement, failureCode: null, failureMessage: null } };
+      return {
+        paymentId: r.paymentId,
+        to: "succeeded",
+        cause,
+        patch: {
+          channel: r.channel,
+          channelTxnId: r.channelTxnId,
+          settlement: r.settlement,
+          failureCode: null,
+          failureMessage: null,
+        },
+      };
     case "failed":
       if (r.willRetry) return null;
-      return { paymentId: r.paymentId, to: "failed", cause, onlyFrom: ["processing", "requires_action"], patch: { channel: r.channel, failureCode: r.failureCode ?? "channel_failed", failureMessage: r.failureMessage } };
+      return {
+        paymentId: r.paymentId,
+        to: "failed",
+        cause,
+        onlyFrom: ["processing", "requires_action"],
+        patch: { channel: r.channel, failureCode: r.failureCode ?? "channel_failed", failureMessage: r.failureMessage },
+      };
     case "requires_action":
-      return { paymentId: r.paymentId, to: "requires_action", cause, onlyFrom: ["processing"], patch: { channel: r.channel, channelTxnId: r.channelTxnId, action: r.action } };
+      return {
+        paymentId: r.paymentId,
+        to: "requires_action",
+        cause,
+        onlyFrom: ["processing"],
+        patch: { channel: r.channel, channelTxnId: r.channelTxnId, action: r.action },
+      };
     case "pending":
     case "unknown":
       return null;
@@ -64,10 +97,20 @@ export function createChannelResultBatchHandler(deps: Pick<ApiDeps, "db" | "rela
   return async (items) => {
     let applied = 0;
     await deps.db.$client.begin(async (sql) => {
-      const claimed = await claimMessages(sql, paymentInbox, CHANNEL_CONSUMER, items.map((it) => it.envelope.id));
-      const fresh = items.filter((it) => claimed.delete(it.envelope.id)).map((it) => ({ id: it.envelope.id, r: it.envelope.payload as AttemptResult }));
+      const claimed = await claimMessages(
+        sql,
+        paymentInbox,
+        CHANNEL_CONSUMER,
+        items.map((it) => it.envelope.id),
+      );
+      const fresh = items
+        .filter((it) => claimed.delete(it.envelope.id))
+        .map((it) => ({ id: it.envelope.id, r: it.envelope.payload as AttemptResult }));
       for (const round of roundsBy(fresh, (x) => x.r.paymentId)) {
-        await recordAttempts(sql, round.map((x) => x.r));
+        await recordAttempts(
+          sql,
+          round.map((x) => x.r),
+        );
         const reqs = round.map((x) => transitionFor(x.r, x.id)).filter((t): t is TransitionRequest => t !== null);
         applied += (await transitionMany(sql, reqs)).filter(Boolean).length;
       }

@@ -1,6 +1,12 @@
 import { eq } from "drizzle-orm";
 import { paymentInbox, payments, verifications } from "@pps/db/schema";
-import { type BatchEnvelopeHandler, claimMessage, claimMessages, type Envelope, type RiskDecision } from "@pps/messaging";
+import {
+  type BatchEnvelopeHandler,
+  claimMessage,
+  claimMessages,
+  type Envelope,
+  type RiskDecision,
+} from "@pps/messaging";
 import type { ApiDeps } from "../http/context.ts";
 import { hashOtp, newOtp, sendOtp } from "../payments/otp.ts";
 import { transition } from "../payments/repository.ts";
@@ -21,17 +27,35 @@ function createAllowBlockApplier(deps: Deps) {
   return async (envelopes: Envelope[]): Promise<void> => {
     if (envelopes.length === 0) return;
     const applied = await deps.db.$client.begin(async (sql) => {
-      const claimed = await claimMessages(sql, paymentInbox, RISK_CONSUMER, envelopes.map((e) => e.id));
+      const claimed = await claimMessages(
+        sql,
+        paymentInbox,
+        RISK_CONSUMER,
+        envelopes.map((e) => e.id),
+      );
       const reqs: TransitionRequest[] = [];
       for (const envelope of envelopes) {
         // A message twice in one chunk is claimed once.
         if (!claimed.delete(envelope.id)) continue;
         const d = envelope.payload as RiskDecision;
-        const cause = { cause: "risk.decided", causeRef: envelope.id, detail: { outcome: d.outcome, reasons: d.reasons } };
+        const cause = {
+          cause: "risk.decided",
+          causeRef: envelope.id,
+          detail: { outcome: d.outcome, reasons: d.reasons },
+        };
         reqs.push(
           d.outcome === "allow"
             ? { paymentId: d.paymentId, to: "processing", cause, onlyFrom: ["risk_review"] }
-            : { paymentId: d.paymentId, to: "failed", cause, onlyFrom: ["risk_review"], patch: { failureCode: "risk_blocked", failureMessage: `blocked by risk rules: ${d.reasons.join(", ")}` } },
+            : {
+                paymentId: d.paymentId,
+                to: "failed",
+                cause,
+                onlyFrom: ["risk_review"],
+                patch: {
+                  failureCode: "risk_blocked",
+                  failureMessage: `blocked by risk rules: ${d.reasons.join(", ")}`,
+                },
+              },
         );
       }
       return (await transitionMany(sql, reqs)).filter(Boolean).length;
@@ -55,25 +79,44 @@ export function createRiskDecisionHandler(deps: Deps) {
     const applied = await deps.db.transaction(async (tx) => {
       if (!(await claimMessage(tx, paymentInbox, RISK_CONSUMER, envelope.id))) return false;
       const only = { onlyFrom: ["risk_review" as const] };
-      const [row] = await tx.select({ phone: payments.payerPhone, status: payments.status }).from(payments).where(eq(payments.id, d.paymentId));
+      const [row] = await tx
+        .select({ phone: payments.payerPhone, status: payments.status })
+        .from(payments)
+        .where(eq(payments.id, d.paymentId));
       if (row?.status !== "risk_review") return false;
       if (!row.phone) {
         // Step-up needs a phone to send the code to; without one the payment cannot be verified.
-        return (await transition(tx, d.paymentId, "failed", cause, { ...only, patch: { failureCode: "verification_unavailable", failureMessage: "risk asked for verification but the payer has no phone" } })) !== null;
+        return (
+          (await transition(tx, d.paymentId, "failed", cause, {
+            ...only,
+            patch: {
+              failureCode: "verification_unavailable",
+              failureMessage: "risk asked for verification but the payer has no phone",
+            },
+          })) !== null
+        );
       }
       const moved = await transition(tx, d.paymentId, "requires_verification", cause, only);
       if (!moved) return false;
       const code = newOtp();
       await tx
         .insert(verifications)
-        .values({ paymentId: d.paymentId, phone: row.phone, codeHash: hashOtp(d.paymentId, code), maxAttempts: deps.env.OTP_MAX_ATTEMPTS, status: "pending", expiresAt: new Date(Date.now() + deps.env.OTP_TTL_SECONDS * 1000) })
+        .values({
+          paymentId: d.paymentId,
+          phone: row.phone,
+          codeHash: hashOtp(d.paymentId, code),
+          maxAttempts: deps.env.OTP_MAX_ATTEMPTS,
+          status: "pending",
+          expiresAt: new Date(Date.now() + deps.env.OTP_TTL_SECONDS * 1000),
+        })
         .onConflictDoNothing();
       pending.otp = { phone: row.phone, code };
       return true;
     });
     if (!applied) return;
     deps.relay.notify();
-    if (pending.otp) await sendOtp(deps, { paymentId: d.paymentId, ...pending.otp, ttlSeconds: deps.env.OTP_TTL_SECONDS });
+    if (pending.otp)
+      await sendOtp(deps, { paymentId: d.paymentId, ...pending.otp, ttlSeconds: deps.env.OTP_TTL_SECONDS });
   };
 }
 

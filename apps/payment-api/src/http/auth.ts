@@ -70,10 +70,16 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
     const signature = c.req.header("x-signature");
     const signType = c.req.header("x-sign-type");
     if (!merchantId || !timestamp || !signature || (opts.mutating && !nonce)) {
-      throw new AppError("auth.signature_missing", `X-Merchant-Id, X-Timestamp, ${opts.mutating ? "X-Nonce " : ""}and X-Signature headers are required`);
+      throw new AppError(
+        "auth.signature_missing",
+        `X-Merchant-Id, X-Timestamp, ${opts.mutating ? "X-Nonce " : ""}and X-Signature headers are required`,
+      );
     }
     if (!TIMESTAMP.test(timestamp) || Math.abs(now() / 1000 - Number(timestamp)) > opts.windowSeconds) {
-      throw new AppError("auth.timestamp_out_of_window", `X-Timestamp must be unix seconds within ${opts.windowSeconds} s of our clock`);
+      throw new AppError(
+        "auth.timestamp_out_of_window",
+        `X-Timestamp must be unix seconds within ${opts.windowSeconds} s of our clock`,
+      );
     }
     if (nonce !== null && !NONCE_PATTERN.test(nonce)) {
       throw new AppError("auth.signature_invalid", "X-Nonce must be 16 to 64 characters of [A-Za-z0-9_-]");
@@ -81,18 +87,44 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
     const merchant = MERCHANT_ID.test(merchantId) ? await opts.merchants.get(merchantId) : null;
     const target = splitRequestTarget(requestTarget(c));
     const text = c.get("rawBody");
-    const v2 = canonicalRequestV2({ method: c.req.method, path: target.path, rawQuery: target.rawQuery, merchantId, timestamp, nonce, body: text });
+    const v2 = canonicalRequestV2({
+      method: c.req.method,
+      path: target.path,
+      rawQuery: target.rawQuery,
+      merchantId,
+      timestamp,
+      nonce,
+      body: text,
+    });
     const schemeOk = !signType || (isSignScheme(signType) && signType === merchant?.signScheme);
-    const key = merchant ? (merchant.signScheme === "RSA_SHA256" ? (merchant.publicKey ?? "") : merchant.secretKey) : DECOY_KEY;
-    let valid = merchant ? v2.ok && verify(merchant.signScheme, v2.canonical, signature, key) : v2.ok && sign("HMAC_SHA256", v2.canonical, DECOY_KEY) === signature;
+    const key = merchant
+      ? merchant.signScheme === "RSA_SHA256"
+        ? (merchant.publicKey ?? "")
+        : merchant.secretKey
+      : DECOY_KEY;
+    let valid = merchant
+      ? v2.ok && verify(merchant.signScheme, v2.canonical, signature, key)
+      : v2.ok && sign("HMAC_SHA256", v2.canonical, DECOY_KEY) === signature;
     if (!valid) {
       // A legacy merchant may already send v2 (above); otherwise it signs the sorted k=v string, which needs
       // the parsed fields: parsed behind the same bounds, and refused where the string would not pin the
       // request down. That refusal depends on the request alone, never on who the merchant is or how it
       // signs, so it tells an unauthenticated caller nothing about merchants.
       const body = opts.body === "json" && text.trim() !== "" ? parseJsonSafely(text) : undefined;
-      const legacy = legacyRequestString({ method: c.req.method, path: c.req.path, merchantId, timestamp, nonce, query: c.req.queries(), body });
-      if (!legacy.ok) throw new AppError("request.parameter_ambiguous", `the request cannot be signed unambiguously in the legacy format (${legacy.reason}); sign it in format v2 (docs/signing.md)`);
+      const legacy = legacyRequestString({
+        method: c.req.method,
+        path: c.req.path,
+        merchantId,
+        timestamp,
+        nonce,
+        query: c.req.queries(),
+        body,
+      });
+      if (!legacy.ok)
+        throw new AppError(
+          "request.parameter_ambiguous",
+          `the request cannot be signed unambiguously in the legacy format (${legacy.reason}); sign it in format v2 (docs/signing.md)`,
+        );
       if (merchant?.signFormat === "legacy_params") {
         valid = verify(merchant.signScheme, legacy.payload, signature, key);
         if (valid) c.req.bodyCache.json = Promise.resolve(body);
@@ -104,8 +136,10 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
     let idempotencyKey: string | null = null;
     if (opts.mutating) {
       idempotencyKey = c.req.header("idempotency-key") ?? null;
-      if (!idempotencyKey) throw new AppError("request.idempotency_key_missing", "the Idempotency-Key header is required on this call");
-      if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) throw new AppError("request.validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
+      if (!idempotencyKey)
+        throw new AppError("request.idempotency_key_missing", "the Idempotency-Key header is required on this call");
+      if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey))
+        throw new AppError("request.validation_failed", "Idempotency-Key must be 1 to 255 printable ASCII characters");
       if (merchant.status !== "active") throw new AppError("merchant.inactive", "the merchant account is not active");
     }
     c.set("auth", { merchant, nonce, idempotencyKey });
@@ -115,7 +149,8 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
   const parseBody: MiddlewareHandler<PaymentApiEnv> = async (c, next) => {
     if (opts.body === "json" && c.req.bodyCache.json === undefined) {
       const body = parseJsonSafely(c.get("rawBody"));
-      if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AppError("request.validation_failed", "request body must be a JSON object");
+      if (body === null || typeof body !== "object" || Array.isArray(body))
+        throw new AppError("request.validation_failed", "request body must be a JSON object");
       c.req.bodyCache.json = Promise.resolve(body);
     }
     await next();
@@ -130,10 +165,12 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
  */
 export function boundedJsonBody(maxBytes: number): MiddlewareHandler<PaymentApiEnv> {
   return async (c, next) => {
-    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) throw new AppError("request.unsupported_media_type", "Content-Type must be application/json");
+    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? ""))
+      throw new AppError("request.unsupported_media_type", "Content-Type must be application/json");
     const { text } = await readLimitedBody(c.req.raw, maxBytes);
     const body = parseJsonSafely(text);
-    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new AppError("request.validation_failed", "request body must be a JSON object");
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+      throw new AppError("request.validation_failed", "request body must be a JSON object");
     c.req.bodyCache.json = Promise.resolve(body);
     await next();
   };

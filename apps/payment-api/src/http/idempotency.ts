@@ -33,28 +33,53 @@ export async function runIdempotent(
 ): Promise<StoredResponse & { replayed: boolean }> {
   return db.transaction(async (tx) => {
     // The lock and the lookup in one round trip: this runs for every mutating call.
-    const [row] = await tx.execute<{ ok: boolean; existing: { requestHash: string; responseStatus: number; responseBody: unknown } | null }>(sql`
+    const [row] = await tx.execute<{
+      ok: boolean;
+      existing: { requestHash: string; responseStatus: number; responseBody: unknown } | null;
+    }>(sql`
       select pg_try_advisory_xact_lock(${idempotencyLockKey(input.merchantId, input.key)}) as ok,
              (select json_build_object('requestHash', request_hash, 'responseStatus', response_status, 'responseBody', response_body)
                 from ${idempotencyKeys} where merchant_id = ${input.merchantId} and key = ${input.key}) as existing`);
-    if (!row?.ok) throw new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed");
+    if (!row?.ok)
+      throw new AppError(
+        "request.idempotency_in_progress",
+        "a request with this Idempotency-Key is still being processed",
+      );
     const existing = row.existing;
     if (existing) {
-      if (existing.requestHash !== input.hash) throw new AppError("request.idempotency_key_reused", "this Idempotency-Key was used with a different request");
+      if (existing.requestHash !== input.hash)
+        throw new AppError("request.idempotency_key_reused", "this Idempotency-Key was used with a different request");
       return { status: existing.responseStatus, body: existing.responseBody, replayed: true };
     }
     if (input.nonce !== null) {
-      const inserted = await tx.insert(requestNonces).values({ merchantId: input.merchantId, nonce: input.nonce }).onConflictDoNothing().returning({ n: requestNonces.nonce });
+      const inserted = await tx
+        .insert(requestNonces)
+        .values({ merchantId: input.merchantId, nonce: input.nonce })
+        .onConflictDoNothing()
+        .returning({ n: requestNonces.nonce });
       if (inserted.length === 0) throw new AppError("auth.nonce_replayed", "this nonce was already used");
     }
     const response = await operation(tx);
-    await tx.insert(idempotencyKeys).values({ merchantId: input.merchantId, key: input.key, requestHash: input.hash, responseStatus: response.status, responseBody: response.body });
+    await tx.insert(idempotencyKeys).values({
+      merchantId: input.merchantId,
+      key: input.key,
+      requestHash: input.hash,
+      responseStatus: response.status,
+      responseBody: response.body,
+    });
     return { ...response, replayed: false };
   });
 }
 
 /** Housekeeping: idempotency keys past retention, nonces past twice the timestamp window. */
-export async function pruneReplayState(db: Database, opts: { idempotencyHours: number; nonceSeconds: number }): Promise<void> {
-  await db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${opts.idempotencyHours})`));
-  await db.delete(requestNonces).where(lt(requestNonces.seenAt, sql`now() - make_interval(secs => ${opts.nonceSeconds})`));
+export async function pruneReplayState(
+  db: Database,
+  opts: { idempotencyHours: number; nonceSeconds: number },
+): Promise<void> {
+  await db
+    .delete(idempotencyKeys)
+    .where(lt(idempotencyKeys.createdAt, sql`now() - make_interval(hours => ${opts.idempotencyHours})`));
+  await db
+    .delete(requestNonces)
+    .where(lt(requestNonces.seenAt, sql`now() - make_interval(secs => ${opts.nonceSeconds})`));
 }

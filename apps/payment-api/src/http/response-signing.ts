@@ -16,7 +16,13 @@ export function signResponses({ platformPrivateKey }: { platformPrivateKey: stri
     // The response is replaced below, so its body is read as it is (a clone would tee the stream).
     const body = await c.res.text();
     const headers = new Headers(c.res.headers);
-    const signed = signBodyForMerchant({ scheme: merchant.signScheme, secretKey: merchant.secretKey, platformPrivateKey, body, timestamp: String(Math.floor(Date.now() / 1000)) });
+    const signed = signBodyForMerchant({
+      scheme: merchant.signScheme,
+      secretKey: merchant.secretKey,
+      platformPrivateKey,
+      body,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    });
     for (const [k, v] of Object.entries(signed)) headers.set(k, v);
     c.res = new Response(body, { status: c.res.status, headers });
   });

@@ -16,13 +16,28 @@ import { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
  * gets past authentication for a merchant configured with that scheme and format, one changed byte does
  * not, and every legacy request the vectors list as refused is refused with its code, writing nothing.
  */
-type Vector = { name: string; method: string; path: string; raw_query: string; merchant_id: string; timestamp: string; nonce: string | null; body: string };
+type Vector = {
+  name: string;
+  method: string;
+  path: string;
+  raw_query: string;
+  merchant_id: string;
+  timestamp: string;
+  nonce: string | null;
+  body: string;
+};
 type Vectors = {
-  keys: { HMAC_SHA256: { secret_key: string }; MD5: { secret_key: string }; RSA_SHA256: { private_key_pem: string; public_key_pem: string } };
+  keys: {
+    HMAC_SHA256: { secret_key: string };
+    MD5: { secret_key: string };
+    RSA_SHA256: { private_key_pem: string; public_key_pem: string };
+  };
   requests: (Vector & { signatures: Record<SignFormat, Record<SignScheme, string>> })[];
   refused: (Vector & { format: SignFormat; reason: string })[];
 };
-const vectors = JSON.parse(readFileSync(new URL("../../../../docs/signing-vectors.json", import.meta.url), "utf8")) as Vectors;
+const vectors = JSON.parse(
+  readFileSync(new URL("../../../../docs/signing-vectors.json", import.meta.url), "utf8"),
+) as Vectors;
 
 let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 let clockMs = 0;
@@ -50,16 +65,37 @@ async function configureMerchant(id: string, scheme: SignScheme, format: SignFor
   const publicKey = scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.public_key_pem : null;
   await database.db
     .insert(merchants)
-    .values({ id, name: "Vector shop", signScheme: scheme, signFormat: format, secretKey, publicKey, enabledProducts: ["online_banking"] })
-    .onConflictDoUpdate({ target: merchants.id, set: { signScheme: scheme, signFormat: format, secretKey, publicKey } });
+    .values({
+      id,
+      name: "Vector shop",
+      signScheme: scheme,
+      signFormat: format,
+      secretKey,
+      publicKey,
+      enabledProducts: ["online_banking"],
+    })
+    .onConflictDoUpdate({
+      target: merchants.id,
+      set: { signScheme: scheme, signFormat: format, secretKey, publicKey },
+    });
 }
 
 function send(app: ReturnType<typeof appFor>, v: Vector, signature: string, scheme: SignScheme) {
   clockMs = Number(v.timestamp) * 1000;
-  const headers: Record<string, string> = { "x-merchant-id": v.merchant_id, "x-timestamp": v.timestamp, "x-signature": signature, "x-sign-type": scheme, "idempotency-key": `vec-${v.name}` };
+  const headers: Record<string, string> = {
+    "x-merchant-id": v.merchant_id,
+    "x-timestamp": v.timestamp,
+    "x-signature": signature,
+    "x-sign-type": scheme,
+    "idempotency-key": `vec-${v.name}`,
+  };
   if (v.nonce) headers["x-nonce"] = v.nonce;
   if (v.body) headers["content-type"] = "application/json";
-  return app.request(`${v.path}${v.raw_query ? `?${v.raw_query}` : ""}`, { method: v.method, headers, ...(v.body ? { body: v.body } : {}) });
+  return app.request(`${v.path}${v.raw_query ? `?${v.raw_query}` : ""}`, {
+    method: v.method,
+    headers,
+    ...(v.body ? { body: v.body } : {}),
+  });
 }
 
 const code = async (res: Response) => ((await res.json()) as { error?: { code?: string } }).error?.code;
@@ -79,24 +115,35 @@ beforeAll(async () => {
 afterAll(() => database.close());
 
 describe.each(vectors.requests)("vector $name", (vector) => {
-  it.each(SIGN_FORMATS.flatMap((format) => SIGN_SCHEMES.map((scheme) => ({ format, scheme }))))("$format $scheme passes authentication; one changed byte does not", async ({ format, scheme }) => {
-    await configureMerchant(vector.merchant_id, scheme, format);
-    const app = appFor();
-    const signature = vector.signatures[format][scheme];
-    const res = await send(app, vector, signature, scheme);
-    // Past the signature the vectors' requests are refused for what they ask (a fake id, a made-up product),
-    // never for how they are signed.
-    expect(res.status).not.toBe(401);
-    expect(await code(res)).not.toMatch(/^auth\./);
-    const tampered = await send(app, { ...vector, timestamp: String(Number(vector.timestamp) + 1) }, signature, scheme);
-    expect(tampered.status).toBe(401);
-    expect(await code(tampered)).toBe("auth.signature_invalid");
-  });
+  it.each(SIGN_FORMATS.flatMap((format) => SIGN_SCHEMES.map((scheme) => ({ format, scheme }))))(
+    "$format $scheme passes authentication; one changed byte does not",
+    async ({ format, scheme }) => {
+      await configureMerchant(vector.merchant_id, scheme, format);
+      const app = appFor();
+      const signature = vector.signatures[format][scheme];
+      const res = await send(app, vector, signature, scheme);
+      // Past the signature the vectors' requests are refused for what they ask (a fake id, a made-up product),
+      // never for how they are signed.
+      expect(res.status).not.toBe(401);
+      expect(await code(res)).not.toMatch(/^auth\./);
+      const tampered = await send(
+        app,
+        { ...vector, timestamp: String(Number(vector.timestamp) + 1) },
+        signature,
+        scheme,
+      );
+      expect(tampered.status).toBe(401);
+      expect(await code(tampered)).toBe("auth.signature_invalid");
+    },
+  );
 });
 
 describe("refused legacy vectors", () => {
   // Where an earlier, format-independent bound catches the request first, its own code answers.
-  const EARLIER: Record<string, string> = { invalid_query_encoding: "request.invalid_characters", too_deep: "request.json_too_deep" };
+  const EARLIER: Record<string, string> = {
+    invalid_query_encoding: "request.invalid_characters",
+    too_deep: "request.json_too_deep",
+  };
   // A GET with a body cannot be sent through fetch; packages/signing's own tests cover that vector.
   const legacy = vectors.refused.filter((r) => r.format === "legacy_params" && !(r.method === "GET" && r.body));
 
@@ -106,7 +153,11 @@ describe("refused legacy vectors", () => {
     const before = await rowCounts();
     for (const v of legacy) {
       const res = await send(app, v, "0".repeat(64), "HMAC_SHA256");
-      expect({ name: v.name, status: res.status, code: await code(res) }).toEqual({ name: v.name, status: 400, code: EARLIER[v.reason] ?? "request.parameter_ambiguous" });
+      expect({ name: v.name, status: res.status, code: await code(res) }).toEqual({
+        name: v.name,
+        status: 400,
+        code: EARLIER[v.reason] ?? "request.parameter_ambiguous",
+      });
     }
     expect(await rowCounts()).toEqual(before);
   });

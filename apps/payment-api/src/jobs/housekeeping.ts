@@ -7,7 +7,12 @@ import { pruneReplayState } from "../http/idempotency.ts";
 import { transition } from "../payments/repository.ts";
 
 /** States in which an unpaid payment may run out of time. `processing` is not one: a channel call is in flight. */
-export const EXPIRABLE: PaymentStatus[] = ["awaiting_payment", "risk_review", "requires_verification", "requires_action"];
+export const EXPIRABLE: PaymentStatus[] = [
+  "awaiting_payment",
+  "risk_review",
+  "requires_verification",
+  "requires_action",
+];
 
 /** Expires payments past their expiry, a batch at a time. Safe on every replica: each transition is conditional. */
 export async function expireDuePayments(deps: Pick<ApiDeps, "db">, limit = 500): Promise<number> {
@@ -21,7 +26,13 @@ export async function expireDuePayments(deps: Pick<ApiDeps, "db">, limit = 500):
   return deps.db.transaction(async (tx) => {
     let n = 0;
     for (const { id } of due) {
-      const moved = await transition(tx, id, "expired", { cause: "expiry" }, { onlyFrom: EXPIRABLE, patch: { failureCode: "expired", failureMessage: "not paid before it expired" } });
+      const moved = await transition(
+        tx,
+        id,
+        "expired",
+        { cause: "expiry" },
+        { onlyFrom: EXPIRABLE, patch: { failureCode: "expired", failureMessage: "not paid before it expired" } },
+      );
       if (moved) n++;
     }
     return n;
@@ -42,7 +53,10 @@ export function createHousekeeping(deps: Pick<ApiDeps, "db" | "env" | "logger" |
       }
       if (Date.now() - lastPrune > 60_000) {
         lastPrune = Date.now();
-        await pruneReplayState(deps.db, { idempotencyHours: deps.env.IDEMPOTENCY_RETENTION_HOURS, nonceSeconds: deps.env.SIGNATURE_WINDOW_SECONDS * 2 });
+        await pruneReplayState(deps.db, {
+          idempotencyHours: deps.env.IDEMPOTENCY_RETENTION_HOURS,
+          nonceSeconds: deps.env.SIGNATURE_WINDOW_SECONDS * 2,
+        });
         await pruneInbox(deps.db, paymentInbox);
       }
     } catch (err) {

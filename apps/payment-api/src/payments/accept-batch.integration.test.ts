@@ -16,7 +16,9 @@ let db: Database;
 const merchantId = `m_batch_${randomBytes(4).toString("hex")}`;
 const hex = (n = 6) => randomBytes(n).toString("hex");
 
-function item(overrides: Partial<Omit<AcceptItem, "values">> & { orderNo?: string; values?: Partial<AcceptItem["values"]> } = {}): AcceptItem {
+function item(
+  overrides: Partial<Omit<AcceptItem, "values">> & { orderNo?: string; values?: Partial<AcceptItem["values"]> } = {},
+): AcceptItem {
   const id = `pay_${hex(13).toUpperCase().slice(0, 26).padEnd(26, "0")}`;
   return {
     merchantId,
@@ -59,11 +61,14 @@ async function rowsFor(paymentIds: string[]) {
 }
 
 async function nonceCount(nonces: string[]) {
-  const [r] = await db.$client<{ n: number }[]>`select count(*)::int as n from payment.request_nonces where merchant_id = ${merchantId} and nonce = any(${nonces}::text[])`;
+  const [r] = await db.$client<
+    { n: number }[]
+  >`select count(*)::int as n from payment.request_nonces where merchant_id = ${merchantId} and nonce = any(${nonces}::text[])`;
   return r!.n;
 }
 
-const codeOf = (r: PromiseSettledResult<AcceptResult>) => (r.status === "rejected" ? (r.reason as AppError).code : r.value.status);
+const codeOf = (r: PromiseSettledResult<AcceptResult>) =>
+  r.status === "rejected" ? (r.reason as AppError).code : r.value.status;
 
 beforeAll(async () => {
   isolated = await isolatedDatabase("accept");
@@ -81,7 +86,12 @@ describe("group-commit accept", () => {
     const results = await Promise.all(items.map((i) => acceptor.submit(i)));
     expect(results.map((r) => [r.status, r.replayed])).toEqual(items.map(() => [201, false]));
     expect(results.map((r) => (r.body as { id: string }).id)).toEqual(items.map((i) => i.values.id));
-    expect(await rowsFor(items.map((i) => i.values.id))).toEqual({ payments: 10, transitions: 10, outbox: 10, internal: 10 });
+    expect(await rowsFor(items.map((i) => i.values.id))).toEqual({
+      payments: 10,
+      transitions: 10,
+      outbox: 10,
+      internal: 10,
+    });
     expect(await nonceCount(items.map((i) => i.nonce!))).toBe(10);
     // The stored response is what a retry with the same key replays.
     const replay = await acceptOne(db, items[3]!);
@@ -90,9 +100,15 @@ describe("group-commit accept", () => {
 
   it("keeps the payer's contact data off the public event and the audit row: only the restricted twin, and only in risk review", async () => {
     const acceptor = createAcceptor(db, { maxInFlight: 1 });
-    const contact = (n: number) => ({ payerIp: `198.51.100.${n}`, payerDeviceId: `dev-${hex()}`, payerPhone: `+86139${String(10_000_000 + n)}` });
+    const contact = (n: number) => ({
+      payerIp: `198.51.100.${n}`,
+      payerDeviceId: `dev-${hex()}`,
+      payerPhone: `+86139${String(10_000_000 + n)}`,
+    });
     // The first runs alone (one by one), the rest as one batch; every third is a pre-order awaiting payment.
-    const items = Array.from({ length: 6 }, (_, n) => item({ values: { ...contact(n + 1), status: n % 3 === 2 ? "awaiting_payment" : "risk_review" } }));
+    const items = Array.from({ length: 6 }, (_, n) =>
+      item({ values: { ...contact(n + 1), status: n % 3 === 2 ? "awaiting_payment" : "risk_review" } }),
+    );
     await Promise.all(items.map((i) => acceptor.submit(i)));
     const ids = items.map((i) => i.values.id);
     const rows = await db.$client<{ key: string; topic: string; envelope: string; audit: string }[]>`
@@ -112,7 +128,11 @@ describe("group-commit accept", () => {
       else {
         expect(internal).toHaveLength(1);
         expect(leaks(internal[0]!.envelope)).toEqual(values);
-        expect(JSON.parse(internal[0]!.envelope)).toMatchObject({ type: "payment.internal.created", version: 1, occurredAt: JSON.parse(pub[0]!.envelope).occurredAt });
+        expect(JSON.parse(internal[0]!.envelope)).toMatchObject({
+          type: "payment.internal.created",
+          version: 1,
+          occurredAt: JSON.parse(pub[0]!.envelope).occurredAt,
+        });
       }
     }
   });
@@ -161,10 +181,20 @@ describe("group-commit accept", () => {
     expect((settled[1] as PromiseFulfilledResult<AcceptResult>).value.replayed).toBe(true);
     // (reusedKey and replay carry the ids of payments that exist already.)
     const refused = [cases.nonceReplayed, cases.orderTaken, cases.sameKeySecond, cases.twinB];
-    expect(await rowsFor(refused.map((i) => i.values.id))).toEqual({ payments: 0, transitions: 0, outbox: 0, internal: 0 });
+    expect(await rowsFor(refused.map((i) => i.values.id))).toEqual({
+      payments: 0,
+      transitions: 0,
+      outbox: 0,
+      internal: 0,
+    });
     // Nonces of refused requests stay unused (the replayed one was stored by its first request only).
     expect(await nonceCount([cases.orderTaken.nonce!, cases.sameKeySecond.nonce!, cases.twinB.nonce!])).toBe(0);
-    expect(await rowsFor([fresh.values.id, sameKeyTwice.values.id])).toEqual({ payments: 2, transitions: 2, outbox: 2, internal: 2 });
+    expect(await rowsFor([fresh.values.id, sameKeyTwice.values.id])).toEqual({
+      payments: 2,
+      transitions: 2,
+      outbox: 2,
+      internal: 2,
+    });
   });
 
   it("falls back to one by one when a concurrent transaction wins a race the batch's checks could not see", async () => {

@@ -15,7 +15,18 @@ export type AcceptItem = {
   hash: string;
   nonce: string | null;
   /** The new row's values; the database fills version and timestamps. */
-  values: Omit<PaymentRow, "version" | "createdAt" | "updatedAt" | "channel" | "channelTxnId" | "action" | "settlement" | "failureCode" | "failureMessage">;
+  values: Omit<
+    PaymentRow,
+    | "version"
+    | "createdAt"
+    | "updatedAt"
+    | "channel"
+    | "channelTxnId"
+    | "action"
+    | "settlement"
+    | "failureCode"
+    | "failureMessage"
+  >;
   requestId: string;
   payUrl?: string;
 };
@@ -26,15 +37,30 @@ const PAYMENT_CREATED = paymentEvents.created;
 
 /** The stored row a freshly inserted payment has (what `insert ... returning *` would give). */
 function newRow(values: AcceptItem["values"], now: Date): PaymentRow {
-  return { ...values, version: 1, channel: null, channelTxnId: null, action: null, settlement: null, failureCode: null, failureMessage: null, createdAt: now, updatedAt: now };
+  return {
+    ...values,
+    version: 1,
+    channel: null,
+    channelTxnId: null,
+    action: null,
+    settlement: null,
+    failureCode: null,
+    failureMessage: null,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 /** The one-by-one path: the reference semantics, used for a lone request and whenever a batch cannot be exact. */
 export function acceptOne(db: Database, item: AcceptItem): Promise<AcceptResult> {
-  return runIdempotent(db, { merchantId: item.merchantId, key: item.key, hash: item.hash, nonce: item.nonce }, async (tx) => {
-    const row = await insertPayment(tx, item.values, { cause: "api", causeRef: item.requestId });
-    return { status: 201, body: toApiPayment(row, { payUrl: item.payUrl }) };
-  });
+  return runIdempotent(
+    db,
+    { merchantId: item.merchantId, key: item.key, hash: item.hash, nonce: item.nonce },
+    async (tx) => {
+      const row = await insertPayment(tx, item.values, { cause: "api", causeRef: item.requestId });
+      return { status: 201, body: toApiPayment(row, { payUrl: item.payUrl }) };
+    },
+  );
 }
 
 // Arrays travel as text[] and are cast per column in SQL: drizzle replaces the driver's serializers of
@@ -73,7 +99,13 @@ async function acceptBatch(db: Database, items: AcceptItem[]): Promise<Settled<A
   items.forEach((item, i) => {
     const key = `${item.merchantId}\0${item.key}`;
     if (keys.has(key)) {
-      results[i] = { ok: false, error: new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed") };
+      results[i] = {
+        ok: false,
+        error: new AppError(
+          "request.idempotency_in_progress",
+          "a request with this Idempotency-Key is still being processed",
+        ),
+      };
       return;
     }
     keys.add(key);
@@ -110,7 +142,12 @@ async function acceptBatch(db: Database, items: AcceptItem[]): Promise<Settled<A
   return results.map((r) => r ?? { ok: false, error: new Error("request was not answered") });
 }
 
-async function writeBatch(sql: TransactionSql, items: AcceptItem[], batch: number[], results: (Settled<AcceptResult> | undefined)[]): Promise<void> {
+async function writeBatch(
+  sql: TransactionSql,
+  items: AcceptItem[],
+  batch: number[],
+  results: (Settled<AcceptResult> | undefined)[],
+): Promise<void> {
   const picked = batch.map((i) => items[i]!);
   const checks = await sql<Check[]>`
     select u.i, pg_try_advisory_xact_lock(u.l) as ok, k.request_hash, k.response_status, k.response_body,
@@ -126,11 +163,28 @@ async function writeBatch(sql: TransactionSql, items: AcceptItem[], batch: numbe
   for (const c of checks) {
     const item = items[c.i]!;
     // The order of the one-by-one path: the key's lock, its stored response, the nonce, the order number.
-    if (!c.ok) results[c.i] = { ok: false, error: new AppError("request.idempotency_in_progress", "a request with this Idempotency-Key is still being processed") };
-    else if (c.request_hash !== null && c.request_hash !== item.hash) results[c.i] = { ok: false, error: new AppError("request.idempotency_key_reused", "this Idempotency-Key was used with a different request") };
-    else if (c.request_hash !== null) results[c.i] = { ok: true, value: { status: c.response_status!, body: c.response_body, replayed: true } };
-    else if (c.nonce_seen) results[c.i] = { ok: false, error: new AppError("auth.nonce_replayed", "this nonce was already used") };
-    else if (c.order_seen) results[c.i] = { ok: false, error: new AppError("payment.duplicate_order_no", "this merchant_order_no already has a payment") };
+    if (!c.ok)
+      results[c.i] = {
+        ok: false,
+        error: new AppError(
+          "request.idempotency_in_progress",
+          "a request with this Idempotency-Key is still being processed",
+        ),
+      };
+    else if (c.request_hash !== null && c.request_hash !== item.hash)
+      results[c.i] = {
+        ok: false,
+        error: new AppError("request.idempotency_key_reused", "this Idempotency-Key was used with a different request"),
+      };
+    else if (c.request_hash !== null)
+      results[c.i] = { ok: true, value: { status: c.response_status!, body: c.response_body, replayed: true } };
+    else if (c.nonce_seen)
+      results[c.i] = { ok: false, error: new AppError("auth.nonce_replayed", "this nonce was already used") };
+    else if (c.order_seen)
+      results[c.i] = {
+        ok: false,
+        error: new AppError("payment.duplicate_order_no", "this merchant_order_no already has a payment"),
+      };
     else {
       const row = newRow(item.values, new Date(c.now));
       go.push({ i: c.i, item, row, body: toApiPayment(row, { payUrl: item.payUrl }) });
@@ -183,13 +237,18 @@ async function writeBatch(sql: TransactionSql, items: AcceptItem[], batch: numbe
       on conflict do nothing returning 1
     )
     select (select count(*) from p)::int as payments, (select count(*) from n)::int as nonces, (select count(*) from k)::int as keys`;
-  if (!counts || counts.payments !== go.length || counts.nonces !== withNonce.length || counts.keys !== go.length) throw new BatchConflict();
+  if (!counts || counts.payments !== go.length || counts.nonces !== withNonce.length || counts.keys !== go.length)
+    throw new BatchConflict();
   for (const g of go) results[g.i] = { ok: true, value: { status: 201, body: g.body, replayed: false } };
 }
 
 /** Group commit for POST /v1/payments and /v1/orders (see acceptBatch). */
 export function createAcceptor(db: Database, opts: { maxBatch?: number; maxInFlight?: number } = {}) {
-  return new Coalescer<AcceptItem, AcceptResult>({ maxBatch: opts.maxBatch ?? 128, maxInFlight: opts.maxInFlight ?? 3, run: (items) => acceptBatch(db, items) });
+  return new Coalescer<AcceptItem, AcceptResult>({
+    maxBatch: opts.maxBatch ?? 128,
+    maxInFlight: opts.maxInFlight ?? 3,
+    run: (items) => acceptBatch(db, items),
+  });
 }
 
 export type Acceptor = ReturnType<typeof createAcceptor>;

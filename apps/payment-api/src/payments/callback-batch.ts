@@ -37,19 +37,47 @@ function plan(item: CallbackItem, found: Found | undefined): CallbackVerdict | O
     found.channel !== channel && `channel ${channel} is not the attempt's ${found.channel}`,
     Number(found.amount) !== r.amount && `amount ${r.amount} is not ${found.amount}`,
     found.currency !== r.currency && `currency ${r.currency} is not ${found.currency}`,
-    found.channel_txn_id && found.channel_txn_id !== r.channelTxnId && "their transaction id differs from the one they gave us",
+    found.channel_txn_id &&
+      found.channel_txn_id !== r.channelTxnId &&
+      "their transaction id differs from the one they gave us",
   ].filter(Boolean);
   if (mismatch.length > 0) return { outcome: "mismatch", detail: mismatch.join("; "), paymentId: found.payment_id };
-  const cause = { cause: `callback:${channel}`, causeRef: r.channelTxnId, detail: { attemptId: r.attemptId, status: r.status } };
+  const cause = {
+    cause: `callback:${channel}`,
+    causeRef: r.channelTxnId,
+    detail: { attemptId: r.attemptId, status: r.status },
+  };
   const attempt = (outcome: "succeeded" | "failed"): AttemptResult => ({
-    attemptId: found.attempt_id, paymentId: found.payment_id, attemptNo: found.attempt_no, channel: found.channel, outcome, channelTxnId: r.channelTxnId,
-    amount: r.amount, currency: r.currency, settlement: null, action: null, failureCode: outcome === "failed" ? r.failureCode : null,
-    failureMessage: outcome === "failed" ? r.failureMessage : null, willRetry: false, occurredAt: r.occurredAt,
+    attemptId: found.attempt_id,
+    paymentId: found.payment_id,
+    attemptNo: found.attempt_no,
+    channel: found.channel,
+    outcome,
+    channelTxnId: r.channelTxnId,
+    amount: r.amount,
+    currency: r.currency,
+    settlement: null,
+    action: null,
+    failureCode: outcome === "failed" ? r.failureCode : null,
+    failureMessage: outcome === "failed" ? r.failureMessage : null,
+    willRetry: false,
+    occurredAt: r.occurredAt,
   });
   if (r.status === "succeeded") {
     return {
       attempt: attempt("succeeded"),
-      transition: { paymentId: found.payment_id, to: "succeeded", cause, patch: { channel, channelTxnId: r.channelTxnId, settlement: r.settlement, failureCode: null, failureMessage: null } },
+      transition: {
+        paymentId: found.payment_id,
+        to: "succeeded",
+        cause,
+        patch: {
+          channel,
+          channelTxnId: r.channelTxnId,
+          settlement: r.settlement,
+          failureCode: null,
+          failureMessage: null,
+        },
+      },
     };
   }
   // A failure only counts for the payment's latest attempt: an older attempt's failure must not fail a
@@ -57,7 +85,13 @@ function plan(item: CallbackItem, found: Found | undefined): CallbackVerdict | O
   if (found.latest !== found.attempt_id) return { outcome: "stale", paymentId: found.payment_id };
   return {
     attempt: found.outcome === "succeeded" ? null : attempt("failed"),
-    transition: { paymentId: found.payment_id, to: "failed", cause, onlyFrom: ["processing", "requires_action"], patch: { channel, failureCode: r.failureCode ?? "channel_failed", failureMessage: r.failureMessage } },
+    transition: {
+      paymentId: found.payment_id,
+      to: "failed",
+      cause,
+      onlyFrom: ["processing", "requires_action"],
+      patch: { channel, failureCode: r.failureCode ?? "channel_failed", failureMessage: r.failureMessage },
+    },
   };
 }
 
@@ -97,11 +131,20 @@ async function applyBatch(sql: TransactionSql, items: CallbackItem[]): Promise<C
       if ("outcome" in p) verdicts[x.i] = p;
       else planned.push({ ...p, item: x.item, found: found!, i: x.i });
     }
-    await recordAttempts(sql, planned.flatMap((p) => (p.attempt ? [p.attempt] : [])));
-    const moved = await transitionMany(sql, planned.map((p) => p.transition));
+    await recordAttempts(
+      sql,
+      planned.flatMap((p) => (p.attempt ? [p.attempt] : [])),
+    );
+    const moved = await transitionMany(
+      sql,
+      planned.map((p) => p.transition),
+    );
     planned.forEach((p, n) => {
       const target = p.transition.to;
-      verdicts[p.i] = { outcome: moved[n] ? "applied" : p.found.status === target ? "duplicate" : "stale", paymentId: p.found.payment_id };
+      verdicts[p.i] = {
+        outcome: moved[n] ? "applied" : p.found.status === target ? "duplicate" : "stale",
+        paymentId: p.found.payment_id,
+      };
     });
     pending = [...deferred, ...later.flat()];
   }

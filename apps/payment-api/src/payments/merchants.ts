@@ -22,7 +22,10 @@ export type Merchant = {
 export class MerchantDirectory {
   private readonly cache = new Map<string, { merchant: Merchant | null; at: number }>();
 
-  constructor(private readonly db: Database, private readonly ttlMs = 1_000) {}
+  constructor(
+    private readonly db: Database,
+    private readonly ttlMs = 1_000,
+  ) {}
 
   async get(id: string): Promise<Merchant | null> {
     if (id.length > 64) return null;
@@ -50,10 +53,16 @@ export class FrozenPayers {
   private timer: NodeJS.Timeout | undefined;
   private loaded = false;
 
-  constructor(private readonly db: Database, private readonly refreshMs = 1_000) {}
+  constructor(
+    private readonly db: Database,
+    private readonly refreshMs = 1_000,
+  ) {}
 
   async refresh(): Promise<void> {
-    const rows = await this.db.select({ id: payerAccounts.payerId }).from(payerAccounts).where(eq(payerAccounts.status, "frozen"));
+    const rows = await this.db
+      .select({ id: payerAccounts.payerId })
+      .from(payerAccounts)
+      .where(eq(payerAccounts.status, "frozen"));
     this.frozen = new Set(rows.map((r) => r.id));
     this.loaded = true;
   }

@@ -24,11 +24,16 @@ export function maskPhone(phone: string): string {
  * never sent for a change that did not happen; a failed send is logged and the payer can ask for a new code.
  */
 export async function sendOtp(
-  deps: { sms: { send: (phone: string, text: string) => Promise<void> }; logger: { error: (obj: object, msg: string) => void } },
+  deps: {
+    sms: { send: (phone: string, text: string) => Promise<void> };
+    logger: { error: (obj: object, msg: string) => void };
+  },
   input: { paymentId: string; phone: string; code: string; ttlSeconds: number },
 ): Promise<void> {
   const minutes = Math.max(1, Math.round(input.ttlSeconds / 60));
-  await deps.sms.send(input.phone, `Your payment verification code is ${input.code}. It expires in ${minutes} minutes.`).catch((err: unknown) => {
-    deps.logger.error({ err, paymentId: input.paymentId }, "could not send the verification SMS");
-  });
+  await deps.sms
+    .send(input.phone, `Your payment verification code is ${input.code}. It expires in ${minutes} minutes.`)
+    .catch((err: unknown) => {
+      deps.logger.error({ err, paymentId: input.paymentId }, "could not send the verification SMS");
+    });
 }

@@ -24,23 +24,32 @@ export type Cause = { cause: string; causeRef?: string | null; detail?: unknown 
  * Writes the audit row and the outbox event for a payment that just entered its current status (and the
  * event's restricted twin, for the changes risk-stub and router act on).
  */
-async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | null, cause: Cause, eventOverride?: EventDefinition): Promise<void> {
+async function recordChange(
+  tx: Tx,
+  row: PaymentRow,
+  previous: PaymentStatus | null,
+  cause: Cause,
+  eventOverride?: EventDefinition,
+): Promise<void> {
   const messages = changeMessages(eventOverride ?? EVENT_FOR[row.status as PaymentStatus], row, previous);
   const { def, envelope } = messages.public;
-  const outbox = [outboxRow(def, envelope), ...(messages.internal ? [outboxRow(messages.internal.def, messages.internal.envelope)] : [])];
+  const outbox = [
+    outboxRow(def, envelope),
+    ...(messages.internal ? [outboxRow(messages.internal.def, messages.internal.envelope)] : []),
+  ];
   // Both inserts go out together (pipelined on the transaction's connection): one round trip, not two.
   await Promise.all([
     tx.insert(paymentTransitions).values({
-    paymentId: row.id,
-    merchantId: row.merchantId,
-    fromStatus: previous,
-    toStatus: row.status,
-    version: row.version,
-    cause: cause.cause,
-    causeRef: cause.causeRef ?? null,
-    detail: cause.detail ?? null,
-    eventId: envelope.id,
-    envelope,
+      paymentId: row.id,
+      merchantId: row.merchantId,
+      fromStatus: previous,
+      toStatus: row.status,
+      version: row.version,
+      cause: cause.cause,
+      causeRef: cause.causeRef ?? null,
+      detail: cause.detail ?? null,
+      eventId: envelope.id,
+      envelope,
     }),
     tx.insert(paymentOutbox).values(outbox),
   ]);
@@ -48,13 +57,19 @@ async function recordChange(tx: Tx, row: PaymentRow, previous: PaymentStatus | n
 
 /** Inserts a new payment; a merchant order number already used is refused (and the caller's transaction rolls back). */
 export async function insertPayment(tx: Tx, values: typeof payments.$inferInsert, cause: Cause): Promise<PaymentRow> {
-  const [row] = await tx.insert(payments).values(values).onConflictDoNothing({ target: [payments.merchantId, payments.merchantOrderNo] }).returning();
+  const [row] = await tx
+    .insert(payments)
+    .values(values)
+    .onConflictDoNothing({ target: [payments.merchantId, payments.merchantOrderNo] })
+    .returning();
   if (!row) throw new AppError("payment.duplicate_order_no", "this merchant_order_no already has a payment");
   await recordChange(tx, row, null, cause);
   return row;
 }
 
-export type TransitionPatch = Partial<Pick<PaymentRow, "channel" | "channelTxnId" | "action" | "settlement" | "failureCode" | "failureMessage">>;
+export type TransitionPatch = Partial<
+  Pick<PaymentRow, "channel" | "channelTxnId" | "action" | "settlement" | "failureCode" | "failureMessage">
+>;
 
 const COLUMN: Record<keyof TransitionPatch, string> = {
   channel: "channel",
@@ -88,7 +103,10 @@ export async function transition(
     update ${payments} p
        set status = ${to}, version = p.version + 1, updated_at = now()${extra}
       from (select id, status as previous from ${payments} where id = ${paymentId} for update) old
-     where p.id = old.id and p.status in (${sql.join(allowed.map((s) => sql`${s}`), sql`, `)})
+     where p.id = old.id and p.status in (${sql.join(
+       allowed.map((s) => sql`${s}`),
+       sql`, `,
+     )})
     returning p.*, old.previous`);
   const raw = result[0] as Record<string, unknown> | undefined;
   if (!raw) return null;

@@ -9,11 +9,33 @@ const DEVICE = "device-7f3a";
 function row(over: Partial<PaymentRow> = {}): PaymentRow {
   const at = new Date("2026-03-01T12:00:00.000Z");
   return {
-    id: "pay_01SNAPSHOT", merchantId: "m_1", merchantOrderNo: "o_1", product: "carrier_billing", amount: 1_500, currency: "CNY", subject: "Top-up",
-    status: "risk_review", version: 1, payerId: "u_1", payerIp: IP, payerDeviceId: DEVICE, payerPhone: PHONE,
-    method: { bankCode: null, cardType: null, wallet: null, flow: null }, notifyUrl: "https://shop.example/n", returnUrl: "https://shop.example/r",
-    metadata: { cart: "c-1" }, channel: null, channelTxnId: null, action: null, settlement: null, failureCode: null, failureMessage: null,
-    expiresAt: new Date(at.getTime() + 1_800_000), createdAt: at, updatedAt: at, ...over,
+    id: "pay_01SNAPSHOT",
+    merchantId: "m_1",
+    merchantOrderNo: "o_1",
+    product: "carrier_billing",
+    amount: 1_500,
+    currency: "CNY",
+    subject: "Top-up",
+    status: "risk_review",
+    version: 1,
+    payerId: "u_1",
+    payerIp: IP,
+    payerDeviceId: DEVICE,
+    payerPhone: PHONE,
+    method: { bankCode: null, cardType: null, wallet: null, flow: null },
+    notifyUrl: "https://shop.example/n",
+    returnUrl: "https://shop.example/r",
+    metadata: { cart: "c-1" },
+    channel: null,
+    channelTxnId: null,
+    action: null,
+    settlement: null,
+    failureCode: null,
+    failureMessage: null,
+    expiresAt: new Date(at.getTime() + 1_800_000),
+    createdAt: at,
+    updatedAt: at,
+    ...over,
   };
 }
 
@@ -25,7 +47,14 @@ describe("toSnapshot (public) and toInternalSnapshot", () => {
     expect(s.payer).toEqual({ id: "u_1" });
     expect(JSON.stringify(s)).not.toMatch(personal);
     expect(paymentEvents.created.payload.safeParse(s).success).toBe(true);
-    expect(s).toMatchObject({ paymentId: "pay_01SNAPSHOT", status: "risk_review", previousStatus: null, version: 1, amount: 1_500, expiresAt: "2026-03-01T12:30:00.000Z" });
+    expect(s).toMatchObject({
+      paymentId: "pay_01SNAPSHOT",
+      status: "risk_review",
+      previousStatus: null,
+      version: 1,
+      amount: 1_500,
+      expiresAt: "2026-03-01T12:30:00.000Z",
+    });
   });
 
   it("adds the payer's contact data, and nothing else, in the internal snapshot", () => {
@@ -35,7 +64,12 @@ describe("toSnapshot (public) and toInternalSnapshot", () => {
     expect(internal.payer).toEqual({ id: "u_1", ip: IP, deviceId: DEVICE, phone: PHONE });
     expect({ ...internal, payer: { id: internal.payer.id } }).toEqual(pub);
     expect(paymentInternalEvents.created.payload.safeParse(internal).success).toBe(true);
-    expect(toInternalSnapshot(pub, row({ payerIp: null, payerDeviceId: null, payerPhone: null })).payer).toEqual({ id: "u_1", ip: null, deviceId: null, phone: null });
+    expect(toInternalSnapshot(pub, row({ payerIp: null, payerDeviceId: null, payerPhone: null })).payer).toEqual({
+      id: "u_1",
+      ip: null,
+      deviceId: null,
+      phone: null,
+    });
   });
 });
 
@@ -46,17 +80,32 @@ describe("changeMessages", () => {
     expect(m.public.envelope).toMatchObject({ type: "payment.created", version: 2, aggregateId: "pay_01SNAPSHOT" });
     expect(JSON.stringify(m.public.envelope)).not.toMatch(personal);
     expect(m.internal?.def.topic).toBe(TOPICS.paymentInternal.name);
-    expect(m.internal?.envelope).toMatchObject({ type: "payment.internal.created", version: 1, aggregateId: "pay_01SNAPSHOT", occurredAt: m.public.envelope.occurredAt });
+    expect(m.internal?.envelope).toMatchObject({
+      type: "payment.internal.created",
+      version: 1,
+      aggregateId: "pay_01SNAPSHOT",
+      occurredAt: m.public.envelope.occurredAt,
+    });
     expect(m.internal?.envelope.id).not.toBe(m.public.envelope.id);
     expect(JSON.stringify(m.internal?.envelope)).toMatch(personal);
     for (const e of [m.public.envelope, m.internal!.envelope]) expect(eventRegistry.parse(e).ok).toBe(true);
   });
 
   it("a payment entering processing gets the router's twin; a pre-order and later changes only the public event", () => {
-    expect(changeMessages(paymentEvents.processing, row({ status: "processing", version: 2 }), "risk_review").internal?.envelope.type).toBe("payment.internal.processing");
-    expect(changeMessages(paymentEvents.submitted, row({ version: 2 }), "awaiting_payment").internal?.envelope.type).toBe("payment.internal.submitted");
+    expect(
+      changeMessages(paymentEvents.processing, row({ status: "processing", version: 2 }), "risk_review").internal
+        ?.envelope.type,
+    ).toBe("payment.internal.processing");
+    expect(
+      changeMessages(paymentEvents.submitted, row({ version: 2 }), "awaiting_payment").internal?.envelope.type,
+    ).toBe("payment.internal.submitted");
     expect(changeMessages(paymentEvents.created, row({ status: "awaiting_payment" }), null).internal).toBeNull();
-    for (const [def, status] of [[paymentEvents.requiresAction, "requires_action"], [paymentEvents.succeeded, "succeeded"], [paymentEvents.failed, "failed"], [paymentEvents.requiresVerification, "requires_verification"]] as const) {
+    for (const [def, status] of [
+      [paymentEvents.requiresAction, "requires_action"],
+      [paymentEvents.succeeded, "succeeded"],
+      [paymentEvents.failed, "failed"],
+      [paymentEvents.requiresVerification, "requires_verification"],
+    ] as const) {
       const m = changeMessages(def, row({ status, version: 3 }), "processing");
       expect(m.internal, status).toBeNull();
       expect(JSON.stringify(m.public.envelope)).not.toMatch(personal);

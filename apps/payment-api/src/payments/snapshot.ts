@@ -1,6 +1,14 @@
 import type { payments } from "@pps/db/schema";
 import type { PaymentStatus, Product } from "@pps/domain";
-import { type Envelope, type EventDefinition, type InternalPaymentSnapshot, internalTwinOf, makeEnvelope, type PaymentMethod, type PaymentSnapshot } from "@pps/messaging";
+import {
+  type Envelope,
+  type EventDefinition,
+  type InternalPaymentSnapshot,
+  internalTwinOf,
+  makeEnvelope,
+  type PaymentMethod,
+  type PaymentSnapshot,
+} from "@pps/messaging";
 
 export type PaymentRow = typeof payments.$inferSelect;
 
@@ -33,7 +41,10 @@ export function toSnapshot(row: PaymentRow, previousStatus: PaymentStatus | null
 
 /** The public snapshot with the payer's contact data, for the restricted internal topic (risk-stub, router). */
 export function toInternalSnapshot(publicSnapshot: PaymentSnapshot, row: PaymentRow): InternalPaymentSnapshot {
-  return { ...publicSnapshot, payer: { id: row.payerId, ip: row.payerIp, deviceId: row.payerDeviceId, phone: row.payerPhone } };
+  return {
+    ...publicSnapshot,
+    payer: { id: row.payerId, ip: row.payerIp, deviceId: row.payerDeviceId, phone: row.payerPhone },
+  };
 }
 
 export type OutboxMessage = { def: EventDefinition; envelope: Envelope };
@@ -43,12 +54,32 @@ export type OutboxMessage = { def: EventDefinition; envelope: Envelope };
  * row's envelope, the merchant events feed's), and for the changes risk-stub and router act on, its
  * restricted twin with the payer's contact data. Both share the event time, which risk's velocity counts in.
  */
-export function changeMessages(def: EventDefinition, row: PaymentRow, previous: PaymentStatus | null, occurredAt = new Date()): { public: OutboxMessage; internal: OutboxMessage | null } {
+export function changeMessages(
+  def: EventDefinition,
+  row: PaymentRow,
+  previous: PaymentStatus | null,
+  occurredAt = new Date(),
+): { public: OutboxMessage; internal: OutboxMessage | null } {
   const snapshot = toSnapshot(row, previous);
-  const envelope = makeEnvelope({ type: def.type, version: def.version, aggregateId: row.id, payload: snapshot, occurredAt });
+  const envelope = makeEnvelope({
+    type: def.type,
+    version: def.version,
+    aggregateId: row.id,
+    payload: snapshot,
+    occurredAt,
+  });
   const twin = internalTwinOf(def.type, row.status as PaymentStatus);
   return {
     public: { def, envelope },
-    internal: twin && { def: twin, envelope: makeEnvelope({ type: twin.type, version: twin.version, aggregateId: row.id, payload: toInternalSnapshot(snapshot, row), occurredAt }) },
+    internal: twin && {
+      def: twin,
+      envelope: makeEnvelope({
+        type: twin.type,
+        version: twin.version,
+        aggregateId: row.id,
+        payload: toInternalSnapshot(snapshot, row),
+        occurredAt,
+      }),
+    },
   };
 }

@@ -29,16 +29,32 @@ async function newPayment(): Promise<string> {
     nonce: null,
     requestId: "req",
     values: {
-      id, merchantId, merchantOrderNo: `o_${hex()}`, product: "online_banking", amount: 500, currency: "CNY", subject: "s", status: "risk_review",
-      payerId: `u_${hex()}`, payerIp: null, payerDeviceId: null, payerPhone: null, method: { bankCode: "CMB", cardType: null, wallet: null, flow: null },
-      notifyUrl: "https://shop.example/n", returnUrl: "https://shop.example/r", metadata: {}, expiresAt: new Date(Date.now() + 600_000),
+      id,
+      merchantId,
+      merchantOrderNo: `o_${hex()}`,
+      product: "online_banking",
+      amount: 500,
+      currency: "CNY",
+      subject: "s",
+      status: "risk_review",
+      payerId: `u_${hex()}`,
+      payerIp: null,
+      payerDeviceId: null,
+      payerPhone: null,
+      method: { bankCode: "CMB", cardType: null, wallet: null, flow: null },
+      notifyUrl: "https://shop.example/n",
+      returnUrl: "https://shop.example/r",
+      metadata: {},
+      expiresAt: new Date(Date.now() + 600_000),
     },
   });
   return id;
 }
 
 async function state(id: string) {
-  const [p] = await db.$client<{ status: string; version: number; channel: string | null; failure_code: string | null; action: unknown }[]>`
+  const [p] = await db.$client<
+    { status: string; version: number; channel: string | null; failure_code: string | null; action: unknown }[]
+  >`
     select status, version, channel, failure_code, action from payment.payments where id = ${id}`;
   const trail = await db.$client<{ from_status: string | null; to_status: string; version: number; cause: string }[]>`
     select from_status, to_status, version, cause from payment.payment_transitions where payment_id = ${id} order by version`;
@@ -46,7 +62,12 @@ async function state(id: string) {
   const [o] = await db.$client<{ n: number; internal: number }[]>`
     select count(*) filter (where topic = ${TOPICS.paymentEvents.name})::int as n, count(*) filter (where topic = ${TOPICS.paymentInternal.name})::int as internal
     from payment.outbox where key = ${id}`;
-  return { ...p!, trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`), outbox: o!.n, internal: o!.internal };
+  return {
+    ...p!,
+    trail: trail.map((t) => `${t.from_status ?? "-"}>${t.to_status}@${t.version}:${t.cause}`),
+    outbox: o!.n,
+    internal: o!.internal,
+  };
 }
 
 beforeAll(async () => {
@@ -65,16 +86,35 @@ describe("transitionMany", () => {
       transitionMany(sql, [
         { paymentId: a, to: "processing", cause },
         { paymentId: b, to: "succeeded", cause }, // risk_review → succeeded is not a transition
-        { paymentId: a, to: "requires_action", cause, onlyFrom: ["processing"], patch: { channel: "wechat", action: { type: "qr_code", payload: "weixin://x" } } },
+        {
+          paymentId: a,
+          to: "requires_action",
+          cause,
+          onlyFrom: ["processing"],
+          patch: { channel: "wechat", action: { type: "qr_code", payload: "weixin://x" } },
+        },
         { paymentId: c, to: "failed", cause, onlyFrom: ["processing"] }, // c is in risk_review
         { paymentId: a, to: "failed", cause, onlyFrom: ["processing"] }, // a has moved on to requires_action
         { paymentId: "pay_DOESNOTEXIST", to: "processing", cause },
       ]),
     );
-    expect(done.map((d) => d && `${d.previous}>${d.row.status}@${d.row.version}`)).toEqual(["risk_review>processing@2", null, "processing>requires_action@3", null, null, null]);
+    expect(done.map((d) => d && `${d.previous}>${d.row.status}@${d.row.version}`)).toEqual([
+      "risk_review>processing@2",
+      null,
+      "processing>requires_action@3",
+      null,
+      null,
+      null,
+    ]);
     expect(await state(a)).toEqual({
-      status: "requires_action", version: 3, channel: "wechat", failure_code: null, action: { type: "qr_code", payload: "weixin://x" },
-      trail: ["->risk_review@1:api", "risk_review>processing@2:test", "processing>requires_action@3:test"], outbox: 3, internal: 2,
+      status: "requires_action",
+      version: 3,
+      channel: "wechat",
+      failure_code: null,
+      action: { type: "qr_code", payload: "weixin://x" },
+      trail: ["->risk_review@1:api", "risk_review>processing@2:test", "processing>requires_action@3:test"],
+      outbox: 3,
+      internal: 2,
     });
     expect((await state(b)).trail).toEqual(["->risk_review@1:api"]);
     expect((await state(c)).outbox).toBe(1);
@@ -86,15 +126,42 @@ describe("batch consumers", () => {
     const [allow, block, gone] = [await newPayment(), await newPayment(), await newPayment()];
     await db.$client`update payment.payments set status = 'expired' where id = ${gone}`;
     const decision = (paymentId: string, outcome: RiskDecision["outcome"], reasons: string[] = []) =>
-      makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload: { decisionId: randomUUID(), paymentId, merchantId, outcome, reasons, decidedAt: new Date().toISOString() } satisfies RiskDecision });
+      makeEnvelope({
+        type: riskEvents.decided.type,
+        version: 1,
+        aggregateId: paymentId,
+        payload: {
+          decisionId: randomUUID(),
+          paymentId,
+          merchantId,
+          outcome,
+          reasons,
+          decidedAt: new Date().toISOString(),
+        } satisfies RiskDecision,
+      });
     const e1 = decision(allow, "allow");
     const e2 = decision(block, "block", ["amount_over_hard_limit"]);
     const e3 = decision(gone, "allow");
-    const handler = createRiskDecisionBatchHandler({ db, relay, env: {} as never, logger: {} as never, sms: {} as never });
+    const handler = createRiskDecisionBatchHandler({
+      db,
+      relay,
+      env: {} as never,
+      logger: {} as never,
+      sms: {} as never,
+    });
     await handler([e1, e2, e1, e3].map((envelope) => ({ envelope, ctx })));
     await handler([e1, e2].map((envelope) => ({ envelope, ctx }))); // redelivered
-    expect(await state(allow)).toMatchObject({ trail: ["->risk_review@1:api", "risk_review>processing@2:risk.decided"], outbox: 2, internal: 2 });
-    expect(await state(block)).toMatchObject({ status: "failed", failure_code: "risk_blocked", outbox: 2, internal: 1 });
+    expect(await state(allow)).toMatchObject({
+      trail: ["->risk_review@1:api", "risk_review>processing@2:risk.decided"],
+      outbox: 2,
+      internal: 2,
+    });
+    expect(await state(block)).toMatchObject({
+      status: "failed",
+      failure_code: "risk_blocked",
+      outbox: 2,
+      internal: 1,
+    });
     expect(await state(gone)).toMatchObject({ status: "expired", outbox: 1 });
   });
 
@@ -103,17 +170,41 @@ describe("batch consumers", () => {
     await db.$client`update payment.payments set status = 'processing' where id = ${p}`;
     const result = (outcome: AttemptResult["outcome"], extra: Partial<AttemptResult> = {}) =>
       makeEnvelope({
-        type: channelEvents.attemptResult.type, version: 1, aggregateId: p,
-        payload: { paymentId: p, attemptId: `att_${p}`, attemptNo: 1, channel: "alipay", outcome, channelTxnId: "tx1", amount: 500, currency: "CNY", settlement: null,
-          action: null, failureCode: null, failureMessage: null, willRetry: false, occurredAt: new Date().toISOString(), ...extra } satisfies AttemptResult,
+        type: channelEvents.attemptResult.type,
+        version: 1,
+        aggregateId: p,
+        payload: {
+          paymentId: p,
+          attemptId: `att_${p}`,
+          attemptNo: 1,
+          channel: "alipay",
+          outcome,
+          channelTxnId: "tx1",
+          amount: 500,
+          currency: "CNY",
+          settlement: null,
+          action: null,
+          failureCode: null,
+          failureMessage: null,
+          willRetry: false,
+          occurredAt: new Date().toISOString(),
+          ...extra,
+        } satisfies AttemptResult,
       });
     const handler = createChannelResultBatchHandler({ db, relay });
-    const action = result("requires_action", { action: { type: "qr_code", payload: "alipays://x" } as AttemptResult["action"] });
+    const action = result("requires_action", {
+      action: { type: "qr_code", payload: "alipays://x" } as AttemptResult["action"],
+    });
     const success = result("succeeded");
     await handler([action, success, action].map((envelope) => ({ envelope, ctx })));
     const s = await state(p);
-    expect(s.trail.slice(1)).toEqual(["processing>requires_action@2:channel.attempt_result", "requires_action>succeeded@3:channel.attempt_result"]);
-    const [attempt] = await db.$client<{ outcome: string; channel_txn_id: string }[]>`select outcome, channel_txn_id from payment.payment_attempts where attempt_id = ${`att_${p}`}`;
+    expect(s.trail.slice(1)).toEqual([
+      "processing>requires_action@2:channel.attempt_result",
+      "requires_action>succeeded@3:channel.attempt_result",
+    ]);
+    const [attempt] = await db.$client<
+      { outcome: string; channel_txn_id: string }[]
+    >`select outcome, channel_txn_id from payment.payment_attempts where attempt_id = ${`att_${p}`}`;
     expect(attempt).toEqual({ outcome: "succeeded", channel_txn_id: "tx1" });
   });
 });
@@ -121,7 +212,8 @@ describe("batch consumers", () => {
 describe("callback batch", () => {
   it("gives each callback of a batch the verdict it would get alone, and records every one", async () => {
     const [paid, failedOver, other] = [await newPayment(), await newPayment(), await newPayment()];
-    for (const p of [paid, failedOver, other]) await db.$client`update payment.payments set status = 'requires_action' where id = ${p}`;
+    for (const p of [paid, failedOver, other])
+      await db.$client`update payment.payments set status = 'requires_action' where id = ${p}`;
     const attempt = async (paymentId: string, no: number, channel: string) => {
       const id = `att_${hex()}`;
       await db.$client`insert into payment.payment_attempts (attempt_id, payment_id, attempt_no, channel, outcome) values (${id}, ${paymentId}, ${no}, ${channel}, 'requires_action')`;
@@ -131,10 +223,25 @@ describe("callback batch", () => {
     const old = await attempt(failedOver, 1, "wechat");
     await attempt(failedOver, 2, "alipay");
     const a3 = await attempt(other, 1, "wechat");
-    const cb = (attemptId: string, status: "succeeded" | "failed", extra: Partial<CallbackResult> = {}): CallbackItem => ({
+    const cb = (
+      attemptId: string,
+      status: "succeeded" | "failed",
+      extra: Partial<CallbackResult> = {},
+    ): CallbackItem => ({
       channel: "wechat",
-      result: { channel: "wechat", attemptId, channelTxnId: `wx_${attemptId}`, status, amount: 500, currency: "CNY", settlement: null,
-        failureCode: status === "failed" ? "card_declined" : null, failureMessage: null, occurredAt: new Date().toISOString(), ...extra },
+      result: {
+        channel: "wechat",
+        attemptId,
+        channelTxnId: `wx_${attemptId}`,
+        status,
+        amount: 500,
+        currency: "CNY",
+        settlement: null,
+        failureCode: status === "failed" ? "card_declined" : null,
+        failureMessage: null,
+        occurredAt: new Date().toISOString(),
+        ...extra,
+      },
     });
     const applier = createCallbackApplier(db, { maxInFlight: 1 });
     const first = applier.submit(cb(a3, "succeeded", { amount: 1 })); // runs alone; the rest form one batch
@@ -152,6 +259,13 @@ describe("callback batch", () => {
     expect(await state(other)).toMatchObject({ status: "requires_action", outbox: 1 });
     const recorded = await db.$client<{ outcome: string }[]>`
       select outcome from payment.channel_callbacks where attempt_id = any(${[a1, old, a3, "att_unknown"]}::text[]) order by id`;
-    expect(recorded.map((r) => r.outcome).sort()).toEqual(["applied", "duplicate", "mismatch", "stale", "stale", "unknown_attempt"]);
+    expect(recorded.map((r) => r.outcome).sort()).toEqual([
+      "applied",
+      "duplicate",
+      "mismatch",
+      "stale",
+      "stale",
+      "unknown_attempt",
+    ]);
   });
 });

@@ -82,9 +82,14 @@ function allowedFrom(req: TransitionRequest): PaymentStatus[] {
 }
 
 /** The audit rows and outbox events (public, and restricted twins where due) of many changes, in one statement. */
-async function recordChanges(sql: TransactionSql, changes: { row: PaymentRow; previous: PaymentStatus; req: TransitionRequest }[]): Promise<void> {
+async function recordChanges(
+  sql: TransactionSql,
+  changes: { row: PaymentRow; previous: PaymentStatus; req: TransitionRequest }[],
+): Promise<void> {
   if (changes.length === 0) return;
-  const messages = changes.map(({ row, previous, req }) => changeMessages(req.event ?? EVENT_FOR[row.status as PaymentStatus], row, previous));
+  const messages = changes.map(({ row, previous, req }) =>
+    changeMessages(req.event ?? EVENT_FOR[row.status as PaymentStatus], row, previous),
+  );
   const envelopes = messages.map((m) => m.public);
   const outbox = messages.flatMap((m) => (m.internal ? [m.public, m.internal] : [m.public]));
   await sql`

@@ -44,11 +44,19 @@ describe("alipay transformers", () => {
     expect(alipayPrecreateOutcome(r({ ...ok, trade_status: "WAIT_BUYER_PAY" })).status).toBe("pending");
     expect(alipayPrecreateOutcome(r({ ...ok, trade_status: "TRADE_SUCCESS" })).status).toBe("succeeded");
     expect(alipayPrecreateOutcome(r({ ...ok, trade_status: "TRADE_FINISHED" })).status).toBe("succeeded");
-    expect(alipayPrecreateOutcome(r({ ...ok, trade_status: "TRADE_CLOSED", close_reason: "USER_CANCELED" }))).toMatchObject({ code: "payer_canceled" });
-    expect(alipayPrecreateOutcome(r({ code: "40004", sub_code: "ACQ.BUYER_BALANCE_NOT_ENOUGH", trade_no: "T" }))).toMatchObject({ status: "failed", code: "insufficient_funds", channelTxnId: "T" });
-    expect(alipayPrecreateOutcome(r({ code: "40004", sub_code: "ACQ.PAYMENT_FAIL" }))).toMatchObject({ code: "card_declined" });
+    expect(
+      alipayPrecreateOutcome(r({ ...ok, trade_status: "TRADE_CLOSED", close_reason: "USER_CANCELED" })),
+    ).toMatchObject({ code: "payer_canceled" });
+    expect(
+      alipayPrecreateOutcome(r({ code: "40004", sub_code: "ACQ.BUYER_BALANCE_NOT_ENOUGH", trade_no: "T" })),
+    ).toMatchObject({ status: "failed", code: "insufficient_funds", channelTxnId: "T" });
+    expect(alipayPrecreateOutcome(r({ code: "40004", sub_code: "ACQ.PAYMENT_FAIL" }))).toMatchObject({
+      code: "card_declined",
+    });
     expect(alipayPrecreateOutcome(r({ code: "40004", sub_code: "ACQ.CONTEXT_INCONSISTENT" })).status).toBe("unknown");
-    expect(alipayPrecreateOutcome(r({ code: "20000", sub_code: "ACQ.SYSTEM_BUSY" }))).toMatchObject({ code: "channel_unavailable" });
+    expect(alipayPrecreateOutcome(r({ code: "20000", sub_code: "ACQ.SYSTEM_BUSY" }))).toMatchObject({
+      code: "channel_unavailable",
+    });
     expect(alipayPrecreateOutcome(r({ code: "20000", sub_code: "isp.unknow-error" })).status).toBe("unknown");
     expect(alipayQueryOutcome(r({ code: "40004", sub_code: "ACQ.TRADE_NOT_EXIST" }))).toEqual({ status: "not_found" });
   });
@@ -57,18 +65,41 @@ describe("alipay transformers", () => {
 describe("alipay adapter", () => {
   it("verifies RSA2 notifications: valid, tampered, wrong key, stale", () => {
     const adapter = createAlipayAdapter(devEndpoint("alipay"));
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({ ok: true, result: { channel: "alipay", amount: 1234, currency: "CNY", status: "succeeded", occurredAt: "2024-03-01T16:30:05.000Z" } });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification().replace("12.34", "0.01") })).toMatchObject({ ok: false, reason: "signature_invalid" });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification({}, DEV_CHANNEL_KEYS.unionpay.channelSigningKey) })).toMatchObject({ ok: false, reason: "signature_invalid" });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification({ trade_status: "WAIT_BUYER_PAY" }) })).toMatchObject({ ok: false, reason: "not_final" });
+    expect(adapter.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({
+      ok: true,
+      result: {
+        channel: "alipay",
+        amount: 1234,
+        currency: "CNY",
+        status: "succeeded",
+        occurredAt: "2024-03-01T16:30:05.000Z",
+      },
+    });
+    expect(adapter.parseCallback({ headers: {}, rawBody: notification().replace("12.34", "0.01") })).toMatchObject({
+      ok: false,
+      reason: "signature_invalid",
+    });
+    expect(
+      adapter.parseCallback({ headers: {}, rawBody: notification({}, DEV_CHANNEL_KEYS.unionpay.channelSigningKey) }),
+    ).toMatchObject({ ok: false, reason: "signature_invalid" });
+    expect(
+      adapter.parseCallback({ headers: {}, rawBody: notification({ trade_status: "WAIT_BUYER_PAY" }) }),
+    ).toMatchObject({ ok: false, reason: "not_final" });
     expect(adapter.callbackAck(true).body).toBe("success");
   });
 
   it("verifies the answer signature over the response object", async () => {
     const response = { code: "10000", msg: "Success", trade_no: "T", qr_code: "https://qr" };
-    const body = JSON.stringify({ alipay_trade_precreate_response: response, sign: sign("RSA_SHA256", canonicalJson(response), key) });
-    expect(await createAlipayAdapter(devEndpoint("alipay"), { fetch: answerFetch(200, body) }).pay(payRequest())).toMatchObject({ status: "requires_action" });
+    const body = JSON.stringify({
+      alipay_trade_precreate_response: response,
+      sign: sign("RSA_SHA256", canonicalJson(response), key),
+    });
+    expect(
+      await createAlipayAdapter(devEndpoint("alipay"), { fetch: answerFetch(200, body) }).pay(payRequest()),
+    ).toMatchObject({ status: "requires_action" });
     const tampered = body.replace("https://qr", "https://evil");
-    expect(await createAlipayAdapter(devEndpoint("alipay"), { fetch: answerFetch(200, tampered) }).pay(payRequest())).toMatchObject({ status: "unknown" });
+    expect(
+      await createAlipayAdapter(devEndpoint("alipay"), { fetch: answerFetch(200, tampered) }).pay(payRequest()),
+    ).toMatchObject({ status: "unknown" });
   });
 });

@@ -69,7 +69,12 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
     const method = params["method"]!;
     const body = new URLSearchParams(alipaySignParams(params, endpoint.signingKey)).toString();
     const res = await opts.call(
-      { url: `${endpoint.baseUrl}/alipay/gateway.do`, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }, body },
+      {
+        url: `${endpoint.baseUrl}/alipay/gateway.do`,
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+        body,
+      },
       timeoutMs,
     );
     return classifyAnswer(res, (a) => {
@@ -81,7 +86,8 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       const response = envelope[responseKey(method)];
       const signature = envelope["sign"];
       if (typeof signature !== "string" || response === undefined) return { ok: false, detail: "unsigned answer" };
-      if (!verify("RSA_SHA256", canonicalJson(response), signature, endpoint.verifyKey)) return { ok: false, detail: "bad signature" };
+      if (!verify("RSA_SHA256", canonicalJson(response), signature, endpoint.verifyKey))
+        return { ok: false, detail: "bad signature" };
       const parsed = alipayResponseSchema.safeParse(response);
       if (!parsed.success) return { ok: false, detail: "unexpected answer shape" };
       return { ok: true, data: parsed.data, busy: parsed.data.sub_code === ALIPAY_BUSY_SUB_CODE };
@@ -90,12 +96,18 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
 
   return {
     call,
-    verifyNotification(rawBody: string): { ok: true; data: AlipayNotification } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    verifyNotification(
+      rawBody: string,
+    ):
+      | { ok: true; data: AlipayNotification }
+      | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       const fields = Object.fromEntries(new URLSearchParams(rawBody));
-      if (!alipayVerifyParams(fields, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "RSA2 sign does not verify" };
+      if (!alipayVerifyParams(fields, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "RSA2 sign does not verify" };
       const parsed = alipayNotificationSchema.safeParse(fields);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
-      if (parsed.data.app_id !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "notification for another app" };
+      if (parsed.data.app_id !== endpoint.merchantId)
+        return { ok: false, reason: "malformed", detail: "notification for another app" };
       return { ok: true, data: parsed.data };
     },
   };

@@ -2,14 +2,28 @@ import { fromDecimalString, toDecimalString, type Money } from "@pps/money";
 import { encodePassthrough } from "../shared/adapter.ts";
 import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaDateTime } from "../shared/time.ts";
-import type { CallbackResult, ChannelEndpoint, ChannelOutcome, ParsedCallback, PayRequest, QueryOutcome } from "../types.ts";
+import type {
+  CallbackResult,
+  ChannelEndpoint,
+  ChannelOutcome,
+  ParsedCallback,
+  PayRequest,
+  QueryOutcome,
+} from "../types.ts";
 import type { AlipayNotification, AlipayResponse, AlipayTradeStatus } from "./client.ts";
 
 export const ALIPAY_PRECREATE = "alipay.trade.precreate";
 export const ALIPAY_QUERY = "alipay.trade.query";
 
 function common(endpoint: ChannelEndpoint, method: string, now: Date): Record<string, string> {
-  return { app_id: endpoint.merchantId, method, format: "JSON", charset: "utf-8", timestamp: toChinaDateTime(now), version: "1.0" };
+  return {
+    app_id: endpoint.merchantId,
+    method,
+    format: "JSON",
+    charset: "utf-8",
+    timestamp: toChinaDateTime(now),
+    version: "1.0",
+  };
 }
 
 export function toAlipayPrecreateParams(req: PayRequest, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
@@ -26,7 +40,11 @@ export function toAlipayPrecreateParams(req: PayRequest, endpoint: ChannelEndpoi
   return { ...common(endpoint, ALIPAY_PRECREATE, now), notify_url: req.callbackUrl, biz_content: JSON.stringify(biz) };
 }
 
-export function toAlipayQueryParams(ref: { attemptId: string; channelTxnId: string | null }, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
+export function toAlipayQueryParams(
+  ref: { attemptId: string; channelTxnId: string | null },
+  endpoint: ChannelEndpoint,
+  now: Date,
+): Record<string, string> {
   const biz = ref.channelTxnId ? { trade_no: ref.channelTxnId } : { out_trade_no: ref.attemptId };
   return { ...common(endpoint, ALIPAY_QUERY, now), biz_content: JSON.stringify(biz) };
 }
@@ -45,7 +63,13 @@ export function alipayFailureCode(reason: string | undefined): FailureCode {
   }
 }
 
-function msg(r: { code?: string | undefined; msg?: string | undefined; sub_code?: string | undefined; sub_msg?: string | undefined; close_reason?: string | undefined }): string {
+function msg(r: {
+  code?: string | undefined;
+  msg?: string | undefined;
+  sub_code?: string | undefined;
+  sub_msg?: string | undefined;
+  close_reason?: string | undefined;
+}): string {
   return [r.code, r.msg, r.sub_code, r.sub_msg, r.close_reason].filter(Boolean).join(" ");
 }
 
@@ -53,7 +77,11 @@ export function alipayStatusToOutcome(status: AlipayTradeStatus, r: AlipayRespon
   switch (status) {
     case "WAIT_BUYER_PAY":
       return r.qr_code
-        ? { status: "requires_action", channelTxnId: tradeNo, action: { type: "qr_code", payload: r.qr_code, deeplink: r.deeplink ?? null } }
+        ? {
+            status: "requires_action",
+            channelTxnId: tradeNo,
+            action: { type: "qr_code", payload: r.qr_code, deeplink: r.deeplink ?? null },
+          }
         : { status: "pending", channelTxnId: tradeNo };
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED":
@@ -129,7 +157,15 @@ export function alipayNotificationToCallback(n: AlipayNotification): ParsedCallb
     case "TRADE_FINISHED":
       return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
     case "TRADE_CLOSED":
-      return { ok: true, result: { ...base, status: "failed", failureCode: alipayFailureCode(n.close_reason), failureMessage: `TRADE_CLOSED ${n.close_reason ?? ""}`.trim() } };
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "failed",
+          failureCode: alipayFailureCode(n.close_reason),
+          failureMessage: `TRADE_CLOSED ${n.close_reason ?? ""}`.trim(),
+        },
+      };
     case "WAIT_BUYER_PAY":
       return { ok: false, reason: "not_final", detail: `trade_status ${status}` };
     default:

@@ -60,10 +60,19 @@ export function verifyBankParams(params: Record<string, unknown>, key: string): 
 }
 
 export function createBankClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function post(path: string, params: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<BankAnswer>> {
+  async function post(
+    path: string,
+    params: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<ClientAnswer<BankAnswer>> {
     const body = new URLSearchParams(signBankParams(params, endpoint.signingKey)).toString();
     const res = await opts.call(
-      { url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" }, body },
+      {
+        url: `${endpoint.baseUrl}${path}`,
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8" },
+        body,
+      },
       timeoutMs,
     );
     return classifyAnswer(res, (a) => {
@@ -71,7 +80,12 @@ export function createBankClient(endpoint: ChannelEndpoint, opts: ResolvedOption
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
       const json = parsedJson.value;
       // The signature covers every field the bank sent, so verify the raw object, before any parsing.
-      if (typeof json !== "object" || json === null || !verifyBankParams(json as Record<string, unknown>, endpoint.verifyKey)) return { ok: false, detail: "bad signature" };
+      if (
+        typeof json !== "object" ||
+        json === null ||
+        !verifyBankParams(json as Record<string, unknown>, endpoint.verifyKey)
+      )
+        return { ok: false, detail: "bad signature" };
       const parsed = bankAnswerSchema.safeParse(json);
       if (!parsed.success) return { ok: false, detail: "unexpected answer shape" };
       return { ok: true, data: parsed.data, busy: parsed.data.rsp_code === BANK_BUSY_CODE };
@@ -82,13 +96,18 @@ export function createBankClient(endpoint: ChannelEndpoint, opts: ResolvedOption
     pay: (params: Record<string, string>, timeoutMs: number) => post("/bank/gateway/pay", params, timeoutMs),
     query: (params: Record<string, string>, timeoutMs: number) => post("/bank/gateway/query", params, timeoutMs),
     /** Verifies a form-encoded notification; the signature covers every field. */
-    verifyNotification(rawBody: string): { ok: true; data: BankNotification } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    verifyNotification(
+      rawBody: string,
+    ): { ok: true; data: BankNotification } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       const fields = Object.fromEntries(new URLSearchParams(rawBody));
-      if (typeof fields["sign"] !== "string") return { ok: false, reason: "signature_invalid", detail: "no sign field" };
-      if (!verifyBankParams(fields, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "MD5 sign does not match" };
+      if (typeof fields["sign"] !== "string")
+        return { ok: false, reason: "signature_invalid", detail: "no sign field" };
+      if (!verifyBankParams(fields, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "MD5 sign does not match" };
       const parsed = bankNotificationSchema.safeParse(fields);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
-      if (parsed.data.merchant_no !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "notification for another merchant" };
+      if (parsed.data.merchant_no !== endpoint.merchantId)
+        return { ok: false, reason: "malformed", detail: "notification for another merchant" };
       return { ok: true, data: parsed.data };
     },
   };

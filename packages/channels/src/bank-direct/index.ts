@@ -1,7 +1,13 @@
 import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createBankClient } from "./client.ts";
-import { bankNotificationToCallback, bankPayOutcome, bankQueryOutcome, toBankPayParams, toBankQueryParams } from "./transformers.ts";
+import {
+  bankNotificationToCallback,
+  bankPayOutcome,
+  bankQueryOutcome,
+  toBankPayParams,
+  toBankQueryParams,
+} from "./transformers.ts";
 
 export const BANK_DIRECT_CAPABILITIES: ChannelCapabilities = {
   products: ["online_banking"],
@@ -16,11 +22,17 @@ export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: Ada
     id: "bank_direct",
     capabilities: BANK_DIRECT_CAPABILITIES,
     async pay(request, call) {
-      const answer = await client.pay(toBankPayParams(request, endpoint, opts.now()), call?.timeoutMs ?? opts.timeoutMs);
+      const answer = await client.pay(
+        toBankPayParams(request, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
       return answer.kind === "ok" ? bankPayOutcome(answer.data) : transportOutcome(answer);
     },
     async query(ref, call) {
-      const answer = await client.query(toBankQueryParams(ref, endpoint, opts.now()), call?.timeoutMs ?? opts.timeoutMs);
+      const answer = await client.query(
+        toBankQueryParams(ref, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
       return answer.kind === "ok" ? bankQueryOutcome(answer.data) : queryTransportOutcome(answer);
     },
     parseCallback({ rawBody }) {
@@ -28,7 +40,9 @@ export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: Ada
       return verified.ok ? bankNotificationToCallback(verified.data) : verified;
     },
     callbackAck(accepted) {
-      return accepted ? { status: 200, contentType: "text/plain", body: "SUCCESS" } : { status: 400, contentType: "text/plain", body: "FAIL" };
+      return accepted
+        ? { status: 200, contentType: "text/plain", body: "SUCCESS" }
+        : { status: 400, contentType: "text/plain", body: "FAIL" };
     },
   };
 }

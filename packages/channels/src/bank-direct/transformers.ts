@@ -2,7 +2,14 @@ import { fromDecimalString, toDecimalString, type Money } from "@pps/money";
 import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
 import { encodePassthrough, randomNonce } from "../shared/adapter.ts";
-import type { CallbackResult, ChannelEndpoint, ChannelOutcome, ParsedCallback, PayRequest, QueryOutcome } from "../types.ts";
+import type {
+  CallbackResult,
+  ChannelEndpoint,
+  ChannelOutcome,
+  ParsedCallback,
+  PayRequest,
+  QueryOutcome,
+} from "../types.ts";
 import type { BankAnswer, BankNotification, BankTradeState } from "./client.ts";
 
 export function toBankPayParams(req: PayRequest, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
@@ -24,7 +31,11 @@ export function toBankPayParams(req: PayRequest, endpoint: ChannelEndpoint, now:
   };
 }
 
-export function toBankQueryParams(ref: { attemptId: string; channelTxnId: string | null }, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
+export function toBankQueryParams(
+  ref: { attemptId: string; channelTxnId: string | null },
+  endpoint: ChannelEndpoint,
+  now: Date,
+): Record<string, string> {
   return {
     merchant_no: endpoint.merchantId,
     ...(ref.channelTxnId ? { bank_txn_no: ref.channelTxnId } : { order_no: ref.attemptId }),
@@ -49,7 +60,11 @@ export function bankErrorCode(errCode: string | undefined, state: "FAILED" | "CL
   }
 }
 
-function message(a: { err_code?: string | undefined; err_msg?: string | undefined; rsp_msg?: string | undefined }): string {
+function message(a: {
+  err_code?: string | undefined;
+  err_msg?: string | undefined;
+  rsp_msg?: string | undefined;
+}): string {
   const text = a.err_msg ?? a.rsp_msg ?? "no message";
   return a.err_code ? `${a.err_code}: ${text}` : text;
 }
@@ -58,7 +73,9 @@ function message(a: { err_code?: string | undefined; err_msg?: string | undefine
 export function bankStateToOutcome(state: BankTradeState, a: BankAnswer, txnId: string): ChannelOutcome {
   switch (state) {
     case "PROCESSING":
-      return a.pay_url ? { status: "requires_action", channelTxnId: txnId, action: { type: "redirect", url: a.pay_url } } : { status: "pending", channelTxnId: txnId };
+      return a.pay_url
+        ? { status: "requires_action", channelTxnId: txnId, action: { type: "redirect", url: a.pay_url } }
+        : { status: "pending", channelTxnId: txnId };
     case "PAYING":
       return { status: "pending", channelTxnId: txnId };
     case "SUCCESS":
@@ -131,7 +148,15 @@ export function bankNotificationToCallback(n: BankNotification): ParsedCallback 
       return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
     case "FAILED":
     case "CLOSED":
-      return { ok: true, result: { ...base, status: "failed", failureCode: bankErrorCode(n.err_code, state), failureMessage: message(n) } };
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "failed",
+          failureCode: bankErrorCode(n.err_code, state),
+          failureMessage: message(n),
+        },
+      };
     case "PROCESSING":
     case "PAYING":
       return { ok: false, reason: "not_final", detail: `trade_state ${state}` };

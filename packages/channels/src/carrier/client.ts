@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
-import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import {
+  classifyAnswer,
+  parseJson,
+  header,
+  headersToRecord,
+  randomNonce,
+  type ClientAnswer,
+  type ResolvedOptions,
+} from "../shared/adapter.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -8,7 +16,14 @@ import type { ChannelEndpoint } from "../types.ts";
  * and `X-Signature` = hex HMAC-SHA256 of `timestamp\nMETHOD\npath?query\nbody`; answers and callbacks carry
  * `X-Timestamp` and `X-Signature` = hex HMAC-SHA256 of `timestamp\nbody`, with the same shared secret.
  */
-export const CARRIER_CHARGE_STATUSES = ["PENDING_CONFIRMATION", "PROCESSING", "SUCCEEDED", "FAILED", "EXPIRED", "CANCELED"] as const;
+export const CARRIER_CHARGE_STATUSES = [
+  "PENDING_CONFIRMATION",
+  "PROCESSING",
+  "SUCCEEDED",
+  "FAILED",
+  "EXPIRED",
+  "CANCELED",
+] as const;
 export type CarrierChargeStatus = (typeof CARRIER_CHARGE_STATUSES)[number];
 
 export const CARRIER_BUSY_CODE = "SERVICE_BUSY";
@@ -30,12 +45,25 @@ export type CarrierCharge = z.infer<typeof carrierChargeSchema>;
 export const carrierErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
 export type CarrierError = z.infer<typeof carrierErrorSchema>;
 
-export const carrierEventSchema = z.object({ eventId: z.string(), eventTime: z.string(), partnerId: z.string(), charge: carrierChargeSchema });
+export const carrierEventSchema = z.object({
+  eventId: z.string(),
+  eventTime: z.string(),
+  partnerId: z.string(),
+  charge: carrierChargeSchema,
+});
 export type CarrierEvent = z.infer<typeof carrierEventSchema>;
 
-export type CarrierAnswer = { status: number; charge: CarrierCharge } | { status: number; error: CarrierError["error"] };
+export type CarrierAnswer =
+  | { status: number; charge: CarrierCharge }
+  | { status: number; error: CarrierError["error"] };
 
-export function carrierRequestSignature(timestamp: string, method: string, pathAndQuery: string, body: string, key: string): string {
+export function carrierRequestSignature(
+  timestamp: string,
+  method: string,
+  pathAndQuery: string,
+  body: string,
+  key: string,
+): string {
   return sign("HMAC_SHA256", `${timestamp}\n${method}\n${pathAndQuery}\n${body}`, key);
 }
 
@@ -50,7 +78,12 @@ export function verifyCarrierMessage(headers: Record<string, string>, body: stri
 }
 
 export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function send(method: "GET" | "POST", pathAndQuery: string, body: string, timeoutMs: number): Promise<ClientAnswer<CarrierAnswer>> {
+  async function send(
+    method: "GET" | "POST",
+    pathAndQuery: string,
+    body: string,
+    timeoutMs: number,
+  ): Promise<ClientAnswer<CarrierAnswer>> {
     const ts = String(opts.now().getTime());
     const headers: Record<string, string> = {
       "x-partner-id": endpoint.merchantId,
@@ -59,19 +92,29 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
       "x-signature": carrierRequestSignature(ts, method, pathAndQuery, body, endpoint.signingKey),
     };
     if (method === "POST") headers["content-type"] = "application/json";
-    const res = await opts.call({ url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
+    const res = await opts.call(
+      { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined },
+      timeoutMs,
+    );
     return classifyAnswer<CarrierAnswer>(res, (a) => {
-      if (!verifyCarrierMessage(headersToRecord(a.headers), a.body, endpoint.verifyKey)) return { ok: false, detail: "bad or missing signature" };
+      if (!verifyCarrierMessage(headersToRecord(a.headers), a.body, endpoint.verifyKey))
+        return { ok: false, detail: "bad or missing signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
       const json = parsedJson.value;
       if (a.status < 300) {
         const charge = carrierChargeSchema.safeParse(json);
-        return charge.success ? { ok: true, data: { status: a.status, charge: charge.data }, busy: false } : { ok: false, detail: "unexpected charge shape" };
+        return charge.success
+          ? { ok: true, data: { status: a.status, charge: charge.data }, busy: false }
+          : { ok: false, detail: "unexpected charge shape" };
       }
       const error = carrierErrorSchema.safeParse(json);
       return error.success
-        ? { ok: true, data: { status: a.status, error: error.data.error }, busy: error.data.error.code === CARRIER_BUSY_CODE }
+        ? {
+            ok: true,
+            data: { status: a.status, error: error.data.error },
+            busy: error.data.error.code === CARRIER_BUSY_CODE,
+          }
         : { ok: false, detail: "unexpected error shape" };
     });
   }
@@ -79,15 +122,27 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
   return {
     createCharge: (body: string, timeoutMs: number) => send("POST", "/carrier/v1/charges", body, timeoutMs),
     getCharge: (ref: { attemptId: string; channelTxnId: string | null }, timeoutMs: number) =>
-      send("GET", ref.channelTxnId ? `/carrier/v1/charges/${encodeURIComponent(ref.channelTxnId)}` : `/carrier/v1/charges?partnerOrderId=${encodeURIComponent(ref.attemptId)}`, "", timeoutMs),
-    verifyEvent(headers: Record<string, string>, rawBody: string): { ok: true; data: CarrierEvent } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
-      if (!verifyCarrierMessage(headers, rawBody, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "X-Signature does not verify" };
+      send(
+        "GET",
+        ref.channelTxnId
+          ? `/carrier/v1/charges/${encodeURIComponent(ref.channelTxnId)}`
+          : `/carrier/v1/charges?partnerOrderId=${encodeURIComponent(ref.attemptId)}`,
+        "",
+        timeoutMs,
+      ),
+    verifyEvent(
+      headers: Record<string, string>,
+      rawBody: string,
+    ): { ok: true; data: CarrierEvent } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+      if (!verifyCarrierMessage(headers, rawBody, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "X-Signature does not verify" };
       const parsedJson = parseJson(rawBody);
       if (!parsedJson.ok) return { ok: false, reason: "malformed", detail: "not JSON" };
       const json = parsedJson.value;
       const parsed = carrierEventSchema.safeParse(json);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "unexpected event shape" };
-      if (parsed.data.partnerId !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "event for another partner" };
+      if (parsed.data.partnerId !== endpoint.merchantId)
+        return { ok: false, reason: "malformed", detail: "event for another partner" };
       return { ok: true, data: parsed.data };
     },
   };

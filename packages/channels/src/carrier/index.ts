@@ -2,9 +2,19 @@ import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOp
 import { failed } from "../shared/outcomes.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createCarrierClient } from "./client.ts";
-import { CARRIER_MAX_AMOUNT, carrierCreateOutcome, carrierEventToCallback, carrierQueryOutcome, toCarrierChargeBody } from "./transformers.ts";
+import {
+  CARRIER_MAX_AMOUNT,
+  carrierCreateOutcome,
+  carrierEventToCallback,
+  carrierQueryOutcome,
+  toCarrierChargeBody,
+} from "./transformers.ts";
 
-export const CARRIER_CAPABILITIES: ChannelCapabilities = { products: ["carrier_billing"], currencies: ["CNY"], maxAmount: CARRIER_MAX_AMOUNT };
+export const CARRIER_CAPABILITIES: ChannelCapabilities = {
+  products: ["carrier_billing"],
+  currencies: ["CNY"],
+  maxAmount: CARRIER_MAX_AMOUNT,
+};
 
 export function createCarrierAdapter(endpoint: ChannelEndpoint, options?: AdapterOptions): ChannelAdapter {
   const opts = resolveOptions(options);
@@ -16,7 +26,10 @@ export function createCarrierAdapter(endpoint: ChannelEndpoint, options?: Adapte
       const phone = request.payer.phone;
       // The carrier bills a phone number; without one there is nothing to send (and nothing was taken).
       if (!phone) return failed("payer_phone_missing", "carrier billing needs the payer's phone number");
-      const answer = await client.createCharge(toCarrierChargeBody({ ...request, payer: { ...request.payer, phone } }, endpoint), call?.timeoutMs ?? opts.timeoutMs);
+      const answer = await client.createCharge(
+        toCarrierChargeBody({ ...request, payer: { ...request.payer, phone } }, endpoint),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
       return answer.kind === "ok" ? carrierCreateOutcome(answer.data) : transportOutcome(answer);
     },
     async query(ref, call) {

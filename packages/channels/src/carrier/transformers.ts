@@ -1,6 +1,13 @@
 import { encodePassthrough } from "../shared/adapter.ts";
 import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
-import type { CallbackResult, ChannelEndpoint, ChannelOutcome, ParsedCallback, PayRequest, QueryOutcome } from "../types.ts";
+import type {
+  CallbackResult,
+  ChannelEndpoint,
+  ChannelOutcome,
+  ParsedCallback,
+  PayRequest,
+  QueryOutcome,
+} from "../types.ts";
 import type { CarrierAnswer, CarrierCharge, CarrierChargeStatus, CarrierEvent } from "./client.ts";
 
 /** The carrier bills small amounts only: at most 500.00 CNY per payment. */
@@ -46,7 +53,11 @@ function chargeMessage(c: CarrierCharge): string {
 export function carrierStatusToOutcome(status: CarrierChargeStatus, c: CarrierCharge): ChannelOutcome {
   switch (status) {
     case "PENDING_CONFIRMATION":
-      return { status: "requires_action", channelTxnId: c.chargeId, action: { type: "sms_confirmation", phoneMasked: c.msisdnMasked } };
+      return {
+        status: "requires_action",
+        channelTxnId: c.chargeId,
+        action: { type: "sms_confirmation", phoneMasked: c.msisdnMasked },
+      };
     case "PROCESSING":
       return { status: "pending", channelTxnId: c.chargeId };
     case "SUCCEEDED":
@@ -93,7 +104,8 @@ export function carrierQueryOutcome(a: CarrierAnswer): QueryOutcome {
 export function carrierEventToCallback(e: CarrierEvent): ParsedCallback {
   const c = e.charge;
   const occurredAt = new Date(c.completedAt ?? e.eventTime);
-  if (Number.isNaN(occurredAt.getTime())) return { ok: false, reason: "malformed", detail: "bad completedAt/eventTime" };
+  if (Number.isNaN(occurredAt.getTime()))
+    return { ok: false, reason: "malformed", detail: "bad completedAt/eventTime" };
   const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
     channel: "carrier",
     attemptId: c.partnerOrderId,
@@ -109,7 +121,10 @@ export function carrierEventToCallback(e: CarrierEvent): ParsedCallback {
     case "succeeded":
       return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
     case "failed":
-      return { ok: true, result: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message } };
+      return {
+        ok: true,
+        result: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message },
+      };
     case "requires_action":
     case "pending":
     case "unknown":

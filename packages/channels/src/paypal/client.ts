@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { sign, verify } from "@pps/signing";
-import { classifyAnswer, parseJson, header, headersToRecord, randomNonce, type ClientAnswer, type ResolvedOptions } from "../shared/adapter.ts";
+import {
+  classifyAnswer,
+  parseJson,
+  header,
+  headersToRecord,
+  randomNonce,
+  type ClientAnswer,
+  type ResolvedOptions,
+} from "../shared/adapter.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
 /**
@@ -10,9 +18,23 @@ import type { ChannelEndpoint } from "../types.ts";
  * `METHOD\npath?query\ntime\nbody`. Answers and webhooks carry `PayPal-Transmission-Id`, `-Time` and `-Sig`
  * = hex HMAC-SHA256 of `id|time|merchantId|sha256hex(body)`, with the same shared secret.
  */
-export const PAYPAL_ORDER_STATUSES = ["CREATED", "SAVED", "PAYER_ACTION_REQUIRED", "APPROVED", "COMPLETED", "VOIDED"] as const;
+export const PAYPAL_ORDER_STATUSES = [
+  "CREATED",
+  "SAVED",
+  "PAYER_ACTION_REQUIRED",
+  "APPROVED",
+  "COMPLETED",
+  "VOIDED",
+] as const;
 export type PaypalOrderStatus = (typeof PAYPAL_ORDER_STATUSES)[number];
-export const PAYPAL_CAPTURE_STATUSES = ["COMPLETED", "DECLINED", "PENDING", "FAILED", "REFUNDED", "PARTIALLY_REFUNDED"] as const;
+export const PAYPAL_CAPTURE_STATUSES = [
+  "COMPLETED",
+  "DECLINED",
+  "PENDING",
+  "FAILED",
+  "REFUNDED",
+  "PARTIALLY_REFUNDED",
+] as const;
 export type PaypalCaptureStatus = (typeof PAYPAL_CAPTURE_STATUSES)[number];
 
 const moneySchema = z.object({ currency_code: z.string(), value: z.string() });
@@ -41,7 +63,9 @@ export const paypalOrderSchema = z.object({
                 seller_receivable_breakdown: z
                   .object({
                     gross_amount: moneySchema,
-                    exchange_rate: z.object({ source_currency: z.string(), target_currency: z.string(), value: z.string() }).optional(),
+                    exchange_rate: z
+                      .object({ source_currency: z.string(), target_currency: z.string(), value: z.string() })
+                      .optional(),
                     receivable_amount: moneySchema.optional(),
                   })
                   .optional(),
@@ -77,7 +101,13 @@ export type PaypalAnswer = { status: number; order: PaypalOrder } | { status: nu
 
 export const PAYPAL_BUSY_NAME = "SERVICE_UNAVAILABLE";
 
-export function paypalRequestSignature(method: string, pathAndQuery: string, time: string, body: string, key: string): string {
+export function paypalRequestSignature(
+  method: string,
+  pathAndQuery: string,
+  time: string,
+  body: string,
+  key: string,
+): string {
   return sign("HMAC_SHA256", `${method}\n${pathAndQuery}\n${time}\n${body}`, key);
 }
 
@@ -86,7 +116,12 @@ export function paypalTransmissionPayload(id: string, time: string, merchantId: 
 }
 
 /** Verifies the transmission headers of an answer or a webhook. */
-export function verifyPaypalTransmission(headers: Record<string, string>, body: string, merchantId: string, key: string): boolean {
+export function verifyPaypalTransmission(
+  headers: Record<string, string>,
+  body: string,
+  merchantId: string,
+  key: string,
+): boolean {
   const id = header(headers, "paypal-transmission-id");
   const time = header(headers, "paypal-transmission-time");
   const sig = header(headers, "paypal-transmission-sig");
@@ -95,7 +130,13 @@ export function verifyPaypalTransmission(headers: Record<string, string>, body: 
 }
 
 export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function send(method: "GET" | "POST", pathAndQuery: string, body: string, extraHeaders: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<PaypalAnswer>> {
+  async function send(
+    method: "GET" | "POST",
+    pathAndQuery: string,
+    body: string,
+    extraHeaders: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<ClientAnswer<PaypalAnswer>> {
     const time = opts.now().toISOString();
     const headers: Record<string, string> = {
       ...extraHeaders,
@@ -105,38 +146,55 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       "paypal-auth-nonce": randomNonce(),
     };
     if (method === "POST") headers["content-type"] = "application/json";
-    const res = await opts.call({ url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined }, timeoutMs);
+    const res = await opts.call(
+      { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined },
+      timeoutMs,
+    );
     return classifyAnswer<PaypalAnswer>(res, (a) => {
-      if (!verifyPaypalTransmission(headersToRecord(a.headers), a.body, endpoint.merchantId, endpoint.verifyKey)) return { ok: false, detail: "bad or missing transmission signature" };
+      if (!verifyPaypalTransmission(headersToRecord(a.headers), a.body, endpoint.merchantId, endpoint.verifyKey))
+        return { ok: false, detail: "bad or missing transmission signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
       const json = parsedJson.value;
       if (a.status < 300) {
         const order = paypalOrderSchema.safeParse(json);
-        return order.success ? { ok: true, data: { status: a.status, order: order.data }, busy: false } : { ok: false, detail: "unexpected order shape" };
+        return order.success
+          ? { ok: true, data: { status: a.status, order: order.data }, busy: false }
+          : { ok: false, detail: "unexpected order shape" };
       }
       const error = paypalErrorSchema.safeParse(json);
-      return error.success ? { ok: true, data: { status: a.status, error: error.data }, busy: error.data.name === PAYPAL_BUSY_NAME } : { ok: false, detail: "unexpected error shape" };
+      return error.success
+        ? { ok: true, data: { status: a.status, error: error.data }, busy: error.data.name === PAYPAL_BUSY_NAME }
+        : { ok: false, detail: "unexpected error shape" };
     });
   }
 
   return {
-    createOrder: (body: string, requestId: string, timeoutMs: number) => send("POST", "/paypal/v2/checkout/orders", body, { "paypal-request-id": requestId }, timeoutMs),
+    createOrder: (body: string, requestId: string, timeoutMs: number) =>
+      send("POST", "/paypal/v2/checkout/orders", body, { "paypal-request-id": requestId }, timeoutMs),
     getOrder: (ref: { attemptId: string; channelTxnId: string | null }, timeoutMs: number) =>
       send(
         "GET",
-        ref.channelTxnId ? `/paypal/v2/checkout/orders/${encodeURIComponent(ref.channelTxnId)}` : `/paypal/v2/checkout/orders?reference_id=${encodeURIComponent(ref.attemptId)}`,
+        ref.channelTxnId
+          ? `/paypal/v2/checkout/orders/${encodeURIComponent(ref.channelTxnId)}`
+          : `/paypal/v2/checkout/orders?reference_id=${encodeURIComponent(ref.attemptId)}`,
         "",
         {},
         timeoutMs,
       ),
-    verifyWebhook(headers: Record<string, string>, rawBody: string): { ok: true; data: PaypalWebhook } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
-      if (!verifyPaypalTransmission(headers, rawBody, endpoint.merchantId, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "transmission signature does not verify" };
+    verifyWebhook(
+      headers: Record<string, string>,
+      rawBody: string,
+    ): { ok: true; data: PaypalWebhook } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+      if (!verifyPaypalTransmission(headers, rawBody, endpoint.merchantId, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "transmission signature does not verify" };
       const parsedJson = parseJson(rawBody);
       if (!parsedJson.ok) return { ok: false, reason: "malformed", detail: "not JSON" };
       const json = parsedJson.value;
       const parsed = paypalWebhookSchema.safeParse(json);
-      return parsed.success ? { ok: true, data: parsed.data } : { ok: false, reason: "malformed", detail: "unexpected webhook shape" };
+      return parsed.success
+        ? { ok: true, data: parsed.data }
+        : { ok: false, reason: "malformed", detail: "unexpected webhook shape" };
     },
   };
 }

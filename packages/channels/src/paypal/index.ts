@@ -16,7 +16,11 @@ export function createPaypalAdapter(endpoint: ChannelEndpoint, options?: Adapter
     id: "paypal",
     capabilities: PAYPAL_CAPABILITIES,
     async pay(request, call) {
-      const answer = await client.createOrder(toPaypalOrderBody(request), request.attemptId, call?.timeoutMs ?? opts.timeoutMs);
+      const answer = await client.createOrder(
+        toPaypalOrderBody(request),
+        request.attemptId,
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
       return answer.kind === "ok" ? paypalCreateOutcome(answer.data) : transportOutcome(answer);
     },
     async query(ref, call) {
@@ -28,7 +32,9 @@ export function createPaypalAdapter(endpoint: ChannelEndpoint, options?: Adapter
       return verified.ok ? paypalWebhookToCallback(verified.data) : verified;
     },
     callbackAck(accepted) {
-      return accepted ? { status: 200, contentType: "text/plain", body: "" } : { status: 400, contentType: "text/plain", body: "rejected" };
+      return accepted
+        ? { status: 200, contentType: "text/plain", body: "" }
+        : { status: 400, contentType: "text/plain", body: "rejected" };
     },
   };
 }

@@ -12,7 +12,10 @@ export function toPaypalOrderBody(req: PayRequest): string {
         reference_id: req.attemptId,
         custom_id: encodePassthrough(req.metadata),
         description: req.subject,
-        amount: { currency_code: req.currency, value: toDecimalString({ amount: req.amount, currency: req.currency } as Money) },
+        amount: {
+          currency_code: req.currency,
+          value: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+        },
       },
     ],
     application_context: {
@@ -71,7 +74,11 @@ function captureOutcome(status: PaypalCaptureStatus, capture: Capture, orderId: 
       return { status: "pending", channelTxnId: orderId };
     case "DECLINED":
     case "FAILED":
-      return failed(paypalFailureCode(capture.status_details?.reason), `capture ${status} ${capture.status_details?.reason ?? ""}`.trim(), orderId);
+      return failed(
+        paypalFailureCode(capture.status_details?.reason),
+        `capture ${status} ${capture.status_details?.reason ?? ""}`.trim(),
+        orderId,
+      );
     default:
       return assertNever(status, "paypal capture status");
   }
@@ -84,16 +91,24 @@ export function paypalOrderToOutcome(order: PaypalOrder): ChannelOutcome {
     case "SAVED":
     case "PAYER_ACTION_REQUIRED": {
       const link = order.links?.find((l) => l.rel === "payer-action" || l.rel === "approve");
-      return link ? { status: "requires_action", channelTxnId: order.id, action: { type: "redirect", url: link.href } } : { status: "pending", channelTxnId: order.id };
+      return link
+        ? { status: "requires_action", channelTxnId: order.id, action: { type: "redirect", url: link.href } }
+        : { status: "pending", channelTxnId: order.id };
     }
     case "APPROVED":
       return { status: "pending", channelTxnId: order.id };
     case "COMPLETED": {
       const capture = order.purchase_units[0]?.payments?.captures[0];
-      return capture ? captureOutcome(capture.status, capture, order.id) : unknown("paypal order COMPLETED without a capture");
+      return capture
+        ? captureOutcome(capture.status, capture, order.id)
+        : unknown("paypal order COMPLETED without a capture");
     }
     case "VOIDED":
-      return failed(paypalFailureCode(order.status_details?.reason), `VOIDED ${order.status_details?.reason ?? ""}`.trim(), order.id);
+      return failed(
+        paypalFailureCode(order.status_details?.reason),
+        `VOIDED ${order.status_details?.reason ?? ""}`.trim(),
+        order.id,
+      );
     default:
       return assertNever(status, "paypal order status");
   }
@@ -161,9 +176,27 @@ export function paypalWebhookToCallback(w: PaypalWebhook): ParsedCallback {
   };
   switch (outcome.status) {
     case "succeeded":
-      return { ok: true, result: { ...base, status: "succeeded", settlement: outcome.settlement, failureCode: null, failureMessage: null } };
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "succeeded",
+          settlement: outcome.settlement,
+          failureCode: null,
+          failureMessage: null,
+        },
+      };
     case "failed":
-      return { ok: true, result: { ...base, status: "failed", settlement: null, failureCode: outcome.code, failureMessage: outcome.message } };
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "failed",
+          settlement: null,
+          failureCode: outcome.code,
+          failureMessage: outcome.message,
+        },
+      };
     case "requires_action":
     case "pending":
       return { ok: false, reason: "not_final", detail: `${w.event_type} order ${order.status}` };

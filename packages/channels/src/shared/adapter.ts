@@ -1,5 +1,12 @@
 import type { ChannelOutcome } from "../types.ts";
-import { DEFAULT_TIMEOUT_MS, type FetchLike, fetchTransport, type HttpResult, type HttpTransport, nodeHttpTransport } from "./http.ts";
+import {
+  DEFAULT_TIMEOUT_MS,
+  type FetchLike,
+  fetchTransport,
+  type HttpResult,
+  type HttpTransport,
+  nodeHttpTransport,
+} from "./http.ts";
 import { unavailable, unknown } from "./outcomes.ts";
 
 /** Options every create<Name>Adapter takes. */
@@ -15,7 +22,11 @@ export type AdapterOptions = {
 export type ResolvedOptions = { timeoutMs: number; call: HttpTransport; now: () => Date };
 
 export function resolveOptions(opts: AdapterOptions = {}): ResolvedOptions {
-  return { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS, call: opts.fetch ? fetchTransport(opts.fetch) : nodeHttpTransport, now: opts.now ?? (() => new Date()) };
+  return {
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    call: opts.fetch ? fetchTransport(opts.fetch) : nodeHttpTransport,
+    now: opts.now ?? (() => new Date()),
+  };
 }
 
 /**
@@ -59,7 +70,9 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
 /** Turns a raw HTTP result into a ClientAnswer, given the channel's own parse-and-verify step. */
 export function classifyAnswer<T>(
   res: HttpResult,
-  verify: (answer: Extract<HttpResult, { kind: "answer" }>) => { ok: true; data: T; busy: boolean } | { ok: false; detail: string },
+  verify: (
+    answer: Extract<HttpResult, { kind: "answer" }>,
+  ) => { ok: true; data: T; busy: boolean } | { ok: false; detail: string },
 ): ClientAnswer<T> {
   if (res.kind === "not_sent") return { kind: "not_sent", detail: res.detail };
   if (res.kind === "lost") return { kind: "unknown", detail: res.detail };

@@ -8,16 +8,27 @@ import { fromChinaTime, toChinaCompact, toChinaDateTime } from "./time.ts";
 describe("transport classification", () => {
   it("connection refused and DNS failures never left: not_sent", async () => {
     expect((await httpCall(refusedFetch, { url: "http://x", method: "GET" }, 100)).kind).toBe("not_sent");
-    const dns = Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("getaddrinfo ENOTFOUND x"), { code: "ENOTFOUND" }) });
+    const dns = Object.assign(new TypeError("fetch failed"), {
+      cause: Object.assign(new Error("getaddrinfo ENOTFOUND x"), { code: "ENOTFOUND" }),
+    });
     expect(classifyFetchError(dns)).toBe("not_sent");
     const happyEyeballs = Object.assign(new TypeError("fetch failed"), {
-      cause: Object.assign(new AggregateError([Object.assign(new Error("a"), { code: "ECONNREFUSED" }), Object.assign(new Error("b"), { code: "ECONNREFUSED" })]), { code: "ECONNREFUSED" }),
+      cause: Object.assign(
+        new AggregateError([
+          Object.assign(new Error("a"), { code: "ECONNREFUSED" }),
+          Object.assign(new Error("b"), { code: "ECONNREFUSED" }),
+        ]),
+        { code: "ECONNREFUSED" },
+      ),
     });
     expect(classifyFetchError(happyEyeballs)).toBe("not_sent");
   });
 
   it("timeouts, resets and anything unrecognised may have reached the channel: lost", async () => {
-    expect(await httpCall(timeoutFetch, { url: "http://x", method: "GET" }, 100)).toEqual({ kind: "lost", detail: "no answer within 100 ms" });
+    expect(await httpCall(timeoutFetch, { url: "http://x", method: "GET" }, 100)).toEqual({
+      kind: "lost",
+      detail: "no answer within 100 ms",
+    });
     expect((await httpCall(resetFetch, { url: "http://x", method: "GET" }, 100)).kind).toBe("lost");
     expect(classifyFetchError(new Error("weird"))).toBe("lost");
   });
@@ -28,7 +39,11 @@ describe("transport classification", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     const started = Date.now();
-    const res = await httpCall((u, i) => fetch(u, i), { url: `http://127.0.0.1:${port}/`, method: "POST", body: "x" }, 200);
+    const res = await httpCall(
+      (u, i) => fetch(u, i),
+      { url: `http://127.0.0.1:${port}/`, method: "POST", body: "x" },
+      200,
+    );
     expect(res.kind).toBe("lost");
     expect(Date.now() - started).toBeLessThan(2_000);
     server.close();
@@ -40,7 +55,11 @@ describe("transport classification", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     await new Promise<void>((r) => server.close(() => r()));
-    const res = await httpCall((u, i) => fetch(u, i), { url: `http://127.0.0.1:${port}/`, method: "POST", body: "x" }, 1_000);
+    const res = await httpCall(
+      (u, i) => fetch(u, i),
+      { url: `http://127.0.0.1:${port}/`, method: "POST", body: "x" },
+      1_000,
+    );
     expect(res.kind).toBe("not_sent");
   });
 });
@@ -63,10 +82,17 @@ describe("node:http transport (the default)", () => {
         res.writeHead(402, { "x-sign": "abc", "content-type": "text/plain" }).end("declined ünïcode");
       });
     });
-    const res = await nodeHttpTransport({ url: s.url, method: "POST", headers: { "content-type": "application/json" }, body: '{"a":"é"}' }, 1_000);
+    const res = await nodeHttpTransport(
+      { url: s.url, method: "POST", headers: { "content-type": "application/json" }, body: '{"a":"é"}' },
+      1_000,
+    );
     s.close();
     expect(seen).toEqual({ method: "POST", type: "application/json", body: '{"a":"é"}' });
-    expect(res.kind === "answer" && [res.status, res.headers.get("x-sign"), res.body]).toEqual([402, "abc", "declined ünïcode"]);
+    expect(res.kind === "answer" && [res.status, res.headers.get("x-sign"), res.body]).toEqual([
+      402,
+      "abc",
+      "declined ünïcode",
+    ]);
   });
 
   it("classifies failures as httpCall does: closed port not_sent, silence and a cut-off answer lost", async () => {
@@ -75,12 +101,17 @@ describe("node:http transport (the default)", () => {
     await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
     const closedPort = (closed.address() as { port: number }).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    expect((await nodeHttpTransport({ url: `http://127.0.0.1:${closedPort}/`, method: "GET" }, 1_000)).kind).toBe("not_sent");
+    expect((await nodeHttpTransport({ url: `http://127.0.0.1:${closedPort}/`, method: "GET" }, 1_000)).kind).toBe(
+      "not_sent",
+    );
 
     const silent = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const started = Date.now();
-    const res = await nodeHttpTransport({ url: `http://127.0.0.1:${(silent.address() as { port: number }).port}/`, method: "POST", body: "x" }, 200);
+    const res = await nodeHttpTransport(
+      { url: `http://127.0.0.1:${(silent.address() as { port: number }).port}/`, method: "POST", body: "x" },
+      200,
+    );
     silent.close();
     expect(res).toEqual({ kind: "lost", detail: "no answer within 200 ms" });
     expect(Date.now() - started).toBeLessThan(2_000);

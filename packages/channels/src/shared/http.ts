@@ -19,7 +19,14 @@ export type HttpRequest = { url: string; method: "GET" | "POST"; headers?: Recor
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
 // Errors raised before a single byte of the request could reach the channel.
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
 
 type ErrorWithCode = { code?: unknown; errors?: unknown; cause?: unknown };
 
@@ -48,10 +55,17 @@ export async function httpCall(fetchImpl: FetchLike, req: HttpRequest, timeoutMs
   const signal = AbortSignal.timeout(timeoutMs);
   let res: Response;
   try {
-    res = await fetchImpl(req.url, { method: req.method, headers: req.headers, body: req.body, signal, redirect: "manual" });
+    res = await fetchImpl(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      signal,
+      redirect: "manual",
+    });
   } catch (err) {
     const kind = classifyFetchError(err);
-    if (kind === "lost" && err instanceof Error && err.name === "TimeoutError") return { kind, detail: `no answer within ${timeoutMs} ms` };
+    if (kind === "lost" && err instanceof Error && err.name === "TimeoutError")
+      return { kind, detail: `no answer within ${timeoutMs} ms` };
     return { kind, detail: describe(err) };
   }
   try {
@@ -71,7 +85,10 @@ export function fetchTransport(fetchImpl: FetchLike): HttpTransport {
   return (req, timeoutMs) => httpCall(fetchImpl, req, timeoutMs);
 }
 
-const agents = { http: new HttpAgent({ keepAlive: true, maxSockets: 256 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }) };
+const agents = {
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+};
 
 /**
  * The default transport: node:http with keep-alive connections. It classifies failures exactly as
@@ -91,23 +108,46 @@ export const nodeHttpTransport: HttpTransport = (req, timeoutMs) =>
       resolve(result);
     };
     let answered = false;
-    const outgoing = send(url, { method: req.method, headers: { ...req.headers, ...(req.body !== undefined ? { "content-length": String(Buffer.byteLength(req.body)) } : {}) }, agent: secure ? agents.https : agents.http }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-        finish({ kind: "answer", status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString("utf8") });
-      });
-      // The body can still be cut off (timeout or reset) after the headers arrived: the channel did act on it.
-      res.on("error", (err) => finish({ kind: "lost", detail: `answer cut off: ${describe(err)}` }));
-      res.on("aborted", () => finish({ kind: "lost", detail: "answer cut off" }));
-    });
+    const outgoing = send(
+      url,
+      {
+        method: req.method,
+        headers: {
+          ...req.headers,
+          ...(req.body !== undefined ? { "content-length": String(Buffer.byteLength(req.body)) } : {}),
+        },
+        agent: secure ? agents.https : agents.http,
+      },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+          finish({
+            kind: "answer",
+            status: res.statusCode ?? 0,
+            headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          });
+        });
+        // The body can still be cut off (timeout or reset) after the headers arrived: the channel did act on it.
+        res.on("error", (err) => finish({ kind: "lost", detail: `answer cut off: ${describe(err)}` }));
+        res.on("aborted", () => finish({ kind: "lost", detail: "answer cut off" }));
+      },
+    );
     const timer = setTimeout(() => {
       outgoing.destroy();
       finish({ kind: "lost", detail: answered ? "answer cut off: timed out" : `no answer within ${timeoutMs} ms` });
     }, timeoutMs);
-    outgoing.on("error", (err) => finish(answered ? { kind: "lost", detail: `answer cut off: ${describe(err)}` } : { kind: classifyFetchError(err), detail: describe(err) }));
+    outgoing.on("error", (err) =>
+      finish(
+        answered
+          ? { kind: "lost", detail: `answer cut off: ${describe(err)}` }
+          : { kind: classifyFetchError(err), detail: describe(err) },
+      ),
+    );
     outgoing.end(req.body);
   });

@@ -5,7 +5,13 @@ import type { FetchLike } from "./http.ts";
 
 export function devEndpoint(id: ChannelId, over: Partial<ChannelEndpoint> = {}): ChannelEndpoint {
   const k = DEV_CHANNEL_KEYS[id];
-  return { baseUrl: "http://channel.test", merchantId: k.merchantId, signingKey: k.merchantSigningKey, verifyKey: k.channelVerifyKey, ...over };
+  return {
+    baseUrl: "http://channel.test",
+    merchantId: k.merchantId,
+    signingKey: k.merchantSigningKey,
+    verifyKey: k.channelVerifyKey,
+    ...over,
+  };
 }
 
 export function payRequest(over: Partial<PayRequest> = {}): PayRequest {
@@ -28,7 +34,9 @@ export function payRequest(over: Partial<PayRequest> = {}): PayRequest {
 
 /** A fetch that throws what undici throws when nothing listens on the port. */
 export const refusedFetch: FetchLike = async () => {
-  throw Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }) });
+  throw Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+  });
 };
 
 /** A fetch that throws what AbortSignal.timeout produces. */
@@ -37,10 +45,16 @@ export const timeoutFetch: FetchLike = async () => {
 };
 
 export const resetFetch: FetchLike = async () => {
-  throw Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }) });
+  throw Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }),
+  });
 };
 
-export function answerFetch(status: number, body: string, headers: Record<string, string> = {}): FetchLike & { calls: { url: string; init: RequestInit }[] } {
+export function answerFetch(
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): FetchLike & { calls: { url: string; init: RequestInit }[] } {
   const calls: { url: string; init: RequestInit }[] = [];
   const f = (async (url: string, init: RequestInit) => {
     calls.push({ url, init });

@@ -61,13 +61,22 @@ export function verifyUnionPay(fields: Record<string, unknown>, publicKeyPem: st
 
 function parseJsonObject(text: string): Record<string, unknown> | null {
   const parsed = parseJson(text);
-  return parsed.ok && typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value) ? (parsed.value as Record<string, unknown>) : null;
+  return parsed.ok && typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value)
+    ? (parsed.value as Record<string, unknown>)
+    : null;
 }
 
 export function createUnionPayClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function post(path: string, fields: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<UnionPayAnswer>> {
+  async function post(
+    path: string,
+    fields: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<ClientAnswer<UnionPayAnswer>> {
     const body = JSON.stringify(signUnionPay(fields, endpoint.signingKey));
-    const res = await opts.call({ url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/json" }, body }, timeoutMs);
+    const res = await opts.call(
+      { url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "application/json" }, body },
+      timeoutMs,
+    );
     return classifyAnswer(res, (a) => {
       const json = parseJsonObject(a.body);
       if (!json) return { ok: false, detail: "not a JSON object" };
@@ -80,14 +89,21 @@ export function createUnionPayClient(endpoint: ChannelEndpoint, opts: ResolvedOp
 
   return {
     pay: (fields: Record<string, string>, timeoutMs: number) => post("/unionpay/gateway/api/pay", fields, timeoutMs),
-    query: (fields: Record<string, string>, timeoutMs: number) => post("/unionpay/gateway/api/query", fields, timeoutMs),
-    verifyNotification(rawBody: string): { ok: true; data: UnionPayNotification } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    query: (fields: Record<string, string>, timeoutMs: number) =>
+      post("/unionpay/gateway/api/query", fields, timeoutMs),
+    verifyNotification(
+      rawBody: string,
+    ):
+      | { ok: true; data: UnionPayNotification }
+      | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       const json = parseJsonObject(rawBody);
       if (!json) return { ok: false, reason: "malformed", detail: "not a JSON object" };
-      if (!verifyUnionPay(json, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "RSA signature does not verify" };
+      if (!verifyUnionPay(json, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "RSA signature does not verify" };
       const parsed = unionpayNotificationSchema.safeParse(json);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
-      if (parsed.data.merId !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "notification for another merchant" };
+      if (parsed.data.merId !== endpoint.merchantId)
+        return { ok: false, reason: "malformed", detail: "notification for another merchant" };
       return { ok: true, data: parsed.data };
     },
   };

@@ -1,7 +1,14 @@
 import { encodePassthrough } from "../shared/adapter.ts";
 import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
-import type { CallbackResult, ChannelEndpoint, ChannelOutcome, ParsedCallback, PayRequest, QueryOutcome } from "../types.ts";
+import type {
+  CallbackResult,
+  ChannelEndpoint,
+  ChannelOutcome,
+  ParsedCallback,
+  PayRequest,
+  QueryOutcome,
+} from "../types.ts";
 import type { UnionPayAnswer, UnionPayNotification, UnionPayTxnCode } from "./client.ts";
 
 /** ISO 4217 numeric codes UnionPay uses; it settles CNY only. */
@@ -30,7 +37,11 @@ export function toUnionPayPayFields(req: PayRequest, endpoint: ChannelEndpoint, 
   };
 }
 
-export function toUnionPayQueryFields(ref: { attemptId: string; channelTxnId: string | null }, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
+export function toUnionPayQueryFields(
+  ref: { attemptId: string; channelTxnId: string | null },
+  endpoint: ChannelEndpoint,
+  now: Date,
+): Record<string, string> {
   return {
     version: "5.1.0",
     encoding: "UTF-8",
@@ -59,12 +70,19 @@ function failureCode(code: FailedCode): FailureCode {
   }
 }
 
-export function unionpayTxnToOutcome(code: UnionPayTxnCode, txnId: string, payUrl: string | undefined, msg: string): ChannelOutcome {
+export function unionpayTxnToOutcome(
+  code: UnionPayTxnCode,
+  txnId: string,
+  payUrl: string | undefined,
+  msg: string,
+): ChannelOutcome {
   switch (code) {
     case "00":
       return { status: "succeeded", channelTxnId: txnId, settlement: null };
     case "04":
-      return payUrl ? { status: "requires_action", channelTxnId: txnId, action: { type: "redirect", url: payUrl } } : { status: "pending", channelTxnId: txnId };
+      return payUrl
+        ? { status: "requires_action", channelTxnId: txnId, action: { type: "redirect", url: payUrl } }
+        : { status: "pending", channelTxnId: txnId };
     case "03":
       return { status: "pending", channelTxnId: txnId };
     case "05":
@@ -136,7 +154,15 @@ export function unionpayNotificationToCallback(n: UnionPayNotification): ParsedC
     case "51":
     case "31":
     case "32":
-      return { ok: true, result: { ...base, status: "failed", failureCode: failureCode(code), failureMessage: `${code}: ${n.respMsg ?? ""}` } };
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "failed",
+          failureCode: failureCode(code),
+          failureMessage: `${code}: ${n.respMsg ?? ""}`,
+        },
+      };
     case "03":
     case "04":
       return { ok: false, reason: "not_final", detail: `respCode ${code}` };

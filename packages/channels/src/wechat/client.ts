@@ -9,7 +9,15 @@ import type { ChannelEndpoint } from "../types.ts";
  * message carries `sign` = uppercase hex HMAC-SHA256, keyed with the API key, of
  * `canonicalParams(fields) + "&key=" + apiKey` (sorted k=v, empty values, `sign` and `sign_type` left out).
  */
-export const WECHAT_TRADE_STATES = ["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"] as const;
+export const WECHAT_TRADE_STATES = [
+  "SUCCESS",
+  "REFUND",
+  "NOTPAY",
+  "CLOSED",
+  "REVOKED",
+  "USERPAYING",
+  "PAYERROR",
+] as const;
 export type WechatTradeState = (typeof WECHAT_TRADE_STATES)[number];
 
 export const WECHAT_BUSY_CODE = "SYSTEMBUSY";
@@ -66,14 +74,29 @@ export function wechatSign(fields: Record<string, string>, apiKey: string): stri
 
 export function wechatVerify(fields: Record<string, string>, apiKey: string): boolean {
   const signature = fields["sign"];
-  return typeof signature === "string" && verify("HMAC_SHA256", `${canonicalParams(fields)}&key=${apiKey}`, signature, apiKey);
+  return (
+    typeof signature === "string" &&
+    verify("HMAC_SHA256", `${canonicalParams(fields)}&key=${apiKey}`, signature, apiKey)
+  );
 }
 
 export function createWechatClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function post(path: string, fields: Record<string, string>, timeoutMs: number): Promise<ClientAnswer<WechatAnswer>> {
+  async function post(
+    path: string,
+    fields: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<ClientAnswer<WechatAnswer>> {
     const signed = { ...fields, sign_type: "HMAC-SHA256" };
     const body = toFlatXml({ ...signed, sign: wechatSign(signed, endpoint.signingKey) });
-    const res = await opts.call({ url: `${endpoint.baseUrl}${path}`, method: "POST", headers: { "content-type": "text/xml; charset=utf-8" }, body }, timeoutMs);
+    const res = await opts.call(
+      {
+        url: `${endpoint.baseUrl}${path}`,
+        method: "POST",
+        headers: { "content-type": "text/xml; charset=utf-8" },
+        body,
+      },
+      timeoutMs,
+    );
     return classifyAnswer(res, (a) => {
       const fieldsIn = parseFlatXml(a.body);
       if (!fieldsIn) return { ok: false, detail: "not WeChat XML" };
@@ -85,15 +108,23 @@ export function createWechatClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
   }
 
   return {
-    unifiedOrder: (fields: Record<string, string>, timeoutMs: number) => post("/wechat/pay/unifiedorder", fields, timeoutMs),
-    orderQuery: (fields: Record<string, string>, timeoutMs: number) => post("/wechat/pay/orderquery", fields, timeoutMs),
-    verifyNotification(rawBody: string): { ok: true; data: WechatNotification } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    unifiedOrder: (fields: Record<string, string>, timeoutMs: number) =>
+      post("/wechat/pay/unifiedorder", fields, timeoutMs),
+    orderQuery: (fields: Record<string, string>, timeoutMs: number) =>
+      post("/wechat/pay/orderquery", fields, timeoutMs),
+    verifyNotification(
+      rawBody: string,
+    ):
+      | { ok: true; data: WechatNotification }
+      | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       const fields = parseFlatXml(rawBody);
       if (!fields) return { ok: false, reason: "malformed", detail: "not WeChat XML" };
-      if (!wechatVerify(fields, endpoint.verifyKey)) return { ok: false, reason: "signature_invalid", detail: "HMAC-SHA256 sign does not match" };
+      if (!wechatVerify(fields, endpoint.verifyKey))
+        return { ok: false, reason: "signature_invalid", detail: "HMAC-SHA256 sign does not match" };
       const parsed = wechatNotificationSchema.safeParse(fields);
       if (!parsed.success) return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
-      if (parsed.data.mch_id !== endpoint.merchantId) return { ok: false, reason: "malformed", detail: "notification for another merchant" };
+      if (parsed.data.mch_id !== endpoint.merchantId)
+        return { ok: false, reason: "malformed", detail: "notification for another merchant" };
       return { ok: true, data: parsed.data };
     },
   };

@@ -1,7 +1,14 @@
 import { encodePassthrough, randomNonce } from "../shared/adapter.ts";
 import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
-import type { CallbackResult, ChannelEndpoint, ChannelOutcome, ParsedCallback, PayRequest, QueryOutcome } from "../types.ts";
+import type {
+  CallbackResult,
+  ChannelEndpoint,
+  ChannelOutcome,
+  ParsedCallback,
+  PayRequest,
+  QueryOutcome,
+} from "../types.ts";
 import type { WechatAnswer, WechatNotification, WechatTradeState } from "./client.ts";
 
 /** The development app id; real deployments have their own (adapter option `appId`). */
@@ -25,7 +32,11 @@ export function toWechatOrderFields(req: PayRequest, endpoint: ChannelEndpoint, 
   };
 }
 
-export function toWechatQueryFields(ref: { attemptId: string; channelTxnId: string | null }, endpoint: ChannelEndpoint, appId: string): Record<string, string> {
+export function toWechatQueryFields(
+  ref: { attemptId: string; channelTxnId: string | null },
+  endpoint: ChannelEndpoint,
+  appId: string,
+): Record<string, string> {
   return {
     appid: appId,
     mch_id: endpoint.merchantId,
@@ -50,7 +61,12 @@ export function wechatErrorCode(errCode: string | undefined, fallback: FailureCo
   }
 }
 
-function msg(a: { err_code?: string | undefined; err_code_des?: string | undefined; trade_state_desc?: string | undefined; return_msg?: string | undefined }): string {
+function msg(a: {
+  err_code?: string | undefined;
+  err_code_des?: string | undefined;
+  trade_state_desc?: string | undefined;
+  return_msg?: string | undefined;
+}): string {
   const text = a.err_code_des ?? a.trade_state_desc ?? a.return_msg ?? "no message";
   return a.err_code ? `${a.err_code}: ${text}` : text;
 }
@@ -62,7 +78,11 @@ export function wechatStateToOutcome(state: WechatTradeState, a: WechatAnswer, t
       return { status: "succeeded", channelTxnId: txnId, settlement: null };
     case "NOTPAY":
       return a.code_url
-        ? { status: "requires_action", channelTxnId: txnId, action: { type: "qr_code", payload: a.code_url, deeplink: a.deeplink ?? null } }
+        ? {
+            status: "requires_action",
+            channelTxnId: txnId,
+            action: { type: "qr_code", payload: a.code_url, deeplink: a.deeplink ?? null },
+          }
         : { status: "pending", channelTxnId: txnId };
     case "USERPAYING":
       return { status: "pending", channelTxnId: txnId };
@@ -93,7 +113,9 @@ export function wechatOrderOutcome(a: WechatAnswer): ChannelOutcome {
     case "ORDERCLOSED":
       return failed(wechatErrorCode(a.err_code, "card_declined"), msg(a), a.transaction_id ?? null);
     case "ORDERPAID":
-      return a.transaction_id ? { status: "succeeded", channelTxnId: a.transaction_id, settlement: null } : unknown(msg(a));
+      return a.transaction_id
+        ? { status: "succeeded", channelTxnId: a.transaction_id, settlement: null }
+        : unknown(msg(a));
     case "FEE_TYPE_NOT_SUPPORTED":
       return failed("currency_not_supported", msg(a));
     case "INVALID_REQUEST":
@@ -112,7 +134,8 @@ export function wechatOrderOutcome(a: WechatAnswer): ChannelOutcome {
 
 export function wechatQueryOutcome(a: WechatAnswer): QueryOutcome {
   if (a.return_code === "SUCCESS" && a.result_code === "SUCCESS") {
-    if (!a.trade_state || !a.transaction_id) return unknown("wechat query answered without trade_state or transaction_id");
+    if (!a.trade_state || !a.transaction_id)
+      return unknown("wechat query answered without trade_state or transaction_id");
     return wechatStateToOutcome(a.trade_state, a, a.transaction_id);
   }
   if (a.err_code === "ORDERNOTEXIST") return { status: "not_found" };
@@ -140,8 +163,17 @@ export function wechatNotificationToCallback(n: WechatNotification): ParsedCallb
     case "CLOSED":
     case "REVOKED":
     case "PAYERROR": {
-      const fallback: FailureCode = state === "CLOSED" ? "expired" : state === "REVOKED" ? "payer_canceled" : "card_declined";
-      return { ok: true, result: { ...base, status: "failed", failureCode: wechatErrorCode(n.err_code, fallback), failureMessage: msg(n) } };
+      const fallback: FailureCode =
+        state === "CLOSED" ? "expired" : state === "REVOKED" ? "payer_canceled" : "card_declined";
+      return {
+        ok: true,
+        result: {
+          ...base,
+          status: "failed",
+          failureCode: wechatErrorCode(n.err_code, fallback),
+          failureMessage: msg(n),
+        },
+      };
     }
     case "NOTPAY":
     case "USERPAYING":

@@ -37,19 +37,31 @@ describe("wechat transformers", () => {
 
   it("maps every trade_state and error code", () => {
     const ok = { result_code: "SUCCESS", transaction_id: "T" };
-    expect(wechatOrderOutcome(a({ ...ok, code_url: "weixin://x" }))).toEqual({ status: "requires_action", channelTxnId: "T", action: { type: "qr_code", payload: "weixin://x", deeplink: null } });
+    expect(wechatOrderOutcome(a({ ...ok, code_url: "weixin://x" }))).toEqual({
+      status: "requires_action",
+      channelTxnId: "T",
+      action: { type: "qr_code", payload: "weixin://x", deeplink: null },
+    });
     expect(wechatOrderOutcome(a({ ...ok, trade_state: "USERPAYING" })).status).toBe("pending");
     expect(wechatOrderOutcome(a({ ...ok, trade_state: "SUCCESS" })).status).toBe("succeeded");
     expect(wechatOrderOutcome(a({ ...ok, trade_state: "REFUND" })).status).toBe("succeeded");
     expect(wechatOrderOutcome(a({ ...ok, trade_state: "CLOSED" }))).toMatchObject({ code: "expired" });
     expect(wechatOrderOutcome(a({ ...ok, trade_state: "REVOKED" }))).toMatchObject({ code: "payer_canceled" });
-    expect(wechatOrderOutcome(a({ ...ok, trade_state: "PAYERROR", err_code: "NOTENOUGH" }))).toMatchObject({ code: "insufficient_funds" });
-    expect(wechatOrderOutcome(a({ result_code: "FAIL", err_code: "PAYERROR", err_code_des: "declined", transaction_id: "T" }))).toMatchObject({
+    expect(wechatOrderOutcome(a({ ...ok, trade_state: "PAYERROR", err_code: "NOTENOUGH" }))).toMatchObject({
+      code: "insufficient_funds",
+    });
+    expect(
+      wechatOrderOutcome(
+        a({ result_code: "FAIL", err_code: "PAYERROR", err_code_des: "declined", transaction_id: "T" }),
+      ),
+    ).toMatchObject({
       status: "failed",
       code: "card_declined",
       message: "PAYERROR: declined",
     });
-    expect(wechatOrderOutcome(a({ return_code: "FAIL", err_code: "SYSTEMBUSY" }))).toMatchObject({ code: "channel_unavailable" });
+    expect(wechatOrderOutcome(a({ return_code: "FAIL", err_code: "SYSTEMBUSY" }))).toMatchObject({
+      code: "channel_unavailable",
+    });
     expect(wechatOrderOutcome(a({ result_code: "FAIL", err_code: "SYSTEMERROR" })).status).toBe("unknown");
     expect(wechatOrderOutcome(a({ result_code: "FAIL", err_code: "OUT_TRADE_NO_USED" })).status).toBe("unknown");
     expect(wechatQueryOutcome(a({ result_code: "FAIL", err_code: "ORDERNOTEXIST" }))).toEqual({ status: "not_found" });
@@ -60,19 +72,37 @@ describe("wechat transformers", () => {
 describe("wechat adapter", () => {
   it("verifies HMAC-signed XML callbacks: valid, tampered, wrong key, stale", () => {
     const adapter = createWechatAdapter(devEndpoint("wechat"));
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({ ok: true, result: { channel: "wechat", attemptId: "att_1", channelTxnId: "4200X", status: "succeeded", amount: 1234 } });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification().replace("1234", "1") })).toMatchObject({ ok: false, reason: "signature_invalid" });
+    expect(adapter.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({
+      ok: true,
+      result: { channel: "wechat", attemptId: "att_1", channelTxnId: "4200X", status: "succeeded", amount: 1234 },
+    });
+    expect(adapter.parseCallback({ headers: {}, rawBody: notification().replace("1234", "1") })).toMatchObject({
+      ok: false,
+      reason: "signature_invalid",
+    });
     const wrongKey = createWechatAdapter(devEndpoint("wechat", { verifyKey: "not-the-key" }));
-    expect(wrongKey.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({ ok: false, reason: "signature_invalid" });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification({ trade_state: "NOTPAY" }) })).toMatchObject({ ok: false, reason: "not_final" });
-    expect(adapter.parseCallback({ headers: {}, rawBody: notification({ trade_state: "REVOKED", result_code: "FAIL" }) })).toMatchObject({ ok: true, result: { status: "failed", failureCode: "payer_canceled" } });
+    expect(wrongKey.parseCallback({ headers: {}, rawBody: notification() })).toMatchObject({
+      ok: false,
+      reason: "signature_invalid",
+    });
+    expect(adapter.parseCallback({ headers: {}, rawBody: notification({ trade_state: "NOTPAY" }) })).toMatchObject({
+      ok: false,
+      reason: "not_final",
+    });
+    expect(
+      adapter.parseCallback({ headers: {}, rawBody: notification({ trade_state: "REVOKED", result_code: "FAIL" }) }),
+    ).toMatchObject({ ok: true, result: { status: "failed", failureCode: "payer_canceled" } });
     expect(parseFlatXml(adapter.callbackAck(true).body)).toEqual({ return_code: "SUCCESS", return_msg: "OK" });
   });
 
   it("maps a signed 503 SYSTEMBUSY to channel_unavailable and an unsigned one to unknown", async () => {
     const busy = signedXml({ return_code: "FAIL", return_msg: "busy", err_code: "SYSTEMBUSY" });
-    expect(await createWechatAdapter(devEndpoint("wechat"), { fetch: answerFetch(503, busy) }).pay(payRequest())).toMatchObject({ status: "failed", code: "channel_unavailable" });
+    expect(
+      await createWechatAdapter(devEndpoint("wechat"), { fetch: answerFetch(503, busy) }).pay(payRequest()),
+    ).toMatchObject({ status: "failed", code: "channel_unavailable" });
     const unsigned = toFlatXml({ return_code: "FAIL", err_code: "SYSTEMBUSY", sign: "00" });
-    expect(await createWechatAdapter(devEndpoint("wechat"), { fetch: answerFetch(503, unsigned) }).pay(payRequest())).toMatchObject({ status: "unknown" });
+    expect(
+      await createWechatAdapter(devEndpoint("wechat"), { fetch: answerFetch(503, unsigned) }).pay(payRequest()),
+    ).toMatchObject({ status: "unknown" });
   });
 });

@@ -6,17 +6,14 @@ import { bigserial, index, jsonb, primaryKey, text, timestamp, uuid, type PgSche
  * relayed to Kafka afterwards, then deleted. The bigserial id gives the relay a total order.
  */
 export function outboxTable(schema: PgSchema) {
-  return schema.table(
-    "outbox",
-    {
-      id: bigserial("id", { mode: "number" }).primaryKey(),
-      eventId: uuid("event_id").notNull(),
-      topic: text("topic").notNull(),
-      key: text("key").notNull(),
-      envelope: jsonb("envelope").notNull(),
-      createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
-    },
-  );
+  return schema.table("outbox", {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    eventId: uuid("event_id").notNull(),
+    topic: text("topic").notNull(),
+    key: text("key").notNull(),
+    envelope: jsonb("envelope").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  });
 }
 
 /**

@@ -1,5 +1,18 @@
 import { sql } from "drizzle-orm";
-import { bigint, bigserial, boolean, index, integer, jsonb, pgSchema, primaryKey, smallint, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 import { inboxTable, outboxTable } from "./common.ts";
 
 /** Owned by payment-api: merchants, payer accounts, payments and their audit trail, idempotency keys, nonces, outbox. */
@@ -74,7 +87,9 @@ export const payments = paymentSchema.table(
   (t) => [
     uniqueIndex("payments_merchant_order_no_key").on(t.merchantId, t.merchantOrderNo),
     // The expiry sweeper scans only unfinished payments.
-    index("payments_open_expiry_idx").on(t.expiresAt).where(sql`status in ('awaiting_payment','risk_review','requires_verification','requires_action')`),
+    index("payments_open_expiry_idx")
+      .on(t.expiresAt)
+      .where(sql`status in ('awaiting_payment','risk_review','requires_verification','requires_action')`),
   ],
 );
 
@@ -98,7 +113,10 @@ export const paymentTransitions = paymentSchema.table(
     envelope: jsonb("envelope").notNull(),
     at: ts("at").notNull().default(sql`now()`),
   },
-  (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.version), index("payment_transitions_merchant_feed_idx").on(t.merchantId, t.id)],
+  (t) => [
+    index("payment_transitions_payment_idx").on(t.paymentId, t.version),
+    index("payment_transitions_merchant_feed_idx").on(t.merchantId, t.id),
+  ],
 );
 
 /** Channel attempts as reported by the router (and confirmed by callbacks). */

@@ -1,5 +1,17 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, integer, jsonb, pgSchema, primaryKey, smallint, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { inboxTable, outboxTable } from "./common.ts";
 
 /** Owned by risk-stub: rules, blocklist, per-payer activity (velocity, known devices), decisions. */
@@ -31,7 +43,10 @@ export const riskBlocklist = riskSchema.table(
     reason: text("reason").notNull(),
     createdAt: ts("created_at").notNull().default(sql`now()`),
   },
-  (t) => [primaryKey({ columns: [t.kind, t.value] }), check("blocklist_kind_check", sql`${t.kind} in ('payer', 'device', 'ip')`)],
+  (t) => [
+    primaryKey({ columns: [t.kind, t.value] }),
+    check("blocklist_kind_check", sql`${t.kind} in ('payer', 'device', 'ip')`),
+  ],
 );
 
 /**

@@ -81,7 +81,10 @@ export const simCallbacks = simSchema.table(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     deliveredAt: timestamp("delivered_at", { withTimezone: true }),
   },
-  (t) => [index("callbacks_due_idx").on(t.dueAt).where(sql`${t.status} = 'pending'`), index("callbacks_ref_idx").on(t.channel, t.merchantRef)],
+  (t) => [
+    index("callbacks_due_idx").on(t.dueAt).where(sql`${t.status} = 'pending'`),
+    index("callbacks_ref_idx").on(t.channel, t.merchantRef),
+  ],
 );
 
 /** Every delivery attempt of every callback, with the merchant's answer. */

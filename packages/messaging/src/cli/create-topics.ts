@@ -15,5 +15,9 @@ const env = loadEnv(
 );
 const logger = createLogger({ service: "create-topics" });
 const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: "pps-create-topics", logger });
-const created = await ensureTopics(kafka, { prefix: env.KAFKA_TOPIC_PREFIX, partitions: env.KAFKA_TOPIC_PARTITIONS, replicationFactor: env.KAFKA_REPLICATION_FACTOR });
+const created = await ensureTopics(kafka, {
+  prefix: env.KAFKA_TOPIC_PREFIX,
+  partitions: env.KAFKA_TOPIC_PARTITIONS,
+  replicationFactor: env.KAFKA_REPLICATION_FACTOR,
+});
 console.log(created.length ? `created topics: ${created.join(", ")}` : "all topics exist");

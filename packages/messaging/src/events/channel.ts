@@ -26,7 +26,9 @@ export const attemptResultSchema = z.object({
   amount: z.number().int().positive(),
   currency: z.string().length(3),
   /** Set when the channel settled in another currency (foreign card). */
-  settlement: z.object({ amount: z.number().int().positive(), currency: z.string().length(3), fxRate: z.string() }).nullable(),
+  settlement: z
+    .object({ amount: z.number().int().positive(), currency: z.string().length(3), fxRate: z.string() })
+    .nullable(),
   action: payerActionSchema.nullable(),
   failureCode: z.string().nullable(),
   failureMessage: z.string().nullable(),
@@ -41,7 +43,8 @@ export const channelEvents = {
     type: "channel.attempt_result",
     version: 1,
     topic: TOPICS.channelResults.name,
-    description: "The outcome of one channel attempt: succeeded, failed (definitively), requires payer action, pending (result by callback) or unknown (being resolved by query).",
+    description:
+      "The outcome of one channel attempt: succeeded, failed (definitively), requires payer action, pending (result by callback) or unknown (being resolved by query).",
     payload: attemptResultSchema,
   }),
 } as const;

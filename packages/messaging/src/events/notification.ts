@@ -26,7 +26,8 @@ export const notificationEvents = {
     type: "notification.dead_lettered",
     version: 1,
     topic: TOPICS.notificationDeadLetter.name,
-    description: "A merchant notification failed its last scheduled attempt (or its destination was refused) and is dead until resent.",
+    description:
+      "A merchant notification failed its last scheduled attempt (or its destination was refused) and is dead until resent.",
     payload: notificationDeadLetteredSchema,
   }),
 } as const;

@@ -20,7 +20,9 @@ export const payerSchema = z.object({ id: z.string() });
 /** The payer with their contact data: personal data, carried only on the restricted internal topic. */
 export const payerContactSchema = payerSchema
   .extend({ ip: z.string().nullable(), deviceId: z.string().nullable(), phone: z.string().nullable() })
-  .describe("Personal data: the payer's IP, device id and phone. Only on the restricted topic pps.payment.internal.v1 (and in retired payment.* v1 events).");
+  .describe(
+    "Personal data: the payer's IP, device id and phone. Only on the restricted topic pps.payment.internal.v1 (and in retired payment.* v1 events).",
+  );
 export type PayerContact = z.infer<typeof payerContactSchema>;
 
 /**
@@ -70,17 +72,39 @@ const paymentEvent = <T extends string>(type: T, description: string) =>
   defineEvent({ type, version: 2, topic: TOPICS.paymentEvents.name, description, payload: paymentSnapshotSchema });
 
 const paymentEventV1 = <T extends string>(def: EventDefinition<T>) =>
-  defineEvent({ type: def.type, version: 1, topic: TOPICS.paymentEvents.name, description: def.description, payload: paymentSnapshotV1Schema, retired: V1_RETIRED });
+  defineEvent({
+    type: def.type,
+    version: 1,
+    topic: TOPICS.paymentEvents.name,
+    description: def.description,
+    payload: paymentSnapshotV1Schema,
+    retired: V1_RETIRED,
+  });
 
 /** The public payment events, at the version payment-api produces. */
 export const paymentEvents = {
-  created: paymentEvent("payment.created", "A payment was accepted and awaits the risk decision (or, for a pre-order, payment)."),
-  submitted: paymentEvent("payment.submitted", "The payer used a pre-order's pay link; the payment awaits the risk decision."),
-  requiresVerification: paymentEvent("payment.requires_verification", "Risk asked for step-up verification (SMS OTP) before the payment goes on."),
+  created: paymentEvent(
+    "payment.created",
+    "A payment was accepted and awaits the risk decision (or, for a pre-order, payment).",
+  ),
+  submitted: paymentEvent(
+    "payment.submitted",
+    "The payer used a pre-order's pay link; the payment awaits the risk decision.",
+  ),
+  requiresVerification: paymentEvent(
+    "payment.requires_verification",
+    "Risk asked for step-up verification (SMS OTP) before the payment goes on.",
+  ),
   processing: paymentEvent("payment.processing", "The payment passed risk and is handed to the router for a channel."),
-  requiresAction: paymentEvent("payment.requires_action", "The channel waits for the payer: bank page, QR scan or SMS confirmation."),
+  requiresAction: paymentEvent(
+    "payment.requires_action",
+    "The channel waits for the payer: bank page, QR scan or SMS confirmation.",
+  ),
   succeeded: paymentEvent("payment.succeeded", "The channel confirmed the money was taken."),
-  failed: paymentEvent("payment.failed", "The payment ended without taking money (declined, blocked, verification failed)."),
+  failed: paymentEvent(
+    "payment.failed",
+    "The payment ended without taking money (declined, blocked, verification failed).",
+  ),
   expired: paymentEvent("payment.expired", "The payment was not completed before its expiry."),
   canceled: paymentEvent("payment.canceled", "An unpaid pre-order was canceled."),
 } as const;
@@ -99,7 +123,13 @@ export const paymentEventsV1 = {
 } as const;
 
 const internalEvent = <T extends string>(type: T, description: string) =>
-  defineEvent({ type, version: 1, topic: TOPICS.paymentInternal.name, description, payload: internalPaymentSnapshotSchema });
+  defineEvent({
+    type,
+    version: 1,
+    topic: TOPICS.paymentInternal.name,
+    description,
+    payload: internalPaymentSnapshotSchema,
+  });
 
 /**
  * The restricted twins of the public events our own stages act on, with the payer's contact data. Each is
@@ -107,9 +137,18 @@ const internalEvent = <T extends string>(type: T, description: string) =>
  * for a payment entering risk review and one for a payment entering processing.
  */
 export const paymentInternalEvents = {
-  created: internalEvent("payment.internal.created", "Twin of payment.created for a payment accepted into risk review (not for a pre-order awaiting payment): what risk-stub decides on."),
-  submitted: internalEvent("payment.internal.submitted", "Twin of payment.submitted: a pre-order was paid and entered risk review."),
-  processing: internalEvent("payment.internal.processing", "Twin of payment.processing: the payment passed risk; what the router routes and sends to the channel (carrier billing needs the phone, WeChat Pay the IP)."),
+  created: internalEvent(
+    "payment.internal.created",
+    "Twin of payment.created for a payment accepted into risk review (not for a pre-order awaiting payment): what risk-stub decides on.",
+  ),
+  submitted: internalEvent(
+    "payment.internal.submitted",
+    "Twin of payment.submitted: a pre-order was paid and entered risk review.",
+  ),
+  processing: internalEvent(
+    "payment.internal.processing",
+    "Twin of payment.processing: the payment passed risk; what the router routes and sends to the channel (carrier billing needs the phone, WeChat Pay the IP).",
+  ),
 } as const;
 
 /** Public event → the status in which a stage of ours acts on it (risk-stub decides, the router routes), and its twin. */

@@ -20,7 +20,8 @@ export const riskEvents = {
     type: "risk.decided",
     version: 1,
     topic: TOPICS.riskDecisions.name,
-    description: "The risk decision for a payment: allow, challenge (step-up verification) or block, with the rules that fired.",
+    description:
+      "The risk decision for a payment: allow, challenge (step-up verification) or block, with the rules that fired.",
     payload: riskDecisionSchema,
   }),
 } as const;
