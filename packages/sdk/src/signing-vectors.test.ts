@@ -1,37 +1,10 @@
-import { readFileSync } from "node:fs";
 import { SIGN_FORMATS, SIGN_SCHEMES, type SignFormat, type SignScheme } from "@pps/signing";
+import { loadSigningVectors } from "@pps/signing/test-vectors";
 import { describe, expect, it } from "vitest";
 import { type MerchantCredentials, signRequestHeaders } from "./client.ts";
 
 /** The SDK signs the published vectors (docs/signing-vectors.json) byte for byte, in both formats and every scheme. */
-type Vectors = {
-  keys: { HMAC_SHA256: { secret_key: string }; MD5: { secret_key: string }; RSA_SHA256: { private_key_pem: string } };
-  requests: {
-    name: string;
-    method: string;
-    path: string;
-    raw_query: string;
-    merchant_id: string;
-    timestamp: string;
-    nonce: string | null;
-    body: string;
-    signatures: Record<SignFormat, Record<SignScheme, string>>;
-  }[];
-  refused: {
-    name: string;
-    format: SignFormat;
-    method: string;
-    path: string;
-    raw_query: string;
-    merchant_id: string;
-    timestamp: string;
-    nonce: string | null;
-    body: string;
-  }[];
-};
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8"),
-) as Vectors;
+const vectors = loadSigningVectors();
 
 function credentials(merchantId: string, scheme: SignScheme, signFormat: SignFormat): MerchantCredentials {
   return scheme === "RSA_SHA256"

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   bodyDigest,
@@ -12,34 +11,10 @@ import {
   type SignScheme,
   verifyMerchantRequest,
 } from "./index.ts";
+import { loadSigningVectors, type SigningVectorInput } from "./test-vectors.ts";
 
-type VectorInput = {
-  name: string;
-  method: string;
-  path: string;
-  raw_query: string;
-  merchant_id: string;
-  timestamp: string;
-  nonce: string | null;
-  body: string;
-};
-type Vectors = {
-  keys: {
-    HMAC_SHA256: { secret_key: string };
-    MD5: { secret_key: string };
-    RSA_SHA256: { private_key_pem: string; public_key_pem: string };
-  };
-  requests: (VectorInput & {
-    body_sha256: string;
-    canonical: Record<string, string>;
-    signatures: Record<string, Record<string, string>>;
-  })[];
-  refused: (VectorInput & { format: string; reason: string; field?: string })[];
-};
-
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../docs/signing-vectors.json", import.meta.url), "utf8"),
-) as Vectors;
+type VectorInput = SigningVectorInput;
+const vectors = loadSigningVectors();
 
 function rawRequest(v: VectorInput): RawRequest {
   return {

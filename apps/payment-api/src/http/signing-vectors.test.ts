@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import { channelConfigFromEnv, createChannelAdapters } from "@pps/channels";
 import { merchants } from "@pps/db/schema";
 import { createLogger } from "@pps/logger";
 import { createMetrics } from "@pps/runtime";
 import { SIGN_FORMATS, SIGN_SCHEMES, type SignFormat, type SignScheme } from "@pps/signing";
+import { loadSigningVectors, type SigningVectorInput } from "@pps/signing/test-vectors";
 import { isolatedDatabase } from "@pps/test-support";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,28 +16,8 @@ import { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
  * gets past authentication for a merchant configured with that scheme and format, one changed byte does
  * not, and every legacy request the vectors list as refused is refused with its code, writing nothing.
  */
-type Vector = {
-  name: string;
-  method: string;
-  path: string;
-  raw_query: string;
-  merchant_id: string;
-  timestamp: string;
-  nonce: string | null;
-  body: string;
-};
-type Vectors = {
-  keys: {
-    HMAC_SHA256: { secret_key: string };
-    MD5: { secret_key: string };
-    RSA_SHA256: { private_key_pem: string; public_key_pem: string };
-  };
-  requests: (Vector & { signatures: Record<SignFormat, Record<SignScheme, string>> })[];
-  refused: (Vector & { format: SignFormat; reason: string })[];
-};
-const vectors = JSON.parse(
-  readFileSync(new URL("../../../../docs/signing-vectors.json", import.meta.url), "utf8"),
-) as Vectors;
+type Vector = SigningVectorInput;
+const vectors = loadSigningVectors();
 
 let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 let clockMs = 0;
