@@ -44,8 +44,10 @@ const EMPTY_OBJECT = /^\s*(\{\s*\})?\s*$/;
  *    merchant and a wrong signature get the same answer;
  * 3. the body is parsed behind a depth bound, refusing NUL and lone surrogates, and only where the call
  *    takes a body (then the route's schemas validate it).
- * Legacy merchants (sorted k=v) need the parsed fields to check the signature, so for them step 3 comes
- * before the signature, still behind the same bounds.
+ * A request whose v2 signature does not verify may be a legacy merchant's (sorted k=v), which needs the
+ * parsed fields: for such requests step 3 comes before the legacy check, behind the same bounds, so a caller
+ * whose signature fails can be told its JSON is malformed or too deep (400) before it is told 401 — an
+ * answer that depends on the request alone, never on the merchant.
  */
 export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<PaymentApiEnv>[] {
   const now = opts.now ?? (() => Date.now());
