@@ -40,16 +40,14 @@ runMain(async () => {
   });
   const pruner = new InboxPruner({ db, table: riskInbox, logger });
 
-  const readiness = [
-    ...infra.readiness,
-    {
-      name: "consumer",
-      check: async () => {
-        if (!consumer.isRunning) throw new Error("payment events consumer has not joined its group");
-      },
-    },
-  ];
-  const app = createApp({ logger, metrics: infra.metrics, readiness, db, config, adminToken: env.ADMIN_TOKEN });
+  const app = createApp({
+    logger,
+    metrics: infra.metrics,
+    readiness: infra.readiness,
+    db,
+    config,
+    adminToken: env.ADMIN_TOKEN,
+  });
 
   await runService({
     service: infra.service,

@@ -1,8 +1,9 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from "kafkajs";
 import type { Logger } from "@pps/logger";
+import { type HealthRegistry, type HealthSource, processHealth } from "@pps/runtime";
 import { envelopeSchema, type Envelope } from "./envelope.ts";
 import type { EventRegistry } from "./registry.ts";
-import { PRODUCER_CONFIG } from "./kafka.ts";
+import { type ConsumerGroupSettings, consumerGroupSettingsOf, PRODUCER_CONFIG } from "./kafka.ts";
 import { isRestrictedTopic, TOPICS } from "./topics.ts";
 
 /** Thrown by a handler for a message that will never succeed: it goes to the dead-letter topic. */
@@ -53,6 +54,10 @@ export type EventConsumerOptions = {
   concurrency?: number;
   /** Called with counts after each message, for metrics. */
   onOutcome?: (outcome: "handled" | "skipped" | "dead_lettered" | "failed", topic: string) => void;
+  /** Overrides the group settings the Kafka client carries (createKafka's `consumerGroup`). */
+  group?: Partial<ConsumerGroupSettings>;
+  /** Where the consumer reports its health while it runs [processHealth: the app's /readyz and /healthz]; null: nowhere. */
+  health?: HealthRegistry | null;
 };
 
 type Decoded = { ok: true; envelope: Envelope } | { ok: false; reason: string };
@@ -98,23 +103,36 @@ export function decodeMessage(message: KafkaMessage, registry: EventRegistry): D
  * so the message is redelivered: handlers must therefore be idempotent.
  */
 export class EventConsumer {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly dlq: Producer;
+  private readonly settings: ConsumerGroupSettings;
+  private readonly groupId: string;
+  private readonly health: HealthSource;
   private running = false;
+  /** Bumped at each (re)start: a replaced kafkajs consumer's leftovers (heartbeats, events) are ignored. */
+  private generation = 0;
+  private joined = false;
+  private assignment: Record<string, number[]> = {};
+  private crashed: string | undefined;
+  private startedAt = 0;
+  private leftGroupAt = 0;
+  private lastProgressAt = 0;
+  private stalledSince: number | undefined;
+  private stallReason = "";
+  private lastRestartAt = 0;
+  private restarts = 0;
+  private restarting: Promise<void> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private admin: Admin | undefined;
 
   constructor(private readonly opts: EventConsumerOptions) {
+    this.settings = { ...consumerGroupSettingsOf(opts.kafka), ...opts.group };
     // The group id carries the topic prefix too: members of one group must subscribe to the same topics,
     // so two environments sharing a cluster (or two test runs) must never share a group.
-    this.consumer = opts.kafka.consumer({
-      groupId: EventConsumer.groupIdFor(opts.groupId, opts.topicPrefix),
-      sessionTimeout: 15_000,
-      heartbeatInterval: 3_000,
-      allowAutoTopicCreation: false,
-      // A fetch returns as soon as data is there; this only bounds an idle long-poll, which a shutdown
-      // waits out before leaving the group (kafkajs' default of 5 s made every stop take 5 s per consumer).
-      maxWaitTimeInMs: 1_000,
-    });
+    this.groupId = EventConsumer.groupIdFor(opts.groupId, opts.topicPrefix);
+    this.consumer = this.newConsumer();
     this.dlq = opts.kafka.producer(PRODUCER_CONFIG);
+    this.health = { name: `consumer ${this.groupId}`, ready: () => this.ready(), live: () => this.live() };
   }
 
   static groupIdFor(groupId: string, topicPrefix = ""): string {
@@ -125,12 +143,209 @@ export class EventConsumer {
     return `${this.opts.topicPrefix ?? ""}${name}`;
   }
 
-  async start(): Promise<void> {
-    await this.dlq.connect();
+  private newConsumer(): Consumer {
+    const { sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.settings;
+    const consumer = this.opts.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: heartbeatIntervalMs,
+      rebalanceTimeout: rebalanceTimeoutMs,
+      allowAutoTopicCreation: false,
+      // A fetch returns as soon as data is there; this only bounds an idle long-poll, which a shutdown
+      // waits out before leaving the group (kafkajs' default of 5 s made every stop take 5 s per consumer),
+      // and an idle member's heartbeats (kafkajs heartbeats between fetches), so how soon it joins a rebalance.
+      maxWaitTimeInMs: Math.min(1_000, heartbeatIntervalMs),
+    });
+    const generation = this.generation;
+    const current = () => generation === this.generation;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (!current()) return;
+      this.joined = true;
+      this.assignment = payload.memberAssignment;
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (current()) this.leaveGroup();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!current()) return;
+      this.leaveGroup();
+      // kafkajs restarts itself after a retriable error; otherwise the member is gone for good: restart it.
+      if (!payload.restart) {
+        this.crashed = payload.error.message;
+        this.opts.logger.error({ err: payload.error, groupId: this.groupId }, "consumer crashed; restarting it");
+        void this.restart(`crashed: ${payload.error.message}`);
+      }
+    });
+    return consumer;
+  }
+
+  private leaveGroup(): void {
+    if (this.joined) this.leftGroupAt = Date.now();
+    this.joined = false;
+    this.assignment = {};
+  }
+
+  private async run(): Promise<void> {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: this.opts.topics.map((t) => this.topic(t)), fromBeginning: true });
+    const generation = this.generation;
+    await this.consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      eachBatch: (p) => this.withHeartbeats(p, generation, () => this.onBatch(p)),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.dlq.connect();
+    this.startedAt = Date.now();
+    this.leftGroupAt = this.startedAt;
+    this.lastProgressAt = this.startedAt;
+    await this.run();
     this.running = true;
-    await this.consumer.run({ autoCommit: true, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    const checkMs = Math.max(200, Math.min(5_000, Math.floor(this.settings.stallMs / 3)));
+    this.watchdog = setInterval(() => void this.checkProgress(), checkMs);
+    this.watchdog.unref();
+    if (this.opts.health !== null) (this.opts.health ?? processHealth).add(this.health);
+  }
+
+  /**
+   * Heartbeats while a batch is being handled, not only between chunks: a chunk that waits on a slow
+   * dependency for longer than the session timeout would otherwise get this live member evicted (and its
+   * partitions moved back and forth). A failed heartbeat (a rebalance) is seen again at the chunk boundary.
+   */
+  private async withHeartbeats(payload: EachBatchPayload, generation: number, handle: () => Promise<void>) {
+    const beat = setInterval(() => {
+      if (generation === this.generation && payload.isRunning()) void payload.heartbeat().catch(() => undefined);
+    }, this.settings.heartbeatIntervalMs);
+    try {
+      await handle();
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private progressed(): void {
+    this.lastProgressAt = Date.now();
+    this.stalledSince = undefined;
+  }
+
+  /** Messages waiting in the partitions this member answers for (all of them while it is not in the group). */
+  private async lag(): Promise<number> {
+    if (!this.admin) {
+      const admin = this.opts.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    const admin = this.admin;
+    const topics = this.opts.topics.map((t) => this.topic(t));
+    const committed = await admin.fetchOffsets({ groupId: this.groupId, topics });
+    let lag = 0;
+    for (const { topic, partitions } of committed) {
+      const mine = this.joined ? new Set(this.assignment[topic] ?? []) : undefined;
+      if (mine && mine.size === 0) continue;
+      const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p]));
+      for (const { partition, offset } of partitions) {
+        if (mine && !mine.has(partition)) continue;
+        const end = ends.get(partition);
+        if (!end) continue;
+        const from = Number(offset) < 0 ? Number(end.low) : Number(offset);
+        lag += Math.max(0, Number(end.high) - from);
+      }
+    }
+    return lag;
+  }
+
+  /**
+   * The watchdog: a member out of its group, or one that handled nothing for `stallMs` while messages wait
+   * for it, is stalled; it is restarted (a new kafkajs consumer) at most once per `stallMs`. When the broker
+   * cannot be asked, nothing is decided: that is an outage the clients ride out, not a stuck consumer.
+   */
+  private async checkProgress(): Promise<void> {
+    if (!this.running || this.restarting) return;
+    const now = Date.now();
+    const { stallMs } = this.settings;
+    const idleMs = now - Math.max(this.lastProgressAt, this.lastRestartAt);
+    const outMs = this.joined ? 0 : now - Math.max(this.leftGroupAt, this.lastRestartAt);
+    if (idleMs < stallMs && outMs < stallMs) return;
+    let lag: number;
+    try {
+      lag = await this.lag();
+    } catch {
+      return;
+    }
+    if (!this.running) return;
+    if (this.joined && lag === 0) {
+      this.progressed();
+      return;
+    }
+    this.stallReason = this.joined
+      ? `no message handled for ${idleMs} ms while ${lag} wait`
+      : `not in its group for ${outMs} ms (${lag} messages wait)`;
+    this.stalledSince ??= now;
+    if (now - this.lastRestartAt >= stallMs) await this.restart(this.stallReason);
+  }
+
+  /** Replaces the kafkajs consumer with a new one; logged, and counted in the health report. */
+  private restart(reason: string): Promise<void> {
+    if (this.restarting || !this.running) return this.restarting ?? Promise.resolve();
+    this.restarts++;
+    this.lastRestartAt = Date.now();
+    this.stalledSince ??= this.lastRestartAt;
+    this.opts.logger.warn({ groupId: this.groupId, reason, restarts: this.restarts }, "restarting a stalled consumer");
+    const old = this.consumer;
+    this.restarting = (async () => {
+      this.generation++;
+      this.leaveGroup();
+      // A handler that hangs keeps kafkajs' disconnect waiting for its batch: give up on it after a session
+      // timeout (it stopped heartbeating, so the group has dropped it by then) and go on with a new member.
+      await Promise.race([
+        old.disconnect().catch(() => undefined),
+        new Promise((r) => setTimeout(r, this.settings.sessionTimeoutMs).unref()),
+      ]);
+      if (!this.running) return;
+      this.crashed = undefined;
+      this.consumer = this.newConsumer();
+      try {
+        await this.run();
+      } catch (err) {
+        this.opts.logger.warn({ err, groupId: this.groupId }, "consumer restart failed; the watchdog will try again");
+      }
+      this.lastRestartAt = Date.now();
+    })().finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  /** Readiness: running, in its group with partitions (or more members than partitions), and not stalled. */
+  private async ready(): Promise<void> {
+    if (!this.running) throw new Error("not running");
+    if (this.crashed) throw new Error(`crashed: ${this.crashed}`);
+    if (this.stalledSince !== undefined) throw new Error(`stalled: ${this.stallReason}`);
+    if (!this.joined) throw new Error("has not joined its group");
+    if (Object.values(this.assignment).some((p) => p.length > 0)) return;
+    // No partition: fine only while the group has more members than there are partitions.
+    const admin = this.admin ?? this.opts.kafka.admin();
+    if (!this.admin) {
+      await admin.connect();
+      this.admin = admin;
+    }
+    const [{ groups }, { topics }] = await Promise.all([
+      admin.describeGroups([this.groupId]),
+      admin.fetchTopicMetadata({ topics: this.opts.topics.map((t) => this.topic(t)) }),
+    ]);
+    const members = groups[0]?.members.length ?? 0;
+    const partitions = Math.max(0, ...topics.map((t) => t.partitions.length));
+    if (members <= partitions) throw new Error(`no partitions assigned (${members} members, ${partitions} partitions)`);
+  }
+
+  /** Liveness: fails once a stall has outlasted `unhealthyAfterMs` and at least one restart. */
+  private live(): string | null {
+    if (this.stalledSince === undefined || this.restarts === 0) return null;
+    const stalledMs = Date.now() - this.stalledSince;
+    if (stalledMs < this.settings.unhealthyAfterMs) return null;
+    return `stalled for ${stalledMs} ms despite ${this.restarts} restart(s): ${this.stallReason}`;
   }
 
   private async deadLetter(message: KafkaMessage, ctx: MessageContext, reason: string): Promise<void> {
@@ -196,6 +411,7 @@ export class EventConsumer {
   private async handleAdmitted(message: KafkaMessage, envelope: Envelope, ctx: MessageContext): Promise<void> {
     try {
       await this.opts.handler(envelope, ctx);
+      this.progressed();
       this.opts.onOutcome?.("handled", ctx.topic);
     } catch (err) {
       if (!(err instanceof PermanentMessageError)) {
@@ -241,6 +457,7 @@ export class EventConsumer {
         }
       }
       resolveOffset(chunk[chunk.length - 1]!.offset);
+      this.progressed();
       await heartbeat();
     }
   }
@@ -277,6 +494,7 @@ export class EventConsumer {
         if (!isRunning() || isStale()) return;
         await this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset });
         resolveOffset(message.offset);
+        this.progressed();
         await heartbeat();
       }
       return;
@@ -294,6 +512,7 @@ export class EventConsumer {
           this.handleOne(message, { topic: batch.topic, partition: batch.partition, offset: message.offset }),
       );
       resolveOffset(chunk[chunk.length - 1]!.offset);
+      this.progressed();
       await heartbeat();
     }
   }
@@ -306,7 +525,12 @@ export class EventConsumer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    if (this.opts.health !== null) (this.opts.health ?? processHealth).remove(this.health);
+    clearInterval(this.watchdog);
+    await this.restarting;
     await this.consumer.disconnect();
     await this.dlq.disconnect();
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
   }
 }

@@ -16,7 +16,42 @@ export type KafkaOptions = {
   clientId: string;
   logger: Logger;
   topicPrefix?: string;
+  /** How every EventConsumer built on this client joins its group and watches its progress. */
+  consumerGroup?: Partial<ConsumerGroupSettings>;
 };
+
+/**
+ * Group membership and the progress watchdog of EventConsumer. The session timeout is how long a dead member
+ * (SIGKILL, lost host) holds its partitions before the others take them over: it bounds the stall after a
+ * crash. It must stay within the broker's group.min/max.session.timeout.ms (6 s and 30 min by default), and
+ * above the longest pause between heartbeats: EventConsumer heartbeats every `heartbeatIntervalMs` even while
+ * a chunk is being handled, so only an event loop blocked that long gets a live member evicted.
+ */
+export type ConsumerGroupSettings = {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** How long the group waits for its members to rejoin in a rebalance; a slower one is dropped. */
+  rebalanceTimeoutMs: number;
+  /** No message handled for this long while the consumer has lag (or not in its group): restarted by the app. */
+  stallMs: number;
+  /** Still stalled this long after it was first restarted: /healthz fails so the orchestrator restarts the pod. */
+  unhealthyAfterMs: number;
+};
+
+export const DEFAULT_CONSUMER_GROUP_SETTINGS: ConsumerGroupSettings = {
+  sessionTimeoutMs: 6_000,
+  heartbeatIntervalMs: 1_000,
+  rebalanceTimeoutMs: 20_000,
+  stallMs: 30_000,
+  unhealthyAfterMs: 90_000,
+};
+
+const consumerGroupSettings = new WeakMap<Kafka, ConsumerGroupSettings>();
+
+/** The group settings of consumers built on this client (createKafka's, or the defaults). */
+export function consumerGroupSettingsOf(kafka: Kafka): ConsumerGroupSettings {
+  return consumerGroupSettings.get(kafka) ?? DEFAULT_CONSUMER_GROUP_SETTINGS;
+}
 
 /** kafkajs logs through our pino logger, at warn and above. */
 function kafkaLogCreator(logger: Logger) {
@@ -31,8 +66,8 @@ function kafkaLogCreator(logger: Logger) {
     };
 }
 
-export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
-  return new Kafka({
+export function createKafka({ brokers, clientId, logger, consumerGroup }: KafkaOptions): Kafka {
+  const kafka = new Kafka({
     clientId,
     brokers,
     logLevel: KafkaLogLevel.WARN,
@@ -40,6 +75,8 @@ export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka 
     retry: { initialRetryTime: 200, retries: 8 },
     connectionTimeout: 3_000,
   });
+  consumerGroupSettings.set(kafka, { ...DEFAULT_CONSUMER_GROUP_SETTINGS, ...consumerGroup });
+  return kafka;
 }
 
 /** Producer settings shared by every producer here: idempotent, ordered, murmur2 partitioning (Java-compatible). */

@@ -14,6 +14,13 @@ export function baseEnvSchema(defaultPort: number) {
     KAFKA_TOPIC_PREFIX: envVars.kafkaTopicPrefix,
     SHUTDOWN_TIMEOUT_MS: envVars.durationMs(15_000),
     INSTANCE_ID: z.string().default(`${hostname()}-${process.pid}`),
+    // Consumer groups (see @pps/messaging ConsumerGroupSettings). The session timeout bounds how long a dead
+    // member holds its partitions; the broker accepts 6 s to 30 min by default (group.*.session.timeout.ms).
+    KAFKA_SESSION_TIMEOUT_MS: envVars.durationMs(6_000),
+    KAFKA_HEARTBEAT_INTERVAL_MS: envVars.durationMs(1_000),
+    KAFKA_REBALANCE_TIMEOUT_MS: envVars.durationMs(20_000),
+    CONSUMER_STALL_MS: envVars.durationMs(30_000),
+    CONSUMER_UNHEALTHY_AFTER_MS: envVars.durationMs(90_000),
   });
 }
 

@@ -31,7 +31,18 @@ export function createInfra(service: string, env: BaseEnv, { kafka: useKafka = t
   const readiness: ReadinessCheck[] = [{ name: "postgres", check: () => pingDb(db) }];
   const components: Component[] = [{ name: "postgres", stop: () => closeDb(db) }];
   // Building the clients opens no connection; only apps that use Kafka start them and probe the broker.
-  const kafka = createKafka({ brokers: env.KAFKA_BROKERS, clientId: `pps-${service}`, logger });
+  const kafka = createKafka({
+    brokers: env.KAFKA_BROKERS,
+    clientId: `pps-${service}`,
+    logger,
+    consumerGroup: {
+      sessionTimeoutMs: env.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: env.KAFKA_HEARTBEAT_INTERVAL_MS,
+      rebalanceTimeoutMs: env.KAFKA_REBALANCE_TIMEOUT_MS,
+      stallMs: env.CONSUMER_STALL_MS,
+      unhealthyAfterMs: env.CONSUMER_UNHEALTHY_AFTER_MS,
+    },
+  });
   const publisher = new EventPublisher(kafka, env.KAFKA_TOPIC_PREFIX);
   if (useKafka) {
     const admin: Admin = kafka.admin();

@@ -3,6 +3,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { AppError } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import { errorResponse, toErrorResponse } from "./errors.ts";
+import { type HealthRegistry, processHealth } from "./health.ts";
 import { validationDetails } from "./json-body.ts";
 import type { Metrics } from "./metrics.ts";
 import { assertCleanUrl } from "./request-text.ts";
@@ -18,6 +19,11 @@ export type CreateServiceAppOptions = {
   readiness?: ReadinessCheck[];
   /** Per-check time limit for /readyz. */
   readinessTimeoutMs?: number;
+  /**
+   * The running components' own health (consumers, relays, polling loops): each is a /readyz check, and
+   * /healthz fails while any of them says only a restart will help [processHealth].
+   */
+  health?: HealthRegistry;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -76,6 +82,7 @@ export function createServiceApp<E extends AppEnv = AppEnv>({
   metrics,
   readiness = [],
   readinessTimeoutMs = 2_000,
+  health = processHealth,
 }: CreateServiceAppOptions): OpenAPIHono<E> {
   const app = new OpenAPIHono<E>({ defaultHook: validationHook() });
 
@@ -98,11 +105,17 @@ export function createServiceApp<E extends AppEnv = AppEnv>({
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
   });
 
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Alive unless a component reports that it cannot recover by itself (then the orchestrator restarts us).
+  app.get("/healthz", (c) => {
+    const failing = health.liveness().filter((r) => !r.ok);
+    if (failing.length === 0) return c.json({ status: "ok" });
+    logger.error({ checks: failing }, "not alive");
+    return c.json({ status: "unhealthy", checks: failing }, 503);
+  });
 
   app.get("/readyz", async (c) => {
     const results = await Promise.all(
-      readiness.map(async ({ name, check }) => {
+      [...readiness, ...health.readinessChecks()].map(async ({ name, check }) => {
         try {
           await withTimeout(check(), readinessTimeoutMs, name);
           return { name, ok: true as const };

@@ -2,6 +2,7 @@ export * from "./app.ts";
 export * from "./bearer-auth.ts";
 export * from "./coalescer.ts";
 export * from "./errors.ts";
+export * from "./health.ts";
 export * from "./json-body.ts";
 export * from "./lifecycle.ts";
 export * from "./main-guard.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "@pps/logger";
+import { HealthRegistry } from "./health.ts";
 import { PollingLoop } from "./polling-loop.ts";
 
 const logger = createLogger({ service: "t", level: "silent" });
@@ -68,5 +69,51 @@ describe("PollingLoop", () => {
     const started = Date.now();
     await loop.stop();
     expect(Date.now() - started).toBeLessThan(100);
+  });
+
+  it("reports not ready after failed rounds or a slow round, not alive once a round hangs, and leaves on stop", async () => {
+    const health = new HealthRegistry();
+    const failing = (() => {
+      let fail = true;
+      return { set: (v: boolean) => (fail = v), get: () => fail };
+    })();
+    let release: (() => void) | undefined;
+    const loop = new PollingLoop({
+      name: "relay",
+      logger,
+      idleMs: 5,
+      maxBackoffMs: 20,
+      health,
+      slowRoundMs: 50,
+      hungRoundMs: 150,
+      round: async () => {
+        if (failing.get()) throw new Error("kafka down");
+        await new Promise<void>((r) => (release = r));
+        return false;
+      },
+    });
+    const ready = async () => {
+      const [check] = health.readinessChecks();
+      return check!.check().then(
+        () => "ok",
+        (e: Error) => e.message,
+      );
+    };
+    loop.start();
+    await tick(150);
+    expect(await ready()).toMatch(/relay: \d+ rounds failed in a row \(last: kafka down\)/);
+    expect(health.liveness()).toEqual([{ name: "relay", ok: true }]);
+    failing.set(false);
+    await tick(100);
+    expect(await ready()).toMatch(/a round has been running/);
+    await tick(150);
+    expect(health.liveness()[0]).toMatchObject({ name: "relay", ok: false });
+    release?.();
+    await tick(5);
+    release?.();
+    const stopped = loop.stop();
+    release?.();
+    await stopped;
+    expect(health.readinessChecks()).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from "@pps/logger";
+import { type HealthRegistry, type HealthSource, processHealth } from "./health.ts";
 
 export type PollingLoopOptions = {
   /** Names the loop in error logs. */
@@ -11,6 +12,14 @@ export type PollingLoopOptions = {
   /** Ceiling of the back-off after failed rounds (100 ms doubling). */
   maxBackoffMs?: number;
   onError?: (err: unknown, failures: number) => void;
+  /** Where the loop reports its health while it runs [processHealth: the app's /readyz and /healthz]; null: nowhere. */
+  health?: HealthRegistry | null;
+  /** Consecutive failed rounds after which the loop reports not ready [3]. */
+  notReadyAfterFailures?: number;
+  /** A round running longer than this reports not ready [60 s]... */
+  slowRoundMs?: number;
+  /** ...and longer than this not alive: it hung, and only a restart of the process frees it [5 min]. */
+  hungRoundMs?: number;
 };
 
 /**
@@ -26,12 +35,31 @@ export class PollingLoop {
   private woken = false;
   private wakeUp: (() => void) | undefined;
   private stopNow: (() => void) | undefined;
+  private failures = 0;
+  private lastError = "";
+  private roundStartedAt: number | undefined;
+  private readonly health: HealthSource;
 
-  constructor(private readonly opts: PollingLoopOptions) {}
+  constructor(private readonly opts: PollingLoopOptions) {
+    const { notReadyAfterFailures = 3, slowRoundMs = 60_000, hungRoundMs = 5 * 60_000 } = opts;
+    const roundMs = () => (this.roundStartedAt === undefined ? 0 : Date.now() - this.roundStartedAt);
+    this.health = {
+      name: opts.name,
+      ready: () => {
+        if (!this.running) throw new Error(`${opts.name} is not running`);
+        if (roundMs() > slowRoundMs) throw new Error(`${opts.name}: a round has been running for ${roundMs()} ms`);
+        if (this.failures >= notReadyAfterFailures)
+          throw new Error(`${opts.name}: ${this.failures} rounds failed in a row (last: ${this.lastError})`);
+      },
+      live: () => (roundMs() > hungRoundMs ? `${opts.name}: a round has been running for ${roundMs()} ms` : null),
+    };
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.failures = 0;
+    if (this.opts.health !== null) (this.opts.health ?? processHealth).add(this.health);
     this.loop = this.run();
   }
 
@@ -44,22 +72,26 @@ export class PollingLoop {
     this.running = false;
     this.stopNow?.();
     await this.loop;
+    if (this.opts.health !== null) (this.opts.health ?? processHealth).remove(this.health);
   }
 
   private async run(): Promise<void> {
     const { name, logger, round, idleMs, maxBackoffMs = 5_000, onError } = this.opts;
-    let failures = 0;
     while (this.running) {
       this.woken = false;
       let busy = false;
+      this.roundStartedAt = Date.now();
       try {
         busy = await round();
-        failures = 0;
+        this.failures = 0;
       } catch (err) {
-        failures++;
-        logger.error({ err, failures }, `${name} failed; will retry`);
-        onError?.(err, failures);
+        this.failures++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        logger.error({ err, failures: this.failures }, `${name} failed; will retry`);
+        onError?.(err, this.failures);
       }
+      this.roundStartedAt = undefined;
+      const failures = this.failures;
       if (!this.running) break;
       if (failures === 0 && (busy || this.woken)) continue;
       const delay = failures > 0 ? Math.min(maxBackoffMs, 100 * 2 ** failures) : idleMs;
