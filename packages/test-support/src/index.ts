@@ -5,3 +5,4 @@ export * from "./environment.ts";
 export * from "./merchants.ts";
 export * from "./ports.ts";
 export * from "./process.ts";
+export * from "./tcp-proxy.ts";
