@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, index, integer, pgSchema, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, index, integer, pgSchema, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { inboxTable, outboxTable } from "./common.ts";
 
 /** Owned by notifier: notifications and delivery attempts, per-merchant settings, inbox and outbox. */
@@ -53,6 +53,11 @@ export const notifications = notifySchema.table(
     uniqueIndex("notifications_event_id_index").on(t.eventId),
     index("notifications_merchant_payment_index").on(t.merchantId, t.paymentId, t.createdAt),
     index("notifications_due_index").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    // Claims look for a merchant's due rows (its lane) and, for ordered merchants, a payment's earlier ones.
+    index("notifications_merchant_due_index").on(t.merchantId, t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index("notifications_open_by_payment_index")
+      .on(t.merchantId, t.paymentId, t.objectVersion)
+      .where(sql`${t.status} in ('pending', 'delivering')`),
     index("notifications_delivering_index").on(t.merchantId, t.leaseUntil).where(sql`${t.status} = 'delivering'`),
   ],
 );
@@ -89,5 +94,22 @@ export const notifyMerchantSettings = notifySchema.table("merchant_settings", {
   scheduleSeconds: integer("schedule_seconds").array(),
   /** Deliveries to this merchant in flight at once, across replicas; null = the default. */
   maxConcurrency: integer("max_concurrency"),
+  /** Deliver one payment's notifications one at a time, in version order (an earlier one still open holds the rest). */
+  orderedDelivery: boolean("ordered_delivery").notNull().default(false),
   updatedAt: ts("updated_at").notNull().default(sql`now()`),
+});
+
+/**
+ * One row per merchant with notifications: the unit claims lock (FOR UPDATE SKIP LOCKED) so replicas claim
+ * different merchants in parallel while one merchant's in-flight ceiling is checked by one claimer at a time.
+ * `paused_until` holds a merchant's Retry-After for every replica.
+ */
+export const notifyMerchantLanes = notifySchema.table("merchant_lanes", {
+  merchantId: text("merchant_id").primaryKey(),
+  /** No new delivery to this merchant before then (its endpoint answered 429/503 with Retry-After). */
+  pausedUntil: ts("paused_until"),
+  /** The last claim that held the lane: lanes are visited least recently claimed first. */
+  claimedAt: ts("claimed_at"),
+  /** Marks the lanes one claim transaction locked, for its next statement. */
+  claimToken: uuid("claim_token"),
 });

@@ -130,3 +130,29 @@ export const routingAttempts = routingSchema.table(
     index("attempts_next_query_at_idx").on(t.nextQueryAt).where(sql`${t.nextQueryAt} is not null`),
   ],
 );
+
+/**
+ * A payment that found no channel able to take it (none healthy, or every one it tried was unavailable) and
+ * waits for one to recover instead of failing at once. Polled by every router replica (claims skip rows
+ * another holds). `payment` is the internal snapshot with the payer's contact data the channel call needs:
+ * it is kept only while the payment waits, and the row is deleted when it is routed or given up.
+ */
+export const routingWaitingPayments = routingSchema.table(
+  "waiting_payments",
+  {
+    paymentId: text("payment_id").primaryKey(),
+    /** The number the next attempt gets (attempts already made keep theirs). */
+    attemptNo: integer("attempt_no").notNull(),
+    payment: jsonb("payment").notNull(),
+    /** No later than this (ROUTE_WAIT_MAX_MS after it began waiting, or the payment's expiry): then it fails. */
+    waitUntil: timestamp("wait_until", { withTimezone: true }).notNull(),
+    nextTryAt: timestamp("next_try_at", { withTimezone: true }).notNull(),
+    /** Set by the replica that claimed the row; only that claim may route or give it up. */
+    claimId: text("claim_id"),
+    tries: integer("tries").notNull().default(0),
+    /** Why no channel could take it at the last try. */
+    lastReason: text("last_reason"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [index("waiting_payments_next_try_at_idx").on(t.nextTryAt)],
+);
