@@ -4,8 +4,11 @@
 // Phase 1, latency: an open-loop 500 requests/s for BENCH_LATENCY_SECONDS; p50/p95/p99 accept latency.
 // Phase 2, throughput: as many payments as BENCH_CONCURRENCY in-flight requests accept, for
 // BENCH_SECONDS; accepted/s, and completed/s end to end (payments that reached `succeeded`, counted in
-// Postgres), sustained over the same window. Then: peak RSS per app, and the raw single-row insert rate
-// of the same Postgres with the same number of connections, so the ratio can be compared across machines.
+// Postgres), sustained over the same window, next to the merchant's notifications delivered/s over it (target:
+// at least 0.98 of completed/s) and the delay from success to first delivery of the payments that succeeded
+// in it. Phase 3, open loop at half the sustained rate for BENCH_OPEN_LOOP_SECONDS: the same delay
+// percentiles (target: p99 under 1 s). Then: peak RSS per app, and the raw single-row insert rate of the same
+// Postgres with the same number of connections, so the ratio can be compared across machines.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,6 +25,7 @@ const LATENCY_SECONDS = Number(env.BENCH_LATENCY_SECONDS ?? 20);
 const SECONDS = Number(env.BENCH_SECONDS ?? 60);
 const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 64);
 const DRAIN_SECONDS = Number(env.BENCH_DRAIN_SECONDS ?? 30);
+const OPEN_LOOP_SECONDS = Number(env.BENCH_OPEN_LOOP_SECONDS ?? 30);
 const APPS = ["payment-api", "router", "risk-stub", "notifier", "reconciler", "channel-sim"];
 
 function readDatabaseUrl(): string {
@@ -57,7 +61,7 @@ async function onboard(): Promise<PaymentsClient> {
  * the delay from the payment's success (data.object.updated_at) to this first delivery.
  */
 function startReceiver() {
-  const delivered: { at: number; delayMs: number }[] = [];
+  const delivered: { at: number; delayMs: number; succeededAt: number }[] = [];
   const seen = new Set<string>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -73,7 +77,8 @@ function startReceiver() {
         if (body.type !== "payment.succeeded" || seen.has(body.id)) return;
         seen.add(body.id);
         const now = Date.now();
-        delivered.push({ at: now, delayMs: now - Date.parse(body.data.object.updated_at) });
+        const succeededAt = Date.parse(body.data.object.updated_at);
+        delivered.push({ at: now, delayMs: now - succeededAt, succeededAt });
       } catch {
         // not a notification we count
       }
@@ -120,19 +125,19 @@ async function send(client: PaymentsClient, i: number): Promise<{ ok: boolean; s
   }
 }
 
-async function latencyPhase(client: PaymentsClient) {
+async function latencyPhase(client: PaymentsClient, rate = LATENCY_RATE, seconds = LATENCY_SECONDS, first = 0) {
   const latencies: number[] = [];
   let errors = 0;
   let shed = 0;
-  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const total = Math.round(rate * seconds);
   const start = performance.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / LATENCY_RATE;
+    const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     inflight.push(
-      send(client, i).then((r) => {
+      send(client, first + i).then((r) => {
         if (r.ok) latencies.push(r.ms);
         else if (r.shed) shed++;
         else errors++;
@@ -207,6 +212,31 @@ async function throughputPhase(client: PaymentsClient, sql: postgres.Sql, mercha
     cpuMsPerPayment,
     drainSeconds: (performance.now() - drainStart) / 1000,
   };
+}
+
+/** Delays (sorted) of the first deliveries of payments that succeeded between the two instants. */
+function delaysOfSuccessesBetween(from: number, to: number): number[] {
+  return receiver.delivered
+    .filter((d) => d.succeededAt >= from && d.succeededAt <= to)
+    .map((d) => d.delayMs)
+    .sort((a, b) => a - b);
+}
+
+async function countSucceededBetween(sql: postgres.Sql, merchantId: string, from: number, to: number): Promise<number> {
+  const [row] = await sql`select count(*)::int as n from payment.payments where merchant_id = ${merchantId}
+    and status = 'succeeded' and updated_at between ${new Date(from)} and ${new Date(to)}`;
+  return row!.n as number;
+}
+
+/** Until every payment finished and its notification arrived (or DRAIN_SECONDS passed). */
+async function waitForQuiet(sql: postgres.Sql, merchantId: string): Promise<void> {
+  const deadline = Date.now() + DRAIN_SECONDS * 1000;
+  while (Date.now() < deadline) {
+    const open = await countOpen(sql, merchantId);
+    const succeeded = await countSucceeded(sql, merchantId);
+    if (open === 0 && receiver.delivered.length >= succeeded) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 async function countSucceeded(sql: postgres.Sql, merchantId: string): Promise<number> {
@@ -326,9 +356,10 @@ console.log(
 );
 {
   const inWindow = receiver.delivered.filter((d) => d.at >= tp.windowStart && d.at <= tp.windowEnd);
-  const delays = receiver.delivered.map((d) => d.delayMs).sort((a, b) => a - b);
+  const deliveredPerSecond = inWindow.length / tp.elapsed;
+  const delays = delaysOfSuccessesBetween(tp.windowStart, tp.windowEnd);
   console.log(
-    `notifications: delivered ${(inWindow.length / tp.elapsed).toFixed(0)}/s in the window (${receiver.delivered.length} payment.succeeded delivered in all); delay from success to first delivery p50 ${percentile(delays, 50).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms`,
+    `notifications to merchant ${merchantId} in the window: delivered ${deliveredPerSecond.toFixed(0)}/s, completed ${tp.completedPerSecond.toFixed(0)}/s, ratio ${(deliveredPerSecond / tp.completedPerSecond).toFixed(3)} (target ≥ 0.98); delay from success to first delivery of the payments that succeeded in the window: p50 ${percentile(delays, 50).toFixed(0)} ms, p95 ${percentile(delays, 95).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms (${delays.length} delivered)`,
   );
 }
 console.log(
@@ -346,6 +377,20 @@ console.log(
     .map(([k, v]) => `${k} ${v}`)
     .join(", ")}`,
 );
+{
+  // Open loop at half the sustained rate: a merchant's steady volume, well within capacity.
+  await waitForQuiet(sql, merchantId);
+  const rate = Math.max(1, tp.completedPerSecond / 2);
+  const started = Date.now();
+  const open = await latencyPhase(client, rate, OPEN_LOOP_SECONDS, 2_000_000);
+  const ended = Date.now();
+  await waitForQuiet(sql, merchantId);
+  const succeeded = await countSucceededBetween(sql, merchantId, started, ended);
+  const delays = delaysOfSuccessesBetween(started, ended);
+  console.log(
+    `open loop at ${rate.toFixed(0)}/s (half the sustained rate) for ${OPEN_LOOP_SECONDS} s: ${open.accepted} accepted (p99 ${open.p99.toFixed(1)} ms), ${succeeded} succeeded, ${delays.length} of them notified; delay from success to first delivery p50 ${percentile(delays, 50).toFixed(0)} ms, p95 ${percentile(delays, 95).toFixed(0)} ms, p99 ${percentile(delays, 99).toFixed(0)} ms (target p99 < 1000 ms)`,
+  );
+}
 await sql.end();
 receiver.close();
 console.log(

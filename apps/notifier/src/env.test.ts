@@ -21,8 +21,10 @@ describe("notifier configuration", () => {
     expect(env.PAYMENT_API_URL).toBe("http://127.0.0.1:7100");
     expect(env.NOTIFY_SCHEDULE_SECONDS).toEqual(DEFAULT_SCHEDULE_SECONDS);
     expect(env.NOTIFY_TIMEOUT_MS).toBe(10_000);
-    expect(env.NOTIFY_WORKERS).toBe(32);
-    expect(env.NOTIFY_MERCHANT_CONCURRENCY).toBe(4);
+    expect(env.NOTIFY_WORKERS).toBe(128);
+    expect(env.NOTIFY_MERCHANT_CONCURRENCY).toBe(64);
+    expect(env.NOTIFY_MERCHANT_CONCURRENCY_FLOOR).toBe(1);
+    expect(env.NOTIFY_MERCHANT_CONCURRENCY_INITIAL).toBe(4);
     expect(env.NOTIFY_ALLOWED_HOSTS.isEmpty).toBe(true);
     expect([...env.NOTIFY_EVENT_TYPES]).toEqual([...DEFAULT_EVENT_TYPES]);
     expect(env.NOTIFY_MAX_RESPONSE_BYTES).toBe(4096);

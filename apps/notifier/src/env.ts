@@ -51,10 +51,17 @@ export const envSchema = baseEnvSchema(7103)
       }),
     /** One attempt's limit: resolving, connecting and the response headers. */
     NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-    /** Deliveries in flight at once in this process. */
-    NOTIFY_WORKERS: z.coerce.number().int().min(1).max(1_024).default(32),
-    /** Deliveries in flight at once to one merchant, across replicas, unless its settings say otherwise. */
-    NOTIFY_MERCHANT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+    /** Deliveries in flight at once in this process (one merchant gets at most half). */
+    NOTIFY_WORKERS: z.coerce.number().int().min(1).max(1_024).default(128),
+    /**
+     * The ceiling of deliveries in flight to one merchant, across replicas, unless its settings say otherwise;
+     * the adaptive window moves between the floor and it.
+     */
+    NOTIFY_MERCHANT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
+    /** The adaptive window's floor per merchant. */
+    NOTIFY_MERCHANT_CONCURRENCY_FLOOR: z.coerce.number().int().min(1).max(256).default(1),
+    /** Where a merchant's adaptive window starts in a process (then grows while its endpoint is fast). */
+    NOTIFY_MERCHANT_CONCURRENCY_INITIAL: z.coerce.number().int().min(1).max(256).default(4),
     /** Hostnames, IPs and CIDR ranges that may be called although private or loopback (comma-separated). */
     NOTIFY_ALLOWED_HOSTS: z
       .string()

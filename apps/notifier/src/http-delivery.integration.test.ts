@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AllowList, DestinationGuard, type Resolver } from "./destination-guard.ts";
+import { DestinationAgents } from "./destination-agents.ts";
 import { deliverOnce } from "./http-delivery.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -19,8 +20,12 @@ const fakeDns: Resolver = async (host) => {
 const allowLoopback = new DestinationGuard(AllowList.parse("127.0.0.1"), fakeDns);
 const allowNothing = new DestinationGuard(AllowList.parse(""), fakeDns);
 
-const send = (url: string, opts: { timeoutMs?: number; maxResponseBytes?: number; guard?: DestinationGuard } = {}) =>
+const send = (
+  url: string,
+  opts: { timeoutMs?: number; maxResponseBytes?: number; guard?: DestinationGuard; agents?: DestinationAgents } = {},
+) =>
   deliverOnce({
+    ...(opts.agents ? { agents: opts.agents } : {}),
     url,
     body: '{"id":"e1"}',
     headers: { "content-type": "application/json", "x-test": "1" },
@@ -147,5 +152,46 @@ describe("one delivery attempt", () => {
     expect(await send("http://user:pw@127.0.0.1/x")).toMatchObject({ outcome: "refused", error: "invalid_url" });
     expect(await send("not a url")).toMatchObject({ outcome: "refused", error: "invalid_url" });
     expect(await send("http://nowhere.test/x")).toMatchObject({ outcome: "failed", error: "dns_failed" });
+  });
+});
+
+describe("kept-alive connections", () => {
+  it("reuse one connection per destination, still pinned to the checked address; a hang or a cut answer drops it", async () => {
+    const agents = new DestinationAgents();
+    const connections: string[] = [];
+    const onConnection = (socket: import("node:net").Socket) => connections.push(String(socket.remotePort));
+    server.on("connection", onConnection);
+    try {
+      handler = (_req, res) => res.writeHead(200).end("ok");
+      const port = (server.address() as AddressInfo).port;
+      for (let i = 0; i < 5; i++)
+        expect(await send(`http://rebind.test:${port}/keep`, { agents })).toMatchObject({ outcome: "delivered" });
+      expect(connections).toHaveLength(1);
+      // A reply with Retry-After says how long to wait.
+      handler = (_req, res) => res.writeHead(429, { "retry-after": "7" }).end("slow down");
+      expect(await send(`http://rebind.test:${port}/keep`, { agents })).toMatchObject({
+        outcome: "failed",
+        statusCode: 429,
+        retryAfterSeconds: 7,
+      });
+      expect(connections).toHaveLength(1);
+      // A hanging request is given up and its connection destroyed: the next attempt opens a new one.
+      handler = () => undefined;
+      expect(await send(`http://rebind.test:${port}/keep`, { agents, timeoutMs: 200 })).toMatchObject({
+        error: "timeout",
+      });
+      handler = (_req, res) => res.writeHead(200).end("ok");
+      expect(await send(`http://rebind.test:${port}/keep`, { agents })).toMatchObject({ outcome: "delivered" });
+      expect(connections).toHaveLength(2);
+      // A connection the server closed while idle is replaced without costing the attempt.
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await send(`http://rebind.test:${port}/keep`, { agents })).toMatchObject({ outcome: "delivered" });
+      expect(connections).toHaveLength(3);
+      expect(agents.size).toBe(1);
+    } finally {
+      server.off("connection", onConnection);
+      agents.destroy();
+    }
   });
 });

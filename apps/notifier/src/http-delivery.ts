@@ -1,8 +1,8 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { LookupAddress } from "node:dns";
-import type { LookupFunction } from "node:net";
-import type { DestinationGuard, ResolvedAddress } from "./destination-guard.ts";
+import type { DestinationAgents } from "./destination-agents.ts";
+import type { DestinationGuard } from "./destination-guard.ts";
+import { pinnedLookup } from "./pinned-lookup.ts";
 
 /**
  * One delivery attempt's result. `refused`: no request was made and none ever will be for this URL (the
@@ -17,6 +17,8 @@ export type DeliveryResult = {
   /** A stable code: timeout, connection_refused, connection_reset, dns_failed, tls_error, connection_error, unexpected_status, destination_not_allowed, invalid_url. */
   error: string | null;
   errorDetail: string | null;
+  /** A 429 or 503 that said how long to wait (Retry-After, in seconds). */
+  retryAfterSeconds?: number | null;
 };
 
 export type DeliverInput = {
@@ -26,7 +28,23 @@ export type DeliverInput = {
   timeoutMs: number;
   maxResponseBytes: number;
   guard: DestinationGuard;
+  /** Keep-alive pools per destination; without them every attempt opens a fresh connection. */
+  agents?: DestinationAgents;
 };
+
+/** Retry-After as seconds from now: delay-seconds or an HTTP date; null when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, nowMs = Date.now()): number | null {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!text) return null;
+  if (/^\d+$/.test(text)) return Number(text);
+  // An HTTP date names its weekday; anything else (a negative number, a word) is not one.
+  if (!/^[a-z]{3},/i.test(text)) return null;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/** A kept-alive connection the server had already closed: the request never reached it, so it goes again. */
+const STALE_CONNECTION_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 function parseUrl(url: string): URL | null {
   try {
@@ -37,26 +55,6 @@ function parseUrl(url: string): URL | null {
   } catch {
     return null;
   }
-}
-
-/** Connects to exactly the addresses the guard approved, never to a fresh DNS answer. */
-function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const usable =
-      options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
-    if (usable.length === 0) {
-      const err: NodeJS.ErrnoException = new Error("no approved address of the requested family");
-      err.code = "ENOTFOUND";
-      callback(err, "", 4);
-      return;
-    }
-    if (options.all)
-      callback(
-        null,
-        usable.map((a): LookupAddress => ({ address: a.address, family: a.family })),
-      );
-    else callback(null, usable[0]!.address, usable[0]!.family);
-  };
 }
 
 function errorCode(err: NodeJS.ErrnoException): string {
@@ -125,78 +123,89 @@ export async function deliverOnce(input: DeliverInput): Promise<DeliveryResult> 
         errorDetail: destination.detail,
       };
     }
-    return await new Promise<DeliveryResult>((resolve) => {
-      let settled = false;
-      let response: IncomingMessage | undefined;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const responseBody = () =>
-        chunks.length ? clean(Buffer.concat(chunks).subarray(0, input.maxResponseBytes).toString("utf8")) : "";
-      const finishWithResponse = (res: IncomingMessage) => {
-        if (settled) return;
-        settled = true;
-        const status = res.statusCode ?? 0;
-        const ok = status >= 200 && status < 300;
-        resolve({
-          outcome: ok ? "delivered" : "failed",
-          statusCode: status,
-          latencyMs: elapsed(),
-          responseBody: responseBody(),
-          error: ok ? null : "unexpected_status",
-          errorDetail: ok ? null : `HTTP ${status}`,
-        });
-      };
-      const fail = (error: string, detail: string) => {
-        if (settled) return;
-        settled = true;
-        resolve({
-          outcome: "failed",
-          statusCode: null,
-          latencyMs: elapsed(),
-          responseBody: null,
-          error,
-          errorDetail: detail,
-        });
-      };
+    const send = (mayRetryStale: boolean): Promise<DeliveryResult | "stale"> =>
+      new Promise<DeliveryResult | "stale">((resolve) => {
+        let settled = false;
+        let response: IncomingMessage | undefined;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const responseBody = () =>
+          chunks.length ? clean(Buffer.concat(chunks).subarray(0, input.maxResponseBytes).toString("utf8")) : "";
+        const finishWithResponse = (res: IncomingMessage) => {
+          if (settled) return;
+          settled = true;
+          const status = res.statusCode ?? 0;
+          const ok = status >= 200 && status < 300;
+          const retryAfter = status === 429 || status === 503 ? parseRetryAfter(res.headers["retry-after"]) : null;
+          resolve({
+            ...(retryAfter !== null ? { retryAfterSeconds: retryAfter } : {}),
+            outcome: ok ? "delivered" : "failed",
+            statusCode: status,
+            latencyMs: elapsed(),
+            responseBody: responseBody(),
+            error: ok ? null : "unexpected_status",
+            errorDetail: ok ? null : `HTTP ${status}`,
+          });
+        };
+        const fail = (error: string, detail: string) => {
+          if (settled) return;
+          settled = true;
+          resolve({
+            outcome: "failed",
+            statusCode: null,
+            latencyMs: elapsed(),
+            responseBody: null,
+            error,
+            errorDetail: detail,
+          });
+        };
 
-      const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-      const req = request(url, {
-        method: "POST",
-        headers: { ...input.headers, "content-length": String(Buffer.byteLength(input.body)) },
-        lookup: pinnedLookup(destination.addresses),
-        // A fresh connection per attempt: every connection goes through the pinned lookup above.
-        agent: false,
-        maxHeaderSize: 16 * 1024,
-      });
-      void deadline.then(() => {
-        // The status line came in time: its answer stands, the rest of the body is not waited for.
-        if (response) finishWithResponse(response);
-        else fail("timeout", `no response within ${input.timeoutMs} ms`);
-        req.destroy();
-      });
-      req.on("error", (err: NodeJS.ErrnoException) => {
-        if (response) finishWithResponse(response);
-        else fail(errorCode(err), err.message.slice(0, 500));
-      });
-      req.on("response", (res) => {
-        response = res;
-        res.on("data", (chunk: Buffer) => {
-          if (size >= input.maxResponseBytes) return;
-          chunks.push(chunk);
-          size += chunk.length;
-          // Enough to show what the merchant said; stop reading rather than buffer an unbounded body.
-          if (size >= input.maxResponseBytes) {
-            finishWithResponse(res);
-            res.destroy();
-            req.destroy();
-          }
+        const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+        const req = request(url, {
+          method: "POST",
+          headers: { ...input.headers, "content-length": String(Buffer.byteLength(input.body)) },
+          lookup: pinnedLookup(destination.addresses),
+          // Without pools, a fresh connection per attempt; with them, the pool of exactly these addresses.
+          agent: input.agents ? input.agents.get(url, destination.addresses) : false,
+          maxHeaderSize: 16 * 1024,
         });
-        res.on("end", () => finishWithResponse(res));
-        res.on("close", () => finishWithResponse(res));
-        res.on("error", () => finishWithResponse(res));
+        let stale = false;
+        void deadline.then(() => {
+          if (stale) return;
+          // The status line came in time: its answer stands, the rest of the body is not waited for.
+          if (response) finishWithResponse(response);
+          else fail("timeout", `no response within ${input.timeoutMs} ms`);
+          req.destroy();
+        });
+        req.on("error", (err: NodeJS.ErrnoException) => {
+          if (response) finishWithResponse(response);
+          else if (mayRetryStale && req.reusedSocket && STALE_CONNECTION_CODES.has(err.code ?? "")) {
+            stale = true;
+            settled = true;
+            resolve("stale");
+          } else fail(errorCode(err), err.message.slice(0, 500));
+        });
+        req.on("response", (res) => {
+          response = res;
+          res.on("data", (chunk: Buffer) => {
+            if (size >= input.maxResponseBytes) return;
+            chunks.push(chunk);
+            size += chunk.length;
+            // Enough to show what the merchant said; stop reading rather than buffer an unbounded body.
+            if (size >= input.maxResponseBytes) {
+              finishWithResponse(res);
+              res.destroy();
+              req.destroy();
+            }
+          });
+          res.on("end", () => finishWithResponse(res));
+          res.on("close", () => finishWithResponse(res));
+          res.on("error", () => finishWithResponse(res));
+        });
+        req.end(input.body);
       });
-      req.end(input.body);
-    });
+    const first = await send(true);
+    return first === "stale" ? ((await send(false)) as DeliveryResult) : first;
   } finally {
     clearTimeout(timer);
   }

@@ -24,7 +24,6 @@ runMain(async () => {
   const env = loadAppEnv();
   const infra = createInfra("notifier", env);
   const { logger, db } = infra;
-  const metrics = createNotifierMetrics(infra.metrics.registry);
   const defaults = { schedule: env.NOTIFY_SCHEDULE_SECONDS, merchantConcurrency: env.NOTIFY_MERCHANT_CONCURRENCY };
 
   const store = new NotificationStore(db, {
@@ -32,6 +31,7 @@ runMain(async () => {
     jitterRatio: env.NOTIFY_JITTER_RATIO,
     leaseMs: env.NOTIFY_TIMEOUT_MS + LEASE_MARGIN_MS,
   });
+  const metrics = createNotifierMetrics(infra.metrics.registry, () => store.backlog());
   const relay = new OutboxRelay({
     db,
     table: notifyOutbox,
@@ -45,6 +45,10 @@ runMain(async () => {
     guard: new DestinationGuard(env.NOTIFY_ALLOWED_HOSTS),
     platformPrivateKey: env.PLATFORM_SIGNING_PRIVATE_KEY,
     workers: env.NOTIFY_WORKERS,
+    concurrency: {
+      floor: env.NOTIFY_MERCHANT_CONCURRENCY_FLOOR,
+      initial: Math.max(env.NOTIFY_MERCHANT_CONCURRENCY_FLOOR, env.NOTIFY_MERCHANT_CONCURRENCY_INITIAL),
+    },
     timeoutMs: env.NOTIFY_TIMEOUT_MS,
     maxResponseBytes: env.NOTIFY_MAX_RESPONSE_BYTES,
     pollMs: env.NOTIFY_POLL_MS,

@@ -223,7 +223,11 @@ describe("claiming and recording in batches", () => {
     const claimed = await store.claim(10);
     expect(claimed.map((c) => c.id).sort()).toEqual([oldest, second, due].sort());
     for (const c of claimed) {
-      expect(c).toEqual({ ...(await rowById(c.id)), leaseToken: expect.any(String) });
+      expect(c).toEqual({
+        ...(await rowById(c.id)),
+        leaseToken: expect.any(String),
+        merchantCeiling: expect.any(Number),
+      });
       expect(c).toMatchObject({ status: "delivering", leaseToken: expect.stringMatching(/^[0-9a-f-]{36}$/) });
       expect(seconds(c.updatedAt, c.leaseUntil!)).toBeCloseTo(LEASE_MS / 1000, 3);
     }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { and, asc, desc, eq, getTableColumns, inArray, isNotNull, sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { deliveryAttempts, notifications, notifyMerchantSettings } from "@pps/db/schema";
@@ -11,12 +12,26 @@ export type NotificationRow = typeof notifications.$inferSelect;
 export type AttemptRow = typeof deliveryAttempts.$inferSelect;
 export type SettingsRow = typeof notifyMerchantSettings.$inferSelect;
 /** A notification this dispatcher holds: status `delivering` with its lease token. */
-export type ClaimedNotification = NotificationRow & { leaseToken: string };
+export type ClaimedNotification = NotificationRow & {
+  leaseToken: string;
+  /** The merchant's in-flight ceiling across replicas when it was claimed (its setting or the default). */
+  merchantCeiling: number;
+};
+
+/** What one claim took, and whether due work it could not reach is left (a lane another replica held). */
+export type Claim = { claimed: ClaimedNotification[]; more: boolean };
+
+export type ClaimOptions = {
+  /** This process's room per merchant (its adaptive window minus what it has in flight). */
+  allowances?: ReadonlyMap<string, number>;
+  /** The room of a merchant not in `allowances` [limit]. */
+  defaultAllowance?: number;
+  /** Lanes (merchants) one claim locks at most [64]. */
+  maxLanes?: number;
+};
 
 /** Consumer name in the inbox. */
 export const PAYMENT_EVENTS_CONSUMER = "notifier.payment-events";
-/** Serialises claims across replicas so per-merchant in-flight limits hold globally (unique across apps). */
-export const CLAIM_LOCK_ID = 7_300_013;
 
 export type StoreDefaults = {
   schedule: readonly number[];
@@ -44,6 +59,15 @@ export type RecordOutcome = { recorded: false } | { recorded: true; row: Notific
 
 /** What an attempt leads to, decided before it is written: the next attempt's offset when it is retried. */
 type NextState = { status: "delivered" | "dead"; offsetSeconds: null } | { status: "pending"; offsetSeconds: number };
+
+/** Longest Retry-After we honour: a merchant cannot park its notifications for longer than an hour at a time. */
+export const MAX_RETRY_AFTER_SECONDS = 3_600;
+
+/** The pause a failed attempt asked for (Retry-After on 429/503), capped; null when none. */
+function retryAfterOf(result: DeliveryResult): number | null {
+  if (result.outcome !== "failed" || result.retryAfterSeconds == null) return null;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, result.retryAfterSeconds));
+}
 
 const secs = (seconds: number) => sql`make_interval(secs => ${seconds}::double precision)`;
 
@@ -164,58 +188,137 @@ export class NotificationStore {
 
   /**
    * Claims up to `limit` due notifications: pending ones whose time has come, and delivering ones whose lease
-   * expired (their dispatcher died). Merchants at their in-flight limit are skipped, and the rest are taken
-   * round-robin (every merchant's oldest due one first), so one merchant's backlog cannot crowd out another's.
-   * Claims are serialised by an advisory lock so two replicas cannot both fill the same merchant's last slot;
-   * SKIP LOCKED passes over rows a worker is recording right now.
+   * expired (their dispatcher died). Each merchant gets at most the least of its ceiling (settings or default)
+   * minus its live claims on every replica, and this process's `allowances` (its adaptive window minus what
+   * it has in flight; merchants not listed get `defaultAllowance`). Merchants whose lane is paused
+   * (Retry-After) are skipped, and the rest are taken round-robin (every merchant's oldest due one first), so
+   * one merchant's backlog cannot crowd out another's. A merchant with `ordered_delivery` gets a payment's
+   * notification only when none of that payment's earlier versions is still open.
    *
-   * One round trip: BEGIN, the lock, the claim (select and update in one statement) and COMMIT are pipelined
-   * on a reserved connection. The claim is a statement of its own after the lock, so its snapshot (read
-   * committed) already sees the claims of whoever held the lock before. A failed statement aborts the
-   * transaction, and the pipelined COMMIT then rolls it back.
+   * Scaling across replicas: the ceiling is checked under the merchant's lane row lock, taken with SKIP LOCKED,
+   * so two replicas never both fill a merchant's last slot, yet claim different merchants at once (there is
+   * no global lock). Every merchant with notifications has a lane (a trigger on notifications makes it). One
+   * round trip: BEGIN, the lane locks, the claim (a statement of its own after the locks, so its read-committed
+   * snapshot sees the claims of whoever held a lane before) and COMMIT are pipelined on a reserved connection. A failed statement aborts the transaction, and the
+   * pipelined COMMIT then rolls it back.
    */
-  async claim(limit: number): Promise<ClaimedNotification[]> {
-    if (limit <= 0) return [];
+  async claim(limit: number, opts: ClaimOptions = {}): Promise<ClaimedNotification[]> {
+    return (await this.claimRound(limit, opts)).claimed;
+  }
+
+  /** claim, telling also whether due work it could not reach is left (see Claim). */
+  async claimRound(limit: number, opts: ClaimOptions = {}): Promise<Claim> {
+    if (limit <= 0) return { claimed: [], more: false };
+    const allowances = [...(opts.allowances ?? new Map<string, number>())];
+    const defaultAllowance = opts.defaultAllowance ?? limit;
+    const token = randomUUID();
     const pg = await this.db.$client.reserve();
     try {
-      const [begun, locked, claimed, committed] = await Promise.allSettled([
+      const steps = await Promise.allSettled([
         pg`begin`,
-        pg`select pg_advisory_xact_lock(${CLAIM_LOCK_ID}::bigint)`,
+        // These statements are quick but their estimates over a large backlog are not: compiling them
+        // (JIT) would cost more than running them.
+        pg`set local jit = off`,
         pg`
-          with inflight as (
+          with allowance as (
+            select * from unnest(${allowances.map(([m]) => m)}::text[], ${allowances.map(([, a]) => a)}::int[]) as a(merchant_id, n)
+          ), candidates as (
+            -- Index probes per lane (merchant_due_index, delivering_index), never a scan of the whole backlog.
+            select l.merchant_id from notify.merchant_lanes l
+            left join allowance a on a.merchant_id = l.merchant_id
+            where (l.paused_until is null or l.paused_until <= now())
+              and (exists (select 1 from notify.notifications n where n.merchant_id = l.merchant_id and n.status = 'pending' and n.next_attempt_at <= now())
+                or exists (select 1 from notify.notifications n where n.merchant_id = l.merchant_id and n.status = 'delivering' and n.lease_until <= now()))
+              and coalesce(a.n, ${defaultAllowance}::int) > 0
+            order by l.claimed_at nulls first, l.merchant_id
+            limit ${opts.maxLanes ?? 64}::int
+            for update of l skip locked
+          )
+          update notify.merchant_lanes l set claimed_at = now(), claim_token = ${token}::uuid
+          from candidates c where l.merchant_id = c.merchant_id`,
+        pg`
+          with allowance as (
+            select * from unnest(${allowances.map(([m]) => m)}::text[], ${allowances.map(([, a]) => a)}::int[]) as a(merchant_id, n)
+          ), lanes as (
+            select l.merchant_id, coalesce(s.ordered_delivery, false) as ordered from notify.merchant_lanes l
+            left join notify.merchant_settings s on s.merchant_id = l.merchant_id
+            where l.claim_token = ${token}::uuid
+          ), inflight as (
             select merchant_id, count(*)::int as n from notify.notifications
-            where status = 'delivering' and lease_until > now()
+            where status = 'delivering' and lease_until > now() and merchant_id in (select merchant_id from lanes)
             group by merchant_id
           ), due as (
-            select id, merchant_id, next_attempt_at as due_at from notify.notifications where status = 'pending' and next_attempt_at <= now()
+            -- Each lane's oldest due rows, at most what one claim can take, in the order of merchant_due_index
+            -- (so the index hands them over: no scan or sort of the backlog).
+            select d.* from lanes l cross join lateral (
+              select n.id, n.merchant_id, n.next_attempt_at as due_at from notify.notifications n
+              where n.merchant_id = l.merchant_id and n.status = 'pending' and n.next_attempt_at <= now()
+                and (not l.ordered or not exists (
+                  select 1 from notify.notifications o
+                  where o.merchant_id = n.merchant_id and o.payment_id = n.payment_id and o.id <> n.id
+                    and o.status in ('pending', 'delivering')
+                    and (o.object_version < n.object_version or (o.object_version = n.object_version and (o.created_at, o.id) < (n.created_at, n.id)))))
+              order by n.next_attempt_at
+              limit ${limit}::int
+            ) d
             union all
-            select id, merchant_id, lease_until as due_at from notify.notifications where status = 'delivering' and lease_until <= now()
+            -- Expired leases: their dispatcher died mid-attempt; order does not hold them back (they were first).
+            select n.id, n.merchant_id, n.lease_until as due_at from notify.notifications n
+            where n.status = 'delivering' and n.lease_until <= now() and n.merchant_id in (select merchant_id from lanes)
           ), ranked as (
             select id, merchant_id, due_at, row_number() over (partition by merchant_id order by due_at, id) as rn from due
           ), eligible as (
-            select r.id from ranked r
+            select r.id, coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}::int) as ceiling from ranked r
             left join inflight i on i.merchant_id = r.merchant_id
             left join notify.merchant_settings s on s.merchant_id = r.merchant_id
-            where r.rn <= coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}::int) - coalesce(i.n, 0)
+            left join allowance a on a.merchant_id = r.merchant_id
+            where r.rn <= least(
+              coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}::int) - coalesce(i.n, 0),
+              coalesce(a.n, ${defaultAllowance}::int))
             order by r.rn, r.due_at
             limit ${limit}::int
           ), locked as (
-            select n.id from notify.notifications n
-            where n.id in (select id from eligible)
-              and ((n.status = 'pending' and n.next_attempt_at <= now()) or (n.status = 'delivering' and n.lease_until <= now()))
+            select n.id, e.ceiling from notify.notifications n
+            join eligible e on e.id = n.id
+            where ((n.status = 'pending' and n.next_attempt_at <= now()) or (n.status = 'delivering' and n.lease_until <= now()))
             for update of n skip locked
           )
           update notify.notifications n
           set status = 'delivering', lease_until = now() + make_interval(secs => ${this.defaults.leaseMs / 1000}::double precision),
             lease_token = gen_random_uuid(), updated_at = now()
           from locked where n.id = locked.id
-          returning ${pg.unsafe(NOTIFICATION_ROW)}`,
+          returning ${pg.unsafe(NOTIFICATION_ROW)}, locked.ceiling as merchant_ceiling`,
+        // Due work this claim could have taken but did not reach: a lane another replica held (SKIP LOCKED) or
+        // beyond maxLanes. Lanes at their ceiling or this process's allowance do not count (no busy loop).
+        pg<{ more: boolean }[]>`
+          with allowance as (
+            select * from unnest(${allowances.map(([m]) => m)}::text[], ${allowances.map(([, a]) => a)}::int[]) as a(merchant_id, n)
+          )
+          select exists (
+            select 1 from notify.merchant_lanes l
+            left join allowance a on a.merchant_id = l.merchant_id
+            left join notify.merchant_settings s on s.merchant_id = l.merchant_id
+            where l.claim_token is distinct from ${token}::uuid
+              and (l.paused_until is null or l.paused_until <= now())
+              and coalesce(a.n, ${defaultAllowance}::int) > 0
+              and exists (select 1 from notify.notifications n where n.merchant_id = l.merchant_id and n.status = 'pending' and n.next_attempt_at <= now())
+              and (select count(*) from notify.notifications n where n.merchant_id = l.merchant_id and n.status = 'delivering' and n.lease_until > now())
+                < coalesce(s.max_concurrency, ${this.defaults.merchantConcurrency}::int)
+          ) as more`,
         pg`commit`,
       ]);
-      for (const step of [begun, locked, claimed, committed]) if (step.status === "rejected") throw step.reason;
-      return claimed.status === "fulfilled"
-        ? claimed.value.map((raw) => toNotificationRow(raw) as ClaimedNotification)
-        : [];
+      for (const step of steps) if (step.status === "rejected") throw step.reason;
+      const [claimed, more] = [steps[3]!, steps[4]!];
+      const rows =
+        claimed.status === "fulfilled"
+          ? claimed.value.map(
+              (raw): ClaimedNotification => ({
+                ...(toNotificationRow(raw) as NotificationRow & { leaseToken: string }),
+                merchantCeiling: Number(raw.merchant_ceiling),
+              }),
+            )
+          : [];
+      return { claimed: rows, more: more.status === "fulfilled" && more.value[0]?.more === true };
     } finally {
       pg.release();
     }
@@ -273,9 +376,15 @@ export class NotificationStore {
           ${attempts.map((a) => a.result.statusCode)}::int[], ${attempts.map((a) => a.result.latencyMs)}::int[],
           ${attempts.map((a) => a.result.responseBody)}::text[], ${attempts.map((a) => a.result.error)}::text[], ${attempts.map((a) => a.result.errorDetail)}::text[],
           ${outbox.map((o) => o?.eventId ?? null)}::uuid[], ${outbox.map((o) => o?.topic ?? null)}::text[],
-          ${outbox.map((o) => o?.key ?? null)}::text[], ${outbox.map((o) => (o ? JSON.stringify(o.envelope) : null))}::text[]
+          ${outbox.map((o) => o?.key ?? null)}::text[], ${outbox.map((o) => (o ? JSON.stringify(o.envelope) : null))}::text[],
+          ${attempts.map((a) => retryAfterOf(a.result))}::float8[], ${attempts.map((a) => a.claim.merchantId)}::text[]
         ) as r(id, lease_token, next_status, series_attempts, offset_seconds, started_at, outcome, status_code, latency_ms,
-          response_body, error, error_detail, outbox_event_id, outbox_topic, outbox_key, outbox_envelope)
+          response_body, error, error_detail, outbox_event_id, outbox_topic, outbox_key, outbox_envelope, retry_after, merchant_id)
+      ), paused as (
+        -- The merchant asked every sender to wait: no replica starts a delivery to it before then.
+        update notify.merchant_lanes l set paused_until = greatest(l.paused_until, now() + make_interval(secs => p.retry_after))
+        from (select merchant_id, max(retry_after) as retry_after from result where retry_after is not null group by merchant_id) p
+        where l.merchant_id = p.merchant_id
       ), updated as (
         update notify.notifications n set
           status = r.next_status,
@@ -288,7 +397,9 @@ export class NotificationStore {
           updated_at = now(),
           delivered_at = case when r.next_status = 'delivered' then now() else n.delivered_at end,
           -- Offsets count from the series' start, so a slow attempt does not push the whole schedule back.
-          next_attempt_at = case when r.next_status = 'pending' then greatest(now(), n.series_started_at + make_interval(secs => r.offset_seconds)) else n.next_attempt_at end
+          -- A Retry-After later than the schedule's slot moves this attempt (never earlier than the schedule).
+          next_attempt_at = case when r.next_status = 'pending' then greatest(now(), n.series_started_at + make_interval(secs => r.offset_seconds),
+            now() + make_interval(secs => coalesce(r.retry_after, 0))) else n.next_attempt_at end
         from result r
         where n.id = r.id and n.lease_token = r.lease_token and n.status = 'delivering'
         returning ${pg.unsafe(NOTIFICATION_ROW)}, r.lease_token as claim_token, r.started_at, r.outcome, r.latency_ms, r.response_body,
@@ -421,7 +532,7 @@ export class NotificationStore {
 
   async putSettings(
     merchantId: string,
-    settings: { scheduleSeconds: number[] | null; maxConcurrency: number | null },
+    settings: { scheduleSeconds: number[] | null; maxConcurrency: number | null; orderedDelivery?: boolean },
   ): Promise<SettingsRow> {
     const [row] = await this.db
       .insert(notifyMerchantSettings)
@@ -429,5 +540,34 @@ export class NotificationStore {
       .onConflictDoUpdate({ target: notifyMerchantSettings.merchantId, set: { ...settings, updatedAt: sql`now()` } })
       .returning();
     return row!;
+  }
+
+  /**
+   * The backlog for metrics: per merchant (the `top` largest), notifications not yet delivered or dead, and
+   * how long the oldest due one has waited past its due time (0 when nothing is due). A due notification
+   * waiting is what an alert should see; one waiting for a retry hours away is the schedule working.
+   */
+  async backlog(top = 50): Promise<{
+    merchants: { merchantId: string; open: number; due: number; oldestDueSeconds: number }[];
+    oldestDueSeconds: number;
+  }> {
+    const rows = await this.db.$client<{ merchantId: string; open: number; due: number; oldestDueSeconds: number }[]>`
+      select merchant_id as "merchantId", count(*)::int as open,
+        count(*) filter (where due_at <= now())::int as due,
+        coalesce(extract(epoch from now() - min(due_at) filter (where due_at <= now())), 0)::float8 as "oldestDueSeconds"
+      from (
+        select merchant_id, case when status = 'pending' then next_attempt_at else lease_until end as due_at
+        from notify.notifications where status in ('pending', 'delivering')
+      ) open_rows
+      group by merchant_id
+      order by count(*) desc
+      limit ${top}::int`;
+    const [all] = await this.db.$client<{ oldest: number }[]>`
+      select coalesce(extract(epoch from now() - min(due_at)), 0)::float8 as oldest from (
+        select min(next_attempt_at) as due_at from notify.notifications where status = 'pending' and next_attempt_at <= now()
+        union all
+        select min(lease_until) from notify.notifications where status = 'delivering' and lease_until <= now()
+      ) d`;
+    return { merchants: rows, oldestDueSeconds: all?.oldest ?? 0 };
   }
 }

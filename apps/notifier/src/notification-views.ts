@@ -66,10 +66,14 @@ export const notificationSettingsSchema = z
       .array(z.int())
       .nullable()
       .openapi({ description: "This merchant's retry schedule (seconds after a series starts); null: the default." }),
-    max_concurrency: z
-      .int()
-      .nullable()
-      .openapi({ description: "Deliveries in flight to this merchant at once; null: the default." }),
+    max_concurrency: z.int().nullable().openapi({
+      description:
+        "The ceiling of deliveries in flight to this merchant at once, across replicas (the adaptive window stays at or below it); null: the default.",
+    }),
+    ordered_delivery: z.boolean().openapi({
+      description:
+        "One payment's notifications go one at a time in version order (a later one waits while an earlier one is open); false: at least once, in any order.",
+    }),
     effective: z
       .object({ schedule_seconds: z.array(z.int()), max_concurrency: z.int() })
       .openapi({ description: "What applies: the override, or the default." }),
@@ -86,6 +90,7 @@ export function settingsView(
     merchant_id: merchantId,
     schedule_seconds: row?.scheduleSeconds ?? null,
     max_concurrency: row?.maxConcurrency ?? null,
+    ordered_delivery: row?.orderedDelivery ?? false,
     effective: {
       schedule_seconds: row?.scheduleSeconds ?? [...defaults.schedule],
       max_concurrency: row?.maxConcurrency ?? defaults.merchantConcurrency,

@@ -2,9 +2,69 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export type NotifierMetrics = ReturnType<typeof createNotifierMetrics>;
 
-export function createNotifierMetrics(registry: Registry) {
+/** What the backlog gauges read at every scrape (NotificationStore.backlog). */
+export type BacklogSource = () => Promise<{
+  merchants: { merchantId: string; open: number; due: number; oldestDueSeconds: number }[];
+  oldestDueSeconds: number;
+}>;
+
+export function createNotifierMetrics(registry: Registry, backlog?: BacklogSource) {
   const registers = [registry];
+  // One query serves the three gauges of a scrape.
+  let pending: Promise<Awaited<ReturnType<BacklogSource>>> | undefined;
+  const read = () => {
+    pending ??= (backlog as BacklogSource)().finally(() => {
+      setTimeout(() => {
+        pending = undefined;
+      }, 500);
+    });
+    return pending;
+  };
+  const backlogGauges = backlog
+    ? {
+        backlog: new Gauge({
+          name: "notification_backlog",
+          help: "Notifications not yet delivered or dead, per merchant (the 50 largest), by state: due now or open at all",
+          labelNames: ["merchant_id", "state"] as const,
+          registers,
+          async collect() {
+            const b = await read();
+            this.reset();
+            for (const m of b.merchants) {
+              this.set({ merchant_id: m.merchantId, state: "open" }, m.open);
+              this.set({ merchant_id: m.merchantId, state: "due" }, m.due);
+            }
+          },
+        }),
+        merchantOldestDue: new Gauge({
+          name: "notification_merchant_oldest_due_age_seconds",
+          help: "Per merchant (the 50 with the largest backlog): how long its oldest due notification has waited past its due time",
+          labelNames: ["merchant_id"] as const,
+          registers,
+          async collect() {
+            const b = await read();
+            this.reset();
+            for (const m of b.merchants) this.set({ merchant_id: m.merchantId }, m.oldestDueSeconds);
+          },
+        }),
+        oldestDue: new Gauge({
+          name: "notification_oldest_due_age_seconds",
+          help: "How long the oldest due notification (any merchant) has waited past its due time; 0 when none is due. Alert when it stays above a minute.",
+          registers,
+          async collect() {
+            this.set((await read()).oldestDueSeconds);
+          },
+        }),
+      }
+    : {};
   return {
+    ...backlogGauges,
+    concurrencyLimit: new Gauge({
+      name: "notification_concurrency_limit",
+      help: "This process's adaptive in-flight window per merchant (the claim also applies the merchant's ceiling across replicas)",
+      labelNames: ["merchant_id"] as const,
+      registers,
+    }),
     deliveries: new Counter({
       name: "notification_deliveries_total",
       help: "Delivery attempts by outcome (delivered, failed, refused) and error code (none when delivered)",

@@ -132,7 +132,10 @@ export type Received = {
 };
 
 /** What the endpoint does with the n-th (1-based) request for one event on one path. */
-export type Behaviour = (n: number, req: Received) => { status: number; body?: string } | "hang";
+export type Behaviour = (
+  n: number,
+  req: Received,
+) => { status: number; body?: string; delayMs?: number; headers?: Record<string, string> } | "hang";
 
 /**
  * A merchant's notification endpoint on 127.0.0.1, scripted per path. It records every request with its
@@ -145,6 +148,9 @@ export class Receiver {
   private readonly counts = new Map<string, number>();
   private readonly open = new Map<string, number>();
   readonly maxOpen = new Map<string, number>();
+  private readonly openByEvent = new Map<string, number>();
+  /** The most requests for one event ever open at once (1 unless a notification was sent twice at once). */
+  maxOpenPerEvent = 0;
   private readonly sockets = new Set<Socket>();
   private constructor(private readonly server: Server) {}
 
@@ -180,6 +186,11 @@ export class Receiver {
     return this.requests.filter((r) => r.eventId === eventId);
   }
 
+  /** Requests open on `path` right now. */
+  openOn(path: string): number {
+    return this.open.get(path) ?? 0;
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const at = Date.now();
     const path = (req.url ?? "/").split("?")[0]!;
@@ -203,12 +214,22 @@ export class Receiver {
       const open = (this.open.get(path) ?? 0) + 1;
       this.open.set(path, open);
       this.maxOpen.set(path, Math.max(open, this.maxOpen.get(path) ?? 0));
-      res.on("close", () => this.open.set(path, (this.open.get(path) ?? 1) - 1));
+      const eventOpen = (this.openByEvent.get(key) ?? 0) + 1;
+      this.openByEvent.set(key, eventOpen);
+      this.maxOpenPerEvent = Math.max(this.maxOpenPerEvent, eventOpen);
+      res.on("close", () => {
+        this.open.set(path, (this.open.get(path) ?? 1) - 1);
+        this.openByEvent.set(key, (this.openByEvent.get(key) ?? 1) - 1);
+      });
       const fallback: Behaviour = () => ({ status: 200 });
       const action = (this.behaviours.get(path) ?? fallback)(n, rec);
       if (action === "hang") return;
-      rec.status = action.status;
-      res.writeHead(action.status, { "content-type": "text/plain" }).end(action.body ?? "ok");
+      const answer = () => {
+        rec.status = action.status;
+        res.writeHead(action.status, { "content-type": "text/plain", ...action.headers }).end(action.body ?? "ok");
+      };
+      if (action.delayMs) setTimeout(answer, action.delayMs);
+      else answer();
     });
   }
 

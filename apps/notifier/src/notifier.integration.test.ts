@@ -52,6 +52,7 @@ beforeAll(async () => {
     NOTIFY_JITTER_RATIO: String(JITTER),
     NOTIFY_TIMEOUT_MS: String(TIMEOUT_MS),
     NOTIFY_POLL_MS: String(POLL_MS),
+    NOTIFY_MERCHANT_CONCURRENCY: "4",
   });
   [hmac, md5, rsa] = await Promise.all([
     createTestMerchant(api.url, { scheme: "HMAC_SHA256" }),
@@ -271,6 +272,7 @@ describe("dead letters, resend and the APIs", () => {
       merchant_id: md5.merchantId,
       schedule_seconds: null,
       max_concurrency: null,
+      ordered_delivery: false,
       effective: { schedule_seconds: SCHEDULE, max_concurrency: 4 },
       updated_at: null,
     });
@@ -293,6 +295,7 @@ describe("dead letters, resend and the APIs", () => {
       merchant_id: md5.merchantId,
       schedule_seconds: [0, 5, 60],
       max_concurrency: 2,
+      ordered_delivery: false,
       effective: { schedule_seconds: [0, 5, 60], max_concurrency: 2 },
     });
     const reset = (await (await put({})).json()) as { effective: unknown };

@@ -20,6 +20,7 @@ export const settingsSchema = z
   .strictObject({
     schedule_seconds: scheduleSchema.nullable().optional(),
     max_concurrency: z.int().min(1).max(256).nullable().optional(),
+    ordered_delivery: z.boolean().nullable().optional(),
   })
   .openapi("NotificationSettingsChange", {
     description: "A full replacement: a field left out or null means the default. Schedule offsets strictly increase.",
@@ -30,7 +31,7 @@ export const putNotificationSettingsRoute = createRoute({
   path: "/v1/merchants/{id}/notification-settings",
   operationId: "putNotificationSettings",
   tags: ["Settings"],
-  summary: "Replace a merchant's retry schedule and in-flight limit",
+  summary: "Replace a merchant's retry schedule, in-flight ceiling and ordering",
   description:
     "Applies to the next scheduling decision of every replica (settings are read from Postgres, not cached).",
   security: adminSecurity,
@@ -56,9 +57,15 @@ export function putNotificationSettings(
     const row = await deps.store.putSettings(merchantId, {
       scheduleSeconds: req.schedule_seconds ?? null,
       maxConcurrency: req.max_concurrency ?? null,
+      orderedDelivery: req.ordered_delivery ?? false,
     });
     c.get("logger").info(
-      { merchantId, scheduleSeconds: row.scheduleSeconds, maxConcurrency: row.maxConcurrency },
+      {
+        merchantId,
+        scheduleSeconds: row.scheduleSeconds,
+        maxConcurrency: row.maxConcurrency,
+        orderedDelivery: row.orderedDelivery,
+      },
       "notification settings changed",
     );
     return c.json(settingsView(merchantId, row, deps.defaults), 200);
