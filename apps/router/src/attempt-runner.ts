@@ -6,9 +6,11 @@ import { attemptResultEnvelope, resultFields } from "./attempt-result.ts";
 import type { AttemptStore, AttemptUpdate, DecisionRecord, NewAttempt } from "./attempt-store.ts";
 import type { ChannelState } from "./channel-state.ts";
 import { isFailoverable, MAX_ATTEMPTS, nextStep } from "./failover-policy.ts";
+import { waitDeadline } from "./no-route.ts";
 import { CLAIM_MARGIN_MS, nextStuckQuery, UNKNOWN_QUERY_DELAYS_MS } from "./resolution-policy.ts";
 import { type RoutePlanner, routingInputOf } from "./route-planner.ts";
 import type { RouterMetrics } from "./router-metrics.ts";
+import type { WaitingStore } from "./waiting-store.ts";
 
 export type AttemptRunnerDeps = {
   adapters: ReadonlyMap<ChannelId, ChannelAdapter>;
@@ -24,6 +26,11 @@ export type AttemptRunnerDeps = {
   stuckQueryDelaysMs?: readonly number[];
   /** payment-api's callback endpoint for a channel. */
   callbackUrl: (channel: ChannelId) => string;
+  waiting: WaitingStore;
+  /** How long a payment whose channels are all unavailable may wait for one (ROUTE_WAIT_MAX_MS); 0: not at all. */
+  waitMaxMs: number;
+  /** A waiting payment's next try after this long. */
+  waitRetryMs: number;
 };
 
 /** Extra time we give an adapter beyond its own timeout before we stop waiting for it ourselves. */
@@ -117,8 +124,11 @@ export class AttemptRunner {
     };
   }
 
-  /** Never throws: if a commit fails, the attempt stays `sending` and the resolver queries it later. */
-  async run(payment: InternalPaymentSnapshot, first: NewAttempt): Promise<void> {
+  /**
+   * Never throws: if a commit fails, the attempt stays `sending` and the resolver queries it later. `waitUntil`:
+   * the deadline of a payment that already waited for a channel (it keeps it when it has to wait again).
+   */
+  async run(payment: InternalPaymentSnapshot, first: NewAttempt, waitUntil: number | null = null): Promise<void> {
     const { deps } = this;
     const input = routingInputOf(payment);
     const tried: string[] = [];
@@ -197,6 +207,30 @@ export class AttemptRunner {
           );
           attempt = nextAttempt;
           continue;
+        }
+        // Unavailable and nowhere else to go: it waits for a channel to recover rather than failing now.
+        const until =
+          step.kind === "publish" && isFailoverable(outcome)
+            ? (waitUntil ?? waitDeadline(now, attempt.expiresAt, deps.waitMaxMs))
+            : null;
+        if (until !== null && until > now) {
+          const event = attemptResultEnvelope(attempt, resultFields(outcome), true);
+          const parked = await deps.waiting.failAndWait(
+            { id: attempt.id, update, event },
+            {
+              paymentId: payment.paymentId,
+              attemptNo: attempt.attemptNo + 1,
+              payment,
+              waitUntil: until,
+              nextTryAt: now + deps.waitRetryMs,
+              reason: `${tried.join(", ")} unavailable`,
+            },
+          );
+          if (parked) {
+            deps.notify();
+            deps.logger.info({ ...log, waitUntil: until }, "every channel tried is unavailable; the payment waits");
+          } else deps.logger.warn(log, "attempt was settled elsewhere; not waiting");
+          return;
         }
         const event = attemptResultEnvelope(attempt, resultFields(outcome), false);
         if (await deps.store.complete(attempt.id, { status: "sending" }, update, event)) deps.notify();

@@ -208,6 +208,7 @@ export class AttemptStore {
       ), fresh as (
         select i.* from input i join claimed c on c.message_id = i.message_id::uuid
         where (select 1 from routing.attempts a where a.payment_id = i.payment_id limit 1) is null  -- a per-row index probe; "not exists" becomes a hash anti-join over the whole table
+          and (select 1 from routing.waiting_payments w where w.payment_id = i.payment_id) is null  -- waiting for a channel: routed by the waiter
       ), d as (
         insert into routing.decisions (payment_id, attempt_no, product, amount, currency, bank_code, wallet, candidates, winner, reason)
         select payment_id, decision_attempt_no, product, amount, currency, bank_code, wallet, candidates, winner, reason from fresh

@@ -143,14 +143,17 @@ export class ChannelState {
     this.applyCircuit(channel, before, after, "call");
   }
 
-  /** Takes the half-open probe slot for this replica; false if another call (here or elsewhere) has it. */
-  async claimProbe(channel: ChannelId): Promise<boolean> {
+  /**
+   * Takes the half-open probe slot for this replica. If another call (here or elsewhere) has it, the call may
+   * still go as part of the half-open share; false: it may not go at all.
+   */
+  async claimProbe(channel: ChannelId, sample: number = Math.random()): Promise<boolean> {
     const now = Date.now();
     const { before, after } = await this.opts.store.transition(channel, (c) =>
       admission(c, now, this.opts.circuit) === "probe" ? startProbe(c, now) : c,
     );
     this.applyCircuit(channel, before, after, "probe");
-    return after !== before;
+    return after !== before || admission(after, now, this.opts.circuit, sample) === "allow";
   }
 
   async forceCircuit(channel: ChannelId, state: "open" | "closed"): Promise<Circuit> {

@@ -46,6 +46,32 @@ describe("circuit breaker", () => {
     expect(admission(reopened, T0 + 60_100, CFG)).toBe("probe");
   });
 
+  it("half-open with a share: besides the probe, that share of calls goes through (sampled per call)", () => {
+    const cfg = { ...CFG, halfOpenShare: 0.25 };
+    const probing = startProbe(fail(CLOSED, 3), T0 + 30_000);
+    expect(admission(probing, T0 + 30_001, cfg, 0)).toBe("allow");
+    expect(admission(probing, T0 + 30_001, cfg, 0.2499)).toBe("allow");
+    expect(admission(probing, T0 + 30_001, cfg, 0.25)).toBe("reject");
+    // Over many draws the admitted share is the configured one.
+    let admitted = 0;
+    for (let i = 0; i < 1_000; i++) if (admission(probing, T0 + 30_001, cfg, i / 1_000) === "allow") admitted++;
+    expect(admitted).toBe(250);
+    // Still open means no share: the cooldown keeps every call away until the probe slot is claimed.
+    expect(admission(fail(CLOSED, 3), T0 + 1, cfg, 0)).toBe("reject");
+    // Without a share configured (or with the default draw) only the probe goes, as before.
+    expect(admission(probing, T0 + 30_001, CFG, 0)).toBe("reject");
+    expect(admission(probing, T0 + 30_001, cfg)).toBe("reject");
+  });
+
+  it("half-open: a call of the share closes the circuit on success and reopens it on failure, like the probe", () => {
+    const probing = startProbe(fail(CLOSED, 3), T0 + 30_000);
+    expect(recordCall(probing, "healthy", T0 + 30_050, { ...CFG, halfOpenShare: 0.5 })).toEqual(CLOSED);
+    expect(recordCall(probing, "technical_failure", T0 + 30_050, { ...CFG, halfOpenShare: 0.5 })).toMatchObject({
+      state: "open",
+      openedAt: T0 + 30_050,
+    });
+  });
+
   it("a late success from before the circuit opened does not close it", () => {
     const open = fail(CLOSED, 3);
     expect(recordCall(open, "healthy", T0 + 10, CFG)).toBe(open);

@@ -2,9 +2,13 @@
  * The circuit breaker of one channel, as pure transitions. The state itself lives in Postgres
  * (routing.circuits) so every replica agrees; circuit-store.ts applies these functions under a row lock.
  *
- * closed ──N consecutive technical failures──▶ open ──cooldown──▶ half_open (one probe)
+ * closed ──N consecutive technical failures──▶ open ──cooldown──▶ half_open (one probe + a share)
  *    ▲                                           ▲                     │
- *    └──────────────── probe succeeds ───────────┼──── probe fails ────┘
+ *    └────────── a half-open call succeeds ──────┼─ a half-open call fails
+ *
+ * Half-open admits the one tracked probe and, beside it, `halfOpenShare` of the other traffic: with a single
+ * probe a recovered channel stayed unused for everyone but one payment per probe round trip, and every other
+ * payment meanwhile found no channel. The share is sampled per call, so it needs no shared counter.
  *
  * Only technical failures count (channel unavailable, unknown/timeout). A decline is the channel working.
  */
@@ -28,6 +32,8 @@ export type CircuitConfig = {
   cooldownMs: number;
   /** A probe older than this is presumed lost (its replica died) and another may go. */
   probeTimeoutMs: number;
+  /** Share (0..1) of the calls that arrive while a probe is out that go to the channel too; 0: the probe only. */
+  halfOpenShare?: number;
 };
 
 export type CallHealth = "healthy" | "technical_failure";
@@ -41,10 +47,11 @@ export const CLOSED: Circuit = {
 };
 
 /**
- * Whether a call may go to the channel now: allow (closed), probe (it may, but must first win the probe
- * slot in the database, see circuit-store.ts) or reject.
+ * Whether a call may go to the channel now: allow (closed, or half-open within the share), probe (it may, but
+ * must first win the probe slot in the database, see channel-store.ts) or reject. `sample` is a uniform draw
+ * in [0, 1) that decides the half-open share; the default 1 never falls within it.
  */
-export function admission(c: Circuit, now: number, cfg: CircuitConfig): "allow" | "probe" | "reject" {
+export function admission(c: Circuit, now: number, cfg: CircuitConfig, sample = 1): "allow" | "probe" | "reject" {
   switch (c.state) {
     case "closed":
       return "allow";
@@ -52,7 +59,8 @@ export function admission(c: Circuit, now: number, cfg: CircuitConfig): "allow" 
       if (c.forced) return "reject";
       return c.openedAt !== null && now - c.openedAt >= cfg.cooldownMs ? "probe" : "reject";
     case "half_open":
-      return c.probeStartedAt === null || now - c.probeStartedAt >= cfg.probeTimeoutMs ? "probe" : "reject";
+      if (c.probeStartedAt === null || now - c.probeStartedAt >= cfg.probeTimeoutMs) return "probe";
+      return sample < (cfg.halfOpenShare ?? 0) ? "allow" : "reject";
   }
 }
 
@@ -82,7 +90,7 @@ export function recordCall(c: Circuit, health: CallHealth, now: number, cfg: Cir
         ? { state: "open", consecutiveFailures: failures, openedAt: now, probeStartedAt: null, forced: false }
         : { ...c, consecutiveFailures: failures };
     case "half_open":
-      // The probe failed: a full cooldown again.
+      // The probe (or a call of the share) failed: a full cooldown again.
       return { state: "open", consecutiveFailures: failures, openedAt: now, probeStartedAt: null, forced: false };
     case "open":
       return { ...c, consecutiveFailures: failures };

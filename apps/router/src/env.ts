@@ -16,7 +16,17 @@ export const envSchema = baseEnvSchema(7101)
     /** Channel calls in flight at once (and payment events handled at once). */
     ROUTER_CONCURRENCY: envVars.positiveInt(64),
     CIRCUIT_FAILURE_THRESHOLD: envVars.positiveInt(5),
-    CIRCUIT_COOLDOWN_MS: envVars.durationMs(30_000),
+    /**
+     * Open → half-open after this long. Shorter than ROUTE_WAIT_MAX_MS, or a payment waiting out an outage
+     * would reach its deadline before any breaker let a call through.
+     */
+    CIRCUIT_COOLDOWN_MS: envVars.durationMs(5_000),
+    /** Share (0..1) of the traffic a half-open circuit lets through beside its one probe. */
+    ROUTER_HALF_OPEN_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+    /** How long a payment that no channel can take waits for one to recover (never past its expiry); 0: no wait. */
+    ROUTE_WAIT_MAX_MS: z.coerce.number().int().min(0).default(30_000),
+    /** A waiting payment is tried again this often. */
+    ROUTE_WAIT_RETRY_MS: envVars.durationMs(500),
     /** Bearer token for everything under /v1 (operator API). */
     ADMIN_TOKEN: z.string().min(8, "must be at least 8 characters").default(DEV_ADMIN_TOKEN),
     /** payment-api's public base URL: channels send their callbacks to {this}/v1/channel-callbacks/{channel}. */

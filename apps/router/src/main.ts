@@ -13,7 +13,9 @@ import { loadAppEnv } from "./env.ts";
 import { InFlightLimiter } from "./in-flight-limiter.ts";
 import { createPaymentProcessingConsumer, createPaymentProcessingHandler } from "./payment-processing-consumer.ts";
 import { RoutePlanner } from "./route-planner.ts";
+import { RouteWaiter } from "./route-waiter.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
+import { WaitingStore } from "./waiting-store.ts";
 
 /** Advisory lock of the routing outbox relay (unique across apps). */
 const OUTBOX_LOCK_ID = 7_300_002;
@@ -36,12 +38,15 @@ runMain(async () => {
       cooldownMs: env.CIRCUIT_COOLDOWN_MS,
       // A probe is one call: after twice its time limit its replica is presumed gone.
       probeTimeoutMs: 2 * env.CHANNEL_TIMEOUT_MS + 5_000,
+      halfOpenShare: env.ROUTER_HALF_OPEN_SHARE,
     },
     refreshMs: env.CHANNEL_STATE_REFRESH_MS,
     logger,
     metrics,
   });
   const store = new AttemptStore(db);
+  const waiting = new WaitingStore(db);
+  const wait = { waitMaxMs: env.ROUTE_WAIT_MAX_MS, waitRetryMs: env.ROUTE_WAIT_RETRY_MS };
   const relay = new OutboxRelay({
     db,
     table: routingOutbox,
@@ -63,6 +68,19 @@ runMain(async () => {
     timeoutMs: env.CHANNEL_TIMEOUT_MS,
     stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
     callbackUrl: (channel) => `${env.CALLBACK_BASE_URL}/v1/channel-callbacks/${channel}`,
+    waiting,
+    ...wait,
+  });
+  const waiter = new RouteWaiter({
+    waiting,
+    planner,
+    runner,
+    limiter,
+    notify,
+    metrics,
+    logger,
+    timeoutMs: env.CHANNEL_TIMEOUT_MS,
+    retryMs: env.ROUTE_WAIT_RETRY_MS,
   });
   const resolver = new AttemptResolver({
     store,
@@ -86,6 +104,8 @@ runMain(async () => {
       metrics,
       logger,
       timeoutMs: env.CHANNEL_TIMEOUT_MS,
+      waiting,
+      ...wait,
     }),
     logger,
     metrics,
@@ -125,6 +145,8 @@ runMain(async () => {
       },
       { name: "attempt-resolver", start: () => resolver.start(), stop: () => resolver.stop() },
       { name: "attempt-runner", stop: () => limiter.drain() },
+      // Stopped before the runner drains: it hands payments to the runner.
+      { name: "route-waiter", start: () => waiter.start(), stop: () => waiter.stop() },
       { name: "payment-events-consumer", start: () => consumer.start(), stop: () => consumer.stop() },
     ],
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

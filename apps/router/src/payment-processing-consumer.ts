@@ -11,35 +11,32 @@ import {
   paymentInternalEvents,
   TOPICS,
 } from "@pps/messaging";
-import { attemptResultEnvelope } from "./attempt-result.ts";
 import type { AttemptRunner } from "./attempt-runner.ts";
 import type { AttemptStore, DecisionRecord, NewAttempt } from "./attempt-store.ts";
 import type { InFlightLimiter } from "./in-flight-limiter.ts";
-import type { Candidate } from "./ranking.ts";
+import { NO_CHANNEL, noRouteFailure, waitDeadline, whyNoRoute } from "./no-route.ts";
 import { CLAIM_MARGIN_MS } from "./resolution-policy.ts";
 import { type RoutePlanner, routingInputOf } from "./route-planner.ts";
 import type { RouterMetrics } from "./router-metrics.ts";
+import type { WaitingStore } from "./waiting-store.ts";
 
-/** The channel name on the failed attempt recorded when no channel could take a payment. */
-export const NO_CHANNEL = "none";
-export const NO_CHANNEL_CODE = "no_channel_available";
-export const PAYMENT_EXPIRED_CODE = "payment_expired";
+export { NO_CHANNEL, NO_CHANNEL_CODE, PAYMENT_EXPIRED_CODE } from "./no-route.ts";
 
 export type PaymentProcessingDeps = {
   planner: RoutePlanner;
   store: AttemptStore;
+  waiting: WaitingStore;
   runner: AttemptRunner;
   limiter: InFlightLimiter;
   notify: () => void;
   metrics: RouterMetrics;
   logger: Logger;
   timeoutMs: number;
+  /** How long a payment that no channel can take may wait for one (ROUTE_WAIT_MAX_MS); 0: it fails at once. */
+  waitMaxMs: number;
+  /** First retry of a waiting payment after this long. */
+  waitRetryMs: number;
 };
-
-function whyNoRoute(candidates: Candidate[]): string {
-  if (candidates.length === 0) return "no channel is configured";
-  return `no channel can take this payment: ${candidates.map((c) => `${c.channel} ${c.excludedReason ?? "unusable"}`).join(", ")}`;
-}
 
 /**
  * What the router routes: a payment entering processing, with the payer's contact data the channels need
@@ -87,22 +84,28 @@ export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): Env
       };
 
       if (!plan.winner) {
-        const failureCode = expired ? PAYMENT_EXPIRED_CODE : NO_CHANNEL_CODE;
-        const failureMessage = expired
-          ? "the payment expired before it could be sent to a channel"
-          : whyNoRoute(plan.candidates);
-        const attempt: NewAttempt = {
-          ...ref,
-          status: "failed",
-          expiresAt,
-          nextQueryAt: null,
-          failureCode,
-          lastError: failureMessage,
-        };
-        const event = attemptResultEnvelope(
+        // No healthy channel now: wait for one to recover (durably, see route-waiter.ts) if the payment can.
+        const until = expired ? null : waitDeadline(now, expiresAt, deps.waitMaxMs);
+        if (until !== null) {
+          const reason = whyNoRoute(plan.candidates);
+          const { started } = await deps.waiting.park(envelope.id, {
+            paymentId: payment.paymentId,
+            attemptNo: 1,
+            payment,
+            waitUntil: until,
+            nextTryAt: now + deps.waitRetryMs,
+            reason,
+          });
+          metrics.decisions.inc({ result: started ? "waiting" : "duplicate" });
+          if (started)
+            logger.info({ paymentId: payment.paymentId, reason, waitUntil: until }, "payment waits for a channel");
+          return;
+        }
+        const { attempt, event, failureCode, failureMessage } = noRouteFailure(
           ref,
-          { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode, failureMessage },
-          false,
+          expiresAt,
+          expired,
+          plan.candidates,
         );
         const { started } = await store.begin(envelope.id, decision, attempt, event);
         metrics.decisions.inc({ result: started ? "no_route" : "duplicate" });

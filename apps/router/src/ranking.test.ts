@@ -207,6 +207,22 @@ describe("exclusion reasons", () => {
     expect(reasonOf(out, "bank_direct")).toBe("circuit_probe_in_flight");
   });
 
+  it("circuit half-open with a share: a payment whose draw falls within it is ranked without a probe", () => {
+    const probing: Circuit = {
+      state: "half_open",
+      consecutiveFailures: 5,
+      openedAt: NOW - 40_000,
+      probeStartedAt: NOW - 1_000,
+      forced: false,
+    };
+    const channels = [view("bank_direct", { circuit: probing }), view("unionpay")];
+    const cfg = { ...CIRCUIT, halfOpenShare: 0.1 };
+    const within = rankChannels(cmb, channels, NOW, cfg, [], () => 0.05);
+    expect(ranked(within)[0]).toMatchObject({ channel: "bank_direct", needsProbe: false, circuit: "half_open" });
+    const outside = rankChannels(cmb, channels, NOW, cfg, [], () => 0.5);
+    expect(reasonOf(outside, "bank_direct")).toBe("circuit_probe_in_flight");
+  });
+
   it("a channel already tried for this payment is not tried again", () => {
     const out = rankChannels(cmb, [view("bank_direct"), view("unionpay")], NOW, CIRCUIT, ["bank_direct"]);
     expect(reasonOf(out, "bank_direct")).toBe("already_tried");

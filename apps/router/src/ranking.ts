@@ -67,7 +67,7 @@ export type Candidate = {
   avgLatencyMs: number | null;
   calls: number;
   circuit: CircuitStateName;
-  /** The circuit lets exactly one probe through; the caller must win it before using this channel. */
+  /** The circuit lets one probe through; the caller must win it (or fall within the half-open share) to use this channel. */
   needsProbe: boolean;
   /** 1 = first choice; null when excluded. */
   rank: number | null;
@@ -111,12 +111,13 @@ export function rankChannels(
   now: number,
   circuitCfg: CircuitConfig,
   tried: readonly string[] = [],
+  sample: () => number = Math.random,
 ): Candidate[] {
   const candidates = channels.map((ch): Candidate => {
     const capability = capabilityExclusion(input, ch.capabilities);
     const cfg = ch.config;
     const fee = cfg && capability === null ? percentageFee(input.amount, cfg.feeRateBps, cfg.feeFixed) : null;
-    const gate = admission(ch.circuit, now, circuitCfg);
+    const gate = admission(ch.circuit, now, circuitCfg, sample());
     let excluded: ExclusionReason | null = capability;
     if (excluded === null && tried.includes(ch.id)) excluded = "already_tried";
     if (excluded === null && !cfg) excluded = "not_configured";

@@ -20,7 +20,7 @@ export function createRouterMetrics(registry: Registry) {
     }),
     decisions: new Counter({
       name: "router_decisions_total",
-      help: "Routing decisions: routed, no_route (no channel could take the payment), duplicate (already routed)",
+      help: "Routing decisions: routed, waiting (no channel now; waits for one), routed_after_wait, no_route (no channel could take the payment and it could not wait), duplicate (already routed)",
       labelNames: ["result"] as const,
       registers,
     }),
