@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Hono } from "hono";
 import { describe, expect, it, vi } from "vitest";
 import { createLogger } from "@pps/logger";
+import { HealthRegistry } from "./health.ts";
 import { runService, type Component, type RunServiceOptions } from "./lifecycle.ts";
 
 function capturedLogger() {
@@ -251,5 +252,26 @@ describe("runService shutdown", () => {
     expect(exit.mock.calls).toEqual([[0]]);
     expect(process.listeners("SIGTERM")).toEqual(before);
     expect(process.listeners("SIGINT")).toEqual(beforeInt);
+  });
+});
+
+describe("readiness during start-up", () => {
+  it("lists a failing startup check until the last component has started, then drops it", async () => {
+    const health = new HealthRegistry();
+    const gate = deferred();
+    const { opts } = options({
+      app: new Hono(),
+      health,
+      components: [{ name: "consumer", start: () => gate.promise, stop: () => undefined }],
+    });
+    const running = runService(opts);
+    await sleep(50);
+    const during = health.readinessChecks();
+    expect(during.map((c) => c.name)).toEqual(["startup"]);
+    await expect(during[0]!.check()).rejects.toThrow("starting consumer");
+    gate.resolve();
+    const service = await running;
+    expect(health.readinessChecks()).toEqual([]);
+    await service.shutdown("test");
   });
 });

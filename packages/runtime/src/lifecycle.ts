@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Logger } from "@pps/logger";
+import { type HealthRegistry, type HealthSource, processHealth } from "./health.ts";
 
 /** Something with a lifetime: a consumer, a relay, a scheduler, a pool. */
 export type Component = { name: string; start?: () => Promise<void> | void; stop: () => Promise<void> | void };
@@ -26,6 +27,8 @@ export type RunServiceOptions = {
   exit?: (code: number) => void;
   /** SIGTERM and SIGINT start the shutdown [true]. Tests that run services in-process call shutdown instead. */
   handleSignals?: boolean;
+  /** Where the start-up check is listed: /readyz fails until every component has started [processHealth]. */
+  health?: HealthRegistry;
 };
 
 export type RunningService = {
@@ -133,7 +136,20 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
     process.once("SIGINT", onSignal);
   }
 
+  // The server listens before the components start (probes must answer meanwhile), so until the last one has
+  // started the app says it is not ready: its consumers and relays have not yet joined the checks.
+  const health = opts.health ?? processHealth;
+  let starting: string | null = components[0]?.name ?? null;
+  const startup: HealthSource = {
+    name: "startup",
+    ready: () => {
+      if (starting !== null) throw new Error(`starting ${starting}`);
+    },
+    live: () => null,
+  };
+  health.add(startup);
   for (const c of components) {
+    starting = c.name;
     // A signal during start: the shutdown under way stops what has started.
     if (stopping) return { port, shutdown };
     // Counted before its start: one that fails half-way may hold what it opened (a connected client).
@@ -141,12 +157,14 @@ export async function runService(opts: RunServiceOptions): Promise<RunningServic
     try {
       await c.start?.();
     } catch (err) {
+      health.remove(startup);
       logger.fatal({ err, component: c.name }, "failed to start");
       await shutdown("start failure", 1);
       // Reached only when exit does not end the process (tests).
       throw err;
     }
   }
+  health.remove(startup);
   logger.info({ host: opts.host, port }, `${opts.service} listening on http://${opts.host}:${port}`);
   return { port, shutdown };
 }
