@@ -7,12 +7,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadavg } from "node:os";
-import { readdirSync, readFileSync } from "node:fs";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { dropDatabase, runMigrations } from "@pps/db";
 import { TOPICS } from "@pps/messaging";
 import { freePort, spawnApp } from "@pps/test-support";
+import { cpuSeconds, pidsOf } from "./proc-cpu.ts";
 
 const env = process.env;
 const DATABASE_URL = env.BENCH_NOTIFY_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/pps_bench_notify";
@@ -92,31 +92,6 @@ async function seed(sql: postgres.Sql, merchants: string[], url: string, count: 
     from (select g, gen_random_uuid() as id from generate_series(1, ${count}::int) g) e`;
 }
 
-function cpuSeconds(pids: number[]): number {
-  const ticks = pids.reduce((sum, pid) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      return sum + Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return sum;
-    }
-  }, 0);
-  return ticks / 100; // USER_HZ
-}
-
-function postgresPids(): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, "utf8").startsWith("postgres");
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 async function startReplica(i: number, signingUrl: string) {
   const port = await freePort();
   const app = spawnApp("notifier", {
@@ -168,7 +143,7 @@ async function phase(
   try {
     await sleep(WARMUP_SECONDS * 1000);
     const pids = apps.map((a) => a.child.pid!);
-    const before = { notifier: pids.map((p) => cpuSeconds([p])), postgres: cpuSeconds(postgresPids()) };
+    const before = { notifier: pids.map((p) => cpuSeconds([p])), postgres: cpuSeconds(pidsOf(/^postgres/)) };
     const benchBefore = process.cpuUsage();
     const start = receiver.delivered();
     const started = performance.now();
@@ -194,7 +169,7 @@ async function phase(
     pids.forEach((p, i) => {
       cpu[`notifier ${i + 1}`] = (cpuSeconds([p]) - before.notifier[i]!) / elapsed;
     });
-    cpu.postgres = (cpuSeconds(postgresPids()) - before.postgres) / elapsed;
+    cpu.postgres = (cpuSeconds(pidsOf(/^postgres/)) - before.postgres) / elapsed;
     const bench = process.cpuUsage(benchBefore);
     cpu["receiver (bench)"] = (bench.user + bench.system) / 1e6 / elapsed;
     if (delivered >= BACKLOG - 1_000) console.warn("  (the backlog ran out: raise BENCH_NOTIFY_BACKLOG)");

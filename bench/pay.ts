@@ -12,9 +12,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { PaymentsClient, type CreatePaymentParams } from "@pps/sdk";
+import { cpuSeconds, pidsOf } from "./proc-cpu.ts";
 
 const env = process.env;
 const API = env.BENCH_API_URL ?? "http://127.0.0.1:7100";
@@ -257,32 +258,6 @@ function appPid(app: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** CPU seconds (user + system) used so far by a process and, for Postgres, all its backends. */
-function cpuSeconds(pids: number[]): number {
-  const ticks = pids.reduce((sum, pid) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      return sum + Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return sum;
-    }
-  }, 0);
-  return ticks / 100; // USER_HZ
-}
-
-function pidsOf(pattern: RegExp): number[] {
-  return readdirSync("/proc")
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return pattern.test(readFileSync(`/proc/${d}/cmdline`, "utf8").replaceAll("\0", " "));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** Who spends the CPU: every app, Postgres (all backends) and the Kafka broker. */

@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { and, count, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payments } from "@pps/db/schema";
-import type { CreatePaymentParams, Payment, PaymentsClient } from "@pps/sdk";
-import { type InProcessApi, type InProcessMerchant, inProcessApi } from "./payment-api-test-kit.ts";
+import type { Payment, PaymentsClient } from "@pps/sdk";
+import { type InProcessApi, type InProcessMerchant, inProcessApi, paymentParams } from "./payment-api-test-kit.ts";
 
 /**
  * The merchant API's own behaviour, in-process (createApp on a real database of its own, no port, no Kafka):
@@ -16,27 +16,7 @@ let client: PaymentsClient;
 /** How far the app's clock is ahead of the real one (pay-link intervals without sleeping). */
 let clockAheadMs = 0;
 
-const orderNo = () => `o_${randomBytes(8).toString("hex")}`;
-
-function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentParams {
-  return {
-    merchant_order_no: orderNo(),
-    product: "online_banking",
-    amount: 12_345,
-    currency: "CNY",
-    subject: "Annual cable TV subscription",
-    payer: {
-      id: `u_${randomBytes(4).toString("hex")}`,
-      ip: "203.0.113.7",
-      device_id: "dev-1",
-      phone: "+8613800138000",
-    },
-    method: { bank_code: "CMB" },
-    notify_url: "https://shop.example/notify",
-    return_url: "https://shop.example/return",
-    ...overrides,
-  };
-}
+const params = paymentParams;
 
 const errorCode = (body: unknown) => (body as { error?: { code?: string } }).error?.code;
 

@@ -7,7 +7,7 @@ import { makeEnvelope, type RiskDecision, riskEvents } from "@pps/messaging";
 import { createLogger } from "@pps/logger";
 import { createMetrics, runService } from "@pps/runtime";
 import type { SignFormat } from "@pps/signing";
-import { type MerchantCredentials, PaymentsClient } from "@pps/sdk";
+import { type CreatePaymentParams, type MerchantCredentials, PaymentsClient } from "@pps/sdk";
 import { isolatedDatabase, type TestMerchant } from "@pps/test-support";
 import { createApp } from "./app.ts";
 import { createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
@@ -16,6 +16,27 @@ import type { ApiDeps } from "./http/context.ts";
 import { FrozenPayers, MerchantDirectory } from "./payments/merchants.ts";
 
 /** Where the in-process app believes it is reachable (pay links are built from it); nothing listens there. */
+/** A valid online-banking payment request with a fresh order number and payer, for tests to vary. */
+export function paymentParams(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentParams {
+  return {
+    merchant_order_no: `o_${randomBytes(8).toString("hex")}`,
+    product: "online_banking",
+    amount: 12_345,
+    currency: "CNY",
+    subject: "Annual cable TV subscription",
+    payer: {
+      id: `u_${randomBytes(4).toString("hex")}`,
+      ip: "203.0.113.7",
+      device_id: "dev-1",
+      phone: "+8613800138000",
+    },
+    method: { bank_code: "CMB" },
+    notify_url: "https://shop.example/notify",
+    return_url: "https://shop.example/return",
+    ...overrides,
+  };
+}
+
 export const IN_PROCESS_BASE_URL = "http://127.0.0.1:7100";
 
 export type InProcessMerchant = TestMerchant & { signFormat: SignFormat };

@@ -14,7 +14,7 @@ import {
   type AttemptResult,
   type RiskDecision,
 } from "@pps/messaging";
-import { PaymentsClient, type CreatePaymentParams, type Payment, type PaymentDetail } from "@pps/sdk";
+import { PaymentsClient, type Payment, type PaymentDetail } from "@pps/sdk";
 import {
   createTestMerchant,
   type IsolatedEnvironment,
@@ -26,6 +26,7 @@ import {
   type AppProcess,
   type TestMerchant,
 } from "@pps/test-support";
+import { paymentParams } from "./payment-api-test-kit.ts";
 
 /**
  * payment-api as a real process against real Postgres and Kafka. Risk decisions and channel results are
@@ -41,27 +42,8 @@ let merchant: TestMerchant;
 let client: PaymentsClient;
 
 const clientFor = (m: TestMerchant) => new PaymentsClient({ baseUrl: api.url, credentials: m });
-const orderNo = () => `o_${randomBytes(8).toString("hex")}`;
 
-function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentParams {
-  return {
-    merchant_order_no: orderNo(),
-    product: "online_banking",
-    amount: 12_345,
-    currency: "CNY",
-    subject: "Annual cable TV subscription",
-    payer: {
-      id: `u_${randomBytes(4).toString("hex")}`,
-      ip: "203.0.113.7",
-      device_id: "dev-1",
-      phone: "+8613800138000",
-    },
-    method: { bank_code: "CMB" },
-    notify_url: "https://shop.example/notify",
-    return_url: "https://shop.example/return",
-    ...overrides,
-  };
-}
+const params = paymentParams;
 
 async function publishDecision(
   paymentId: string,

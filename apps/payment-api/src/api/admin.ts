@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createMerchant, setPayerStatus, updateMerchant } from "@pps/api-contract";
 import { merchants, payerAccounts } from "@pps/db/schema";
 import { AppError, type ApiProduct } from "@pps/domain";
-import { requireBearerToken, validationHook } from "@pps/runtime";
+import { boundedJson, requireBearerToken, validationHook } from "@pps/runtime";
 import type { SignFormat, SignScheme } from "@pps/signing";
 import { eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
-import { boundedJsonBody, type PaymentApiEnv } from "../http/auth.ts";
+import type { PaymentApiEnv } from "../http/auth.ts";
 import type { ApiDeps, PaymentApiApp } from "../http/context.ts";
 
 function merchantView(m: typeof merchants.$inferSelect) {
@@ -28,7 +28,7 @@ export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
     "/v1/admin/*",
     requireBearerToken(deps.env.ADMIN_TOKEN, "admin") as unknown as MiddlewareHandler<PaymentApiEnv>,
   );
-  const middleware = boundedJsonBody(deps.env.MAX_BODY_BYTES);
+  const middleware = boundedJson(deps.env.MAX_BODY_BYTES, { object: true }) as MiddlewareHandler<PaymentApiEnv>;
 
   app.openapi({ ...createMerchant, middleware }, async (c) => {
     const req = c.req.valid("json");

@@ -1,37 +1,20 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { merchantRoutes, paymentApiRoutes } from "@pps/api-contract";
-import { channelConfigFromEnv, createChannelAdapters } from "@pps/channels";
-import { closeDb, createDb } from "@pps/db";
 import { ERROR_CODES } from "@pps/domain";
-import { createLogger } from "@pps/logger";
-import { createMetrics } from "@pps/runtime";
 import { PaymentsClient } from "@pps/sdk";
-import { TEST_DATABASE_URL } from "@pps/test-support";
-import { afterAll, describe, expect, it } from "vitest";
-import { createApp } from "../app.ts";
-import { loadAppEnv } from "../env.ts";
-import { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type InProcessApi, inProcessApi } from "../payment-api-test-kit.ts";
 
 /**
  * The contract's drift tests: the routes payment-api serves, the OpenAPI document it publishes and the SDK
- * merchants use are one and the same. In-process; the database pool is made but these calls never query it.
+ * merchants use are one and the same. In-process, as createApp(deps) builds the app.
  */
-const env = loadAppEnv({ DATABASE_URL: TEST_DATABASE_URL });
-const db = createDb({ url: TEST_DATABASE_URL, max: 1, applicationName: "contract-test" });
-const app = createApp({
-  db,
-  env,
-  logger: createLogger({ service: "contract-test", level: "silent" }),
-  merchants: new MerchantDirectory(db),
-  frozenPayers: new FrozenPayers(db),
-  relay: { notify() {} },
-  sms: { send: async () => undefined },
-  metrics: createMetrics("contract-test"),
-  readiness: [],
-  adapters: createChannelAdapters(channelConfigFromEnv(env.channelVars)),
+let api: InProcessApi;
+beforeAll(async () => {
+  api = await inProcessApi("contract");
 });
-afterAll(() => closeDb(db));
+afterAll(() => api.close());
 
 type Operation = {
   operationId: string;
@@ -50,7 +33,7 @@ const INFRASTRUCTURE = new Set(["/healthz", "/readyz", "/metrics", "/openapi.jso
 const openApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, "{$1}");
 
 async function document(): Promise<Doc> {
-  const res = await app.request("/openapi.json");
+  const res = await api.request("/openapi.json");
   expect(res.status).toBe(200);
   return (await res.json()) as Doc;
 }
@@ -59,7 +42,7 @@ describe("the OpenAPI document is generated from the routes", () => {
   it("has every registered route, with its request and response schemas", async () => {
     const doc = await document();
     expect(doc.openapi).toBe("3.1.0");
-    const registered = app.routes.filter((r) => r.method !== "ALL" && !INFRASTRUCTURE.has(r.path));
+    const registered = api.app.routes.filter((r) => r.method !== "ALL" && !INFRASTRUCTURE.has(r.path));
     expect(registered.length).toBeGreaterThanOrEqual(Object.keys(paymentApiRoutes).length);
     for (const route of registered) {
       const op = doc.paths[openApiPath(route.path)]?.[route.method.toLowerCase()];
@@ -120,12 +103,12 @@ describe("the OpenAPI document is generated from the routes", () => {
   });
 
   it("serves the reference page and its assets itself", async () => {
-    const page = await app.request("/docs");
+    const page = await api.request("/docs");
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
     const html = await page.text();
     expect(html).toContain('src="/docs/scalar.js"');
     expect(html).not.toMatch(/https?:\/\/(cdn|fonts)\./);
-    const asset = await app.request("/docs/scalar.js");
+    const asset = await api.request("/docs/scalar.js");
     expect(asset.status).toBe(200);
     expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
   });

@@ -1,6 +1,6 @@
 import { IDEMPOTENCY_KEY_PATTERN, NONCE_PATTERN } from "@pps/api-contract";
 import { AppError } from "@pps/domain";
-import { type AppEnv, parseJsonSafely, readLimitedBody } from "@pps/runtime";
+import { type AppEnv, assertJsonMediaType, parseJsonObject, parseJsonSafely, readLimitedBody } from "@pps/runtime";
 import { canonicalRequestV2, isSignScheme, legacyRequestString, sign, splitRequestTarget, verify } from "@pps/signing";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Merchant, MerchantDirectory } from "../payments/merchants.ts";
@@ -55,9 +55,7 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
   const readBody: MiddlewareHandler<PaymentApiEnv> = async (c, next) => {
     const hasBody = c.req.method !== "GET" && c.req.method !== "HEAD";
     const { text } = await readLimitedBody(c.req.raw, opts.maxBodyBytes);
-    if (opts.body === "json" && hasBody && !/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
-      throw new AppError("request.unsupported_media_type", "Content-Type must be application/json");
-    }
+    if (opts.body === "json" && hasBody) assertJsonMediaType(c);
     if ((opts.body === "none" || !hasBody) && !EMPTY_OBJECT.test(text)) {
       throw new AppError("request.validation_failed", "this call takes no body (send none, or {})");
     }
@@ -150,30 +148,10 @@ export function merchantCall(opts: MerchantCallOptions): MiddlewareHandler<Payme
 
   const parseBody: MiddlewareHandler<PaymentApiEnv> = async (c, next) => {
     if (opts.body === "json" && c.req.bodyCache.json === undefined) {
-      const body = parseJsonSafely(c.get("rawBody"));
-      if (body === null || typeof body !== "object" || Array.isArray(body))
-        throw new AppError("request.validation_failed", "request body must be a JSON object");
-      c.req.bodyCache.json = Promise.resolve(body);
+      c.req.bodyCache.json = Promise.resolve(parseJsonObject(c.get("rawBody")));
     }
     await next();
   };
 
   return [readBody, authenticate, parseBody];
-}
-
-/**
- * The body of a call authenticated otherwise (operators' bearer token): read as it streams up to the limit,
- * then parsed behind the same bounds as a merchant's.
- */
-export function boundedJsonBody(maxBytes: number): MiddlewareHandler<PaymentApiEnv> {
-  return async (c, next) => {
-    if (!/^application\/json\b/i.test(c.req.header("content-type") ?? ""))
-      throw new AppError("request.unsupported_media_type", "Content-Type must be application/json");
-    const { text } = await readLimitedBody(c.req.raw, maxBytes);
-    const body = parseJsonSafely(text);
-    if (body === null || typeof body !== "object" || Array.isArray(body))
-      throw new AppError("request.validation_failed", "request body must be a JSON object");
-    c.req.bodyCache.json = Promise.resolve(body);
-    await next();
-  };
 }

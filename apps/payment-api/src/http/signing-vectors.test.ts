@@ -1,15 +1,8 @@
-import { channelConfigFromEnv, createChannelAdapters } from "@pps/channels";
 import { merchants } from "@pps/db/schema";
-import { createLogger } from "@pps/logger";
-import { createMetrics } from "@pps/runtime";
 import { SIGN_FORMATS, SIGN_SCHEMES, type SignFormat, type SignScheme } from "@pps/signing";
 import { loadSigningVectors, type SigningVectorInput } from "@pps/signing/test-vectors";
-import { isolatedDatabase } from "@pps/test-support";
-import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../app.ts";
-import { loadAppEnv } from "../env.ts";
-import { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
+import { type InProcessApi, inProcessApi } from "../payment-api-test-kit.ts";
 
 /**
  * The published test vectors (docs/signing-vectors.json) against the real server: every vector's signature
@@ -19,31 +12,14 @@ import { FrozenPayers, MerchantDirectory } from "../payments/merchants.ts";
 type Vector = SigningVectorInput;
 const vectors = loadSigningVectors();
 
-let database: Awaited<ReturnType<typeof isolatedDatabase>>;
+let api: InProcessApi;
+// The app's clock, set to each vector's timestamp.
 let clockMs = 0;
-
-function appFor() {
-  const env = loadAppEnv({ DATABASE_URL: database.databaseUrl });
-  return createApp({
-    db: database.db,
-    env,
-    logger: createLogger({ service: "vectors-test", level: "silent" }),
-    // A fresh directory per app: each case reconfigures the one vector merchant.
-    merchants: new MerchantDirectory(database.db, 0),
-    frozenPayers: new FrozenPayers(database.db),
-    relay: { notify() {} },
-    sms: { send: async () => undefined },
-    metrics: createMetrics("vectors-test"),
-    readiness: [],
-    adapters: createChannelAdapters(channelConfigFromEnv(env.channelVars)),
-    now: () => clockMs,
-  });
-}
 
 async function configureMerchant(id: string, scheme: SignScheme, format: SignFormat) {
   const secretKey = scheme === "RSA_SHA256" ? "unused-for-rsa-requests" : vectors.keys[scheme].secret_key;
   const publicKey = scheme === "RSA_SHA256" ? vectors.keys.RSA_SHA256.public_key_pem : null;
-  await database.db
+  await api.db
     .insert(merchants)
     .values({
       id,
@@ -58,9 +34,11 @@ async function configureMerchant(id: string, scheme: SignScheme, format: SignFor
       target: merchants.id,
       set: { signScheme: scheme, signFormat: format, secretKey, publicKey },
     });
+  // Each case reconfigures the one vector merchant: the app must not answer from its cached copy.
+  api.deps.merchants.invalidate(id);
 }
 
-function send(app: ReturnType<typeof appFor>, v: Vector, signature: string, scheme: SignScheme) {
+function send(v: Vector, signature: string, scheme: SignScheme) {
   clockMs = Number(v.timestamp) * 1000;
   const headers: Record<string, string> = {
     "x-merchant-id": v.merchant_id,
@@ -71,7 +49,7 @@ function send(app: ReturnType<typeof appFor>, v: Vector, signature: string, sche
   };
   if (v.nonce) headers["x-nonce"] = v.nonce;
   if (v.body) headers["content-type"] = "application/json";
-  return app.request(`${v.path}${v.raw_query ? `?${v.raw_query}` : ""}`, {
+  return api.request(`${v.path}${v.raw_query ? `?${v.raw_query}` : ""}`, {
     method: v.method,
     headers,
     ...(v.body ? { body: v.body } : {}),
@@ -80,38 +58,23 @@ function send(app: ReturnType<typeof appFor>, v: Vector, signature: string, sche
 
 const code = async (res: Response) => ((await res.json()) as { error?: { code?: string } }).error?.code;
 
-async function rowCounts() {
-  const rows = await database.db.execute<{ t: string; n: string }>(sql`
-    select 'payments' as t, count(*)::text as n from payment.payments union all
-    select 'nonces', count(*)::text from payment.request_nonces union all
-    select 'idempotency', count(*)::text from payment.idempotency_keys union all
-    select 'outbox', count(*)::text from payment.outbox`);
-  return Object.fromEntries(rows.map((r) => [r.t, r.n]));
-}
-
 beforeAll(async () => {
-  database = await isolatedDatabase("vectors");
+  api = await inProcessApi("vectors", { now: () => clockMs });
 });
-afterAll(() => database.close());
+afterAll(() => api.close());
 
 describe.each(vectors.requests)("vector $name", (vector) => {
   it.each(SIGN_FORMATS.flatMap((format) => SIGN_SCHEMES.map((scheme) => ({ format, scheme }))))(
     "$format $scheme passes authentication; one changed byte does not",
     async ({ format, scheme }) => {
       await configureMerchant(vector.merchant_id, scheme, format);
-      const app = appFor();
       const signature = vector.signatures[format][scheme];
-      const res = await send(app, vector, signature, scheme);
+      const res = await send(vector, signature, scheme);
       // Past the signature the vectors' requests are refused for what they ask (a fake id, a made-up product),
       // never for how they are signed.
       expect(res.status).not.toBe(401);
       expect(await code(res)).not.toMatch(/^auth\./);
-      const tampered = await send(
-        app,
-        { ...vector, timestamp: String(Number(vector.timestamp) + 1) },
-        signature,
-        scheme,
-      );
+      const tampered = await send({ ...vector, timestamp: String(Number(vector.timestamp) + 1) }, signature, scheme);
       expect(tampered.status).toBe(401);
       expect(await code(tampered)).toBe("auth.signature_invalid");
     },
@@ -129,16 +92,15 @@ describe("refused legacy vectors", () => {
 
   it(`refuses each of the ${legacy.length} with its code and writes nothing`, async () => {
     await configureMerchant("m_test_0001", "HMAC_SHA256", "legacy_params");
-    const app = appFor();
-    const before = await rowCounts();
+    const before = await api.countRows();
     for (const v of legacy) {
-      const res = await send(app, v, "0".repeat(64), "HMAC_SHA256");
+      const res = await send(v, "0".repeat(64), "HMAC_SHA256");
       expect({ name: v.name, status: res.status, code: await code(res) }).toEqual({
         name: v.name,
         status: 400,
         code: EARLIER[v.reason] ?? "request.parameter_ambiguous",
       });
     }
-    expect(await rowCounts()).toEqual(before);
+    expect(await api.countRows()).toEqual(before);
   });
 });
