@@ -36,6 +36,18 @@ export const ERROR_CODES = [
   "payment.verification_locked",
   "payment.product_not_supported",
   "payment.verification_resend_limit",
+  "operation.not_found",
+  "operation.duplicate_ref",
+  "operation.flow_not_supported",
+  "operation.amount_exceeds_refundable",
+  "operation.amount_exceeds_authorized",
+  "operation.partial_not_allowed",
+  "operation.cancel_window_closed",
+  "operation.not_settled",
+  "operation.refund_window_closed",
+  "operation.refund_limit_reached",
+  "operation.authorization_expired",
+  "operation.in_progress",
   "risk.blocked",
   "channel.unknown",
   "channel.signature_invalid",
@@ -61,6 +73,15 @@ export function httpStatusFor(code: ErrorCode): number {
     case "payment.currency_not_supported":
     case "payment.product_not_supported":
       return 400;
+    case "operation.flow_not_supported":
+    case "operation.amount_exceeds_refundable":
+    case "operation.amount_exceeds_authorized":
+    case "operation.partial_not_allowed":
+    case "operation.cancel_window_closed":
+    case "operation.not_settled":
+    case "operation.refund_window_closed":
+    case "operation.refund_limit_reached":
+      return 422;
     case "auth.signature_missing":
     case "auth.signature_invalid":
     case "auth.timestamp_out_of_window":
@@ -76,6 +97,7 @@ export function httpStatusFor(code: ErrorCode): number {
       return 403;
     case "request.not_found":
     case "payment.not_found":
+    case "operation.not_found":
     case "channel.unknown":
       return 404;
     case "request.method_not_allowed":
@@ -86,6 +108,9 @@ export function httpStatusFor(code: ErrorCode): number {
     case "payment.duplicate_order_no":
     case "payment.invalid_state":
     case "channel.callback_mismatch":
+    case "operation.duplicate_ref":
+    case "operation.authorization_expired":
+    case "operation.in_progress":
       return 409;
     case "payment.expired":
     case "payment.pay_link_expired":

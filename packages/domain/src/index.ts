@@ -3,3 +3,5 @@ export * from "./ids.ts";
 export * from "./payment.ts";
 export * from "./product-rules.ts";
 export * from "./state-machine.ts";
+export * from "./operation.ts";
+export * from "./settlement-calendar.ts";

@@ -1,8 +1,10 @@
 import type { Product } from "./payment.ts";
 
 /**
- * What each product accepts at the API, before routing. Amounts are minor units of the payment currency.
- * Channels may be narrower still; the router checks their own limits.
+ * What each product accepts at the API, before routing. The limits are in hundredths of a major unit of the
+ * payment currency, so they mean the same amount of money in every currency: 10_000_000 is 100,000.00
+ * USD (10,000,000 cents) or 100,000 JPY (100,000 yen). `fromHundredths` (@pps/money) turns them into minor
+ * units by the currency's ISO 4217 exponent. Channels may be narrower still; the router checks their own limits.
  */
 export type ProductRule = {
   currencies: readonly string[];

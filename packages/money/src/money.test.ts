@@ -3,6 +3,7 @@ import {
   add,
   compare,
   fromDecimalString,
+  fromHundredths,
   money,
   MoneyError,
   percentageFee,
@@ -45,5 +46,22 @@ describe("money", () => {
     expect(percentageFee(125, 40)).toBe(1); // 0.5 rounds up
     expect(percentageFee(124, 40)).toBe(0);
     expect(percentageFee(10_000, 30, 25)).toBe(55);
+  });
+});
+
+describe("fromHundredths: limits that mean the same money in every currency", () => {
+  it("scales by the ISO 4217 exponent", () => {
+    expect(fromHundredths(10_000_000, "USD")).toBe(10_000_000);
+    expect(fromHundredths(10_000_000, "JPY")).toBe(100_000);
+    expect(fromHundredths(10_000_000, "KWD")).toBe(100_000_000);
+  });
+
+  it("rounds as asked where the currency has fewer digits", () => {
+    expect(fromHundredths(150, "JPY", "down")).toBe(1);
+    expect(fromHundredths(150, "JPY", "up")).toBe(2);
+    expect(fromHundredths(149, "JPY", "half_up")).toBe(1);
+    expect(fromHundredths(150, "JPY", "half_up")).toBe(2);
+    expect(() => fromHundredths(1.5, "USD")).toThrow();
+    expect(() => fromHundredths(1, "XXX")).toThrow();
   });
 });

@@ -73,3 +73,21 @@ export function fromDecimalString(value: string, currency: string): Money {
   const amount = Number(`${sign}${whole}${frac.padEnd(exp, "0")}`);
   return money(amount, currency);
 }
+
+/**
+ * Amounts that must hold across currencies (product limits, channel limits, fixed fees) are configured in
+ * hundredths of a major unit: 10_000_000 is 100,000.00 of whatever the currency is. This turns one into
+ * minor units of `currency` by its ISO 4217 exponent: USD 100,000.00 = 10,000,000 cents, JPY 100,000 =
+ * 100,000 yen, KWD 100,000.000 = 100,000,000 fils. Exponents below 2 divide, rounded as asked: down for an
+ * upper limit, up for a lower limit, half up for a fee.
+ */
+export function fromHundredths(value: number, currency: string, rounding: "down" | "up" | "half_up" = "down"): number {
+  if (!Number.isSafeInteger(value)) throw new MoneyError("hundredths must be an integer");
+  if (!isCurrencyCode(currency)) throw new MoneyError(`unknown currency ${JSON.stringify(currency)}`);
+  const exp = currencyExponent(currency);
+  if (exp >= 2) return value * 10 ** (exp - 2);
+  const div = 10 ** (2 - exp);
+  if (rounding === "down") return Math.floor(value / div);
+  if (rounding === "up") return Math.ceil(value / div);
+  return Math.floor((value + div / 2) / div);
+}

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -39,6 +40,12 @@ export const merchants = paymentSchema.table("merchants", {
   /** The merchant's RSA public key (PEM) for RSA_SHA256 requests. */
   publicKey: text("public_key"),
   enabledProducts: text("enabled_products").array().notNull(),
+  /**
+   * apply | refund: what happens when a channel reports a success for a payment we had failed or expired.
+   * Either way the payment says it succeeded and the merchant is told (payment.late_succeeded); `refund`
+   * also refunds it in full at once.
+   */
+  lateSuccessPolicy: text("late_success_policy").notNull().default("apply"),
   createdAt: ts("created_at").notNull().default(sql`now()`),
   updatedAt: ts("updated_at").notNull().default(sql`now()`),
 });
@@ -73,7 +80,25 @@ export const payments = paymentSchema.table(
     notifyUrl: text("notify_url").notNull(),
     returnUrl: text("return_url").notNull(),
     metadata: jsonb("metadata").notNull(),
+    /** automatic | manual (authorize now, capture later). */
+    captureMethod: text("capture_method").notNull().default("automatic"),
+    /**
+     * The money on the payment, in minor units, changed only by conditional updates. A refund or cancel
+     * reserves its amount in `amount_refund_pending` with the check in the same statement, so
+     * refunded + pending never passes captured under any concurrency (and the constraint below says so).
+     */
+    amountAuthorized: bigint("amount_authorized", { mode: "number" }).notNull().default(0),
+    amountCaptured: bigint("amount_captured", { mode: "number" }).notNull().default(0),
+    amountRefunded: bigint("amount_refunded", { mode: "number" }).notNull().default(0),
+    amountRefundPending: bigint("amount_refund_pending", { mode: "number" }).notNull().default(0),
+    authorizedAt: ts("authorized_at"),
+    /** When the channel's hold on an authorization runs out (it is then released, and the payment canceled). */
+    authorizationExpiresAt: ts("authorization_expires_at"),
+    /** When the money was captured: the start of the channel's settlement calendar for cancel and refund. */
+    capturedAt: ts("captured_at"),
     channel: text("channel"),
+    /** The attempt that took (or holds) the money: our order reference at the channel, for its operations. */
+    paidAttemptId: text("paid_attempt_id"),
     channelTxnId: text("channel_txn_id"),
     /** The payer action the channel asked for (redirect URL, QR payload, SMS confirmation). */
     action: jsonb("action"),
@@ -90,6 +115,63 @@ export const payments = paymentSchema.table(
     index("payments_open_expiry_idx")
       .on(t.expiresAt)
       .where(sql`status in ('awaiting_payment','risk_review','requires_verification','requires_action')`),
+    // The authorization sweeper scans only held payments.
+    index("payments_authorization_expiry_idx").on(t.authorizationExpiresAt).where(sql`status = 'requires_capture'`),
+    check(
+      "payments_amounts_ck",
+      sql`${t.amountAuthorized} >= 0 and ${t.amountCaptured} >= 0 and ${t.amountRefunded} >= 0 and ${t.amountRefundPending} >= 0
+        and ${t.amountCaptured} <= ${t.amountAuthorized} and ${t.amountAuthorized} <= ${t.amount}
+        and ${t.amountRefunded} + ${t.amountRefundPending} <= ${t.amountCaptured}`,
+    ),
+  ],
+);
+
+/**
+ * Operations on a payment: capture, void (pre-authorization cancel), cancel (same-day 撤销) and refund,
+ * each with its own id (the request number sent to the channel), the merchant's own number, and a state
+ * machine (@pps/domain operationStateMachine). Their changes are audited in payment_transitions with
+ * operation_id set.
+ */
+export const paymentOperations = paymentSchema.table(
+  "payment_operations",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id").notNull(),
+    merchantId: text("merchant_id").notNull(),
+    /** capture | void | cancel | refund */
+    kind: text("kind").notNull(),
+    /** The merchant's own number for it (merchant_refund_no for a refund): unique per merchant and kind. */
+    merchantRef: text("merchant_ref"),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    /** pending | succeeded | failed | requires_review */
+    status: text("status").notNull(),
+    version: integer("version").notNull().default(1),
+    channel: text("channel").notNull(),
+    /** The channel's id for the operation, once it gave one. */
+    channelOpId: text("channel_op_id"),
+    reason: text("reason"),
+    /** api | reverse | auto_refund (a late success refunded by the merchant's policy) */
+    origin: text("origin").notNull().default("api"),
+    failureCode: text("failure_code"),
+    failureMessage: text("failure_message"),
+    createdAt: ts("created_at").notNull().default(sql`now()`),
+    updatedAt: ts("updated_at").notNull().default(sql`now()`),
+    completedAt: ts("completed_at"),
+  },
+  (t) => [
+    uniqueIndex("payment_operations_merchant_ref_key")
+      .on(t.merchantId, t.kind, t.merchantRef)
+      .where(sql`${t.merchantRef} is not null`),
+    // An authorization is settled once: captured or voided, never both, never twice (a failed try frees it).
+    uniqueIndex("payment_operations_settle_once_key")
+      .on(t.paymentId)
+      .where(sql`${t.kind} in ('capture', 'void') and ${t.status} <> 'failed'`),
+    uniqueIndex("payment_operations_cancel_once_key")
+      .on(t.paymentId)
+      .where(sql`${t.kind} = 'cancel' and ${t.status} <> 'failed'`),
+    index("payment_operations_payment_idx").on(t.paymentId, t.createdAt),
+    check("payment_operations_amount_ck", sql`${t.amount} > 0`),
   ],
 );
 
@@ -100,10 +182,12 @@ export const paymentTransitions = paymentSchema.table(
     id: bigserial("id", { mode: "number" }).primaryKey(),
     paymentId: text("payment_id").notNull(),
     merchantId: text("merchant_id").notNull(),
+    /** Set for a change of one of the payment's operations (statuses and version are then the operation's). */
+    operationId: text("operation_id"),
     fromStatus: text("from_status"),
     toStatus: text("to_status").notNull(),
     version: integer("version").notNull(),
-    /** What caused it: api, risk.decided, channel.attempt_result, callback:<channel>, verification, expiry. */
+    /** What caused it: api, risk.decided, channel.attempt_result, channel.operation_result, callback:<channel>, verification, expiry. */
     cause: text("cause").notNull(),
     /** The event or request that caused it (event id, request id). */
     causeRef: text("cause_ref"),

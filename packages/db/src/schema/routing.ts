@@ -21,7 +21,8 @@ export const routingInbox = inboxTable(routingSchema);
 
 /**
  * Operator settings per channel (what a channel can do at all is static, in @pps/channels).
- * Fees and limits are in minor units of the payment's currency.
+ * min_amount, max_amount and fee_fixed are in hundredths of a major unit of the payment's currency
+ * (10_000_000 = 100,000.00 of any currency), turned into its minor units by its ISO 4217 exponent.
  */
 export const routingChannels = routingSchema.table("channels", {
   id: text("id").primaryKey(),
@@ -155,4 +156,37 @@ export const routingWaitingPayments = routingSchema.table(
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [index("waiting_payments_next_try_at_idx").on(t.nextTryAt)],
+);
+
+/**
+ * One call of a channel for an operation on a payment (capture, void, cancel, refund), always on the
+ * channel that took the money. The id is the operation's id: the channel's idempotency key / request
+ * number, so a repeat never moves money twice. status as for attempts: sending | succeeded | failed |
+ * pending (result by callback or query) | unknown; `next_query_at` set means the resolver will ask then.
+ */
+export const routingOperationCalls = routingSchema.table(
+  "operation_calls",
+  {
+    id: text("id").primaryKey(),
+    paymentId: text("payment_id").notNull(),
+    kind: text("kind").notNull(),
+    channel: text("channel").notNull(),
+    status: text("status").notNull(),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    /** The request as received (the payment's references at the channel), for queries and repeats. */
+    request: jsonb("request").notNull(),
+    channelOpId: text("channel_op_id"),
+    failureCode: text("failure_code"),
+    lastError: text("last_error"),
+    queryCount: integer("query_count").notNull().default(0),
+    nextQueryAt: timestamp("next_query_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("operation_calls_next_query_at_idx").on(t.nextQueryAt).where(sql`${t.nextQueryAt} is not null`),
+    index("operation_calls_payment_idx").on(t.paymentId),
+  ],
 );

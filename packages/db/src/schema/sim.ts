@@ -26,8 +26,22 @@ export const simCharges = simSchema.table(
     settleAmount: bigint("settle_amount", { mode: "number" }),
     settleCurrency: text("settle_currency"),
     fxRate: text("fx_rate"),
-    /** awaiting_payer | paying | succeeded | failed | closed */
+    /**
+     * awaiting_payer | paying | authorized (held, capture pending) | succeeded (captured) | failed | closed |
+     * voided (authorization released) | canceled (same-day 撤销, everything returned)
+     */
     status: text("status").notNull(),
+    /** auto (pay at once) | manual (authorize, capture later) */
+    captureMode: text("capture_mode").notNull().default("auto"),
+    /** The hold of an authorization, and when the channel lets it go by itself. */
+    authorizedAmount: bigint("authorized_amount", { mode: "number" }).notNull().default(0),
+    authExpiresAt: timestamp("auth_expires_at", { withTimezone: true }),
+    /** Taken from the payer: the amount for a sale, the captured part of an authorization. */
+    capturedAmount: bigint("captured_amount", { mode: "number" }).notNull().default(0),
+    capturedAt: timestamp("captured_at", { withTimezone: true }),
+    /** Returned by refunds that succeeded or are in flight (reserved when accepted). */
+    refundedAmount: bigint("refunded_amount", { mode: "number" }).notNull().default(0),
+    refundCount: integer("refund_count").notNull().default(0),
     /** Neutral failure reason: declined | insufficient_funds | payer_canceled | verification_failed | expired. */
     failureReason: text("failure_reason"),
     subject: text("subject").notNull().default(""),
@@ -60,6 +74,41 @@ export const simCharges = simSchema.table(
   ],
 );
 
+/**
+ * The channels' own record of operations on their transactions (capture, void, cancel, refund): one per
+ * (channel, merchant, kind, merchant reference), so a repeated request number moves money once.
+ */
+export const simOperations = simSchema.table(
+  "operations",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    merchantId: text("merchant_id").notNull(),
+    chargeId: text("charge_id").notNull(),
+    kind: text("kind").notNull(),
+    /** The merchant's request number (our operation id). */
+    merchantRef: text("merchant_ref").notNull(),
+    amount: bigint("amount", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    /** processing (result later, by callback) | succeeded | failed */
+    status: text("status").notNull(),
+    failureReason: text("failure_reason"),
+    callbackUrl: text("callback_url"),
+    reason: text("reason"),
+    faults: jsonb("faults").$type<string[]>().notNull().default([]),
+    /** When a processing operation completes by itself (async channels). */
+    completeAt: timestamp("complete_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().default(sql`now()`),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex("operations_channel_merchant_kind_ref_uq").on(t.channel, t.merchantId, t.kind, t.merchantRef),
+    index("operations_charge_idx").on(t.chargeId),
+    index("operations_complete_at_idx").on(t.completeAt).where(sql`${t.status} = 'processing'`),
+  ],
+);
+
 /** Callbacks to send, durably: a poller claims due rows (skip locked), so several replicas share the work. */
 export const simCallbacks = simSchema.table(
   "callbacks",
@@ -67,6 +116,8 @@ export const simCallbacks = simSchema.table(
     id: bigserial("id", { mode: "number" }).primaryKey(),
     channel: text("channel").notNull(),
     chargeId: text("charge_id").notNull(),
+    /** Set for a callback about an operation (a refund's result) rather than the payment. */
+    operationId: text("operation_id"),
     merchantRef: text("merchant_ref").notNull(),
     /** final | stale (an out-of-order, earlier-state notice) */
     kind: text("kind").notNull(),
@@ -107,7 +158,7 @@ export const simCallbackDeliveries = simSchema.table(
 export const simFaults = simSchema.table("faults", {
   channel: text("channel").primaryKey(),
   faults: jsonb("faults").$type<string[]>().notNull(),
-  /** Which operations they affect: pay, query. */
+  /** Which operations they affect: pay, query, and the operation flows capture, void, cancel, refund, query_operation. */
   ops: jsonb("ops").$type<string[]>().notNull(),
   /** Share of requests affected, 1..100. */
   percent: integer("percent").notNull().default(100),

@@ -1,7 +1,13 @@
 import { EventRegistry } from "../registry.ts";
-import { channelEvents } from "./channel.ts";
+import { channelEvents, channelEventsV1 } from "./channel.ts";
 import { notificationEvents } from "./notification.ts";
-import { paymentEvents, paymentEventsV1, paymentInternalEvents } from "./payment.ts";
+import {
+  operationEvents,
+  paymentEvents,
+  paymentEventsV1,
+  paymentInternalEvents,
+  paymentOperationInternalEvents,
+} from "./payment.ts";
 import { riskEvents } from "./risk.ts";
 
 export * from "./channel.ts";
@@ -17,8 +23,11 @@ export const ALL_EVENTS = [
   ...Object.values(paymentEvents),
   ...Object.values(paymentEventsV1),
   ...Object.values(paymentInternalEvents),
+  ...Object.values(operationEvents),
+  ...Object.values(paymentOperationInternalEvents),
   ...Object.values(riskEvents),
   ...Object.values(channelEvents),
+  ...Object.values(channelEventsV1),
   ...Object.values(notificationEvents),
 ];
 

@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { PAYMENT_STATUSES, PRODUCTS, type PaymentStatus } from "@pps/domain";
+import {
+  CAPTURE_METHODS,
+  OPERATION_KINDS,
+  OPERATION_STATUSES,
+  PAYMENT_STATUSES,
+  PRODUCTS,
+  type PaymentStatus,
+} from "@pps/domain";
 import { defineEvent, type EventDefinition } from "../registry.ts";
 import { TOPICS } from "../topics.ts";
 
@@ -54,6 +61,17 @@ export const paymentSnapshotSchema = z.object({
   expiresAt: z.iso.datetime({ offset: true }),
   createdAt: z.iso.datetime({ offset: true }),
   updatedAt: z.iso.datetime({ offset: true }),
+  /**
+   * Added to v2 with the payment operations (additive: absent on messages written before them). The money
+   * on the payment in minor units: held by an authorization, captured, refunded, and reserved by refunds
+   * and cancels in flight.
+   */
+  captureMethod: z.enum(CAPTURE_METHODS).optional(),
+  amountAuthorized: z.number().int().nonnegative().optional(),
+  amountCaptured: z.number().int().nonnegative().optional(),
+  amountRefunded: z.number().int().nonnegative().optional(),
+  amountRefundPending: z.number().int().nonnegative().optional(),
+  authorizationExpiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
 });
 export type PaymentSnapshot = z.infer<typeof paymentSnapshotSchema>;
 
@@ -106,10 +124,25 @@ export const paymentEvents = {
     "The payment ended without taking money (declined, blocked, verification failed).",
   ),
   expired: paymentEvent("payment.expired", "The payment was not completed before its expiry."),
-  canceled: paymentEvent("payment.canceled", "An unpaid pre-order was canceled."),
+  canceled: paymentEvent(
+    "payment.canceled",
+    "The payment ended with no money kept: an unpaid pre-order canceled, an authorization voided or expired, or a same-day cancel (撤销) of the whole payment.",
+  ),
+  requiresCapture: paymentEvent(
+    "payment.requires_capture",
+    "A manual-capture payment is authorized: the channel holds the amount until it is captured, voided or its window ends (authorizationExpiresAt).",
+  ),
+  requiresReview: paymentEvent(
+    "payment.requires_review",
+    "The channel reported a result that does not match the payment (amount or currency): held for an operator, nothing applied.",
+  ),
+  lateSucceeded: paymentEvent(
+    "payment.late_succeeded",
+    "A channel confirmed it took the money for a payment we had failed or expired: the payment now says succeeded (or requires_capture). Under the merchant's `refund` policy a full refund follows at once.",
+  ),
 } as const;
 
-/** The same events at v1 (retired): read, never written. */
+/** The same events at v1 (retired): read, never written. Events added after v2 have no v1. */
 export const paymentEventsV1 = {
   created: paymentEventV1(paymentEvents.created),
   submitted: paymentEventV1(paymentEvents.submitted),
@@ -166,3 +199,133 @@ export function internalTwinOf(publicType: string, status: PaymentStatus): Event
   const entry = TWIN_OF.get(publicType);
   return entry?.status === status ? entry.twin : null;
 }
+
+/** The payment's money as an operation event carries it, after the change. */
+export const paymentAmountsSchema = z.object({
+  status: z.enum(PAYMENT_STATUSES),
+  amount: z.number().int().positive(),
+  amountAuthorized: z.number().int().nonnegative(),
+  amountCaptured: z.number().int().nonnegative(),
+  amountRefunded: z.number().int().nonnegative(),
+  amountRefundPending: z.number().int().nonnegative(),
+});
+
+/** An operation on a payment (capture, void, cancel, refund) after a change. `version` grows with each of its changes. */
+export const operationSnapshotSchema = z.object({
+  operationId: z.string(),
+  kind: z.enum(OPERATION_KINDS),
+  paymentId: z.string(),
+  merchantId: z.string(),
+  merchantOrderNo: z.string(),
+  /** The merchant's own number for the operation (merchant_refund_no for a refund), if it gave one. */
+  merchantRef: z.string().nullable(),
+  amount: z.number().int().positive(),
+  currency: z.string().length(3),
+  status: z.enum(OPERATION_STATUSES),
+  previousStatus: z.enum(OPERATION_STATUSES).nullable(),
+  version: z.number().int().positive(),
+  channel: z.string(),
+  channelOpId: z.string().nullable(),
+  reason: z.string().nullable(),
+  /** api | reverse | auto_refund (a late success refunded under the merchant's policy) */
+  origin: z.string(),
+  failureCode: z.string().nullable(),
+  failureMessage: z.string().nullable(),
+  payment: paymentAmountsSchema,
+  notifyUrl: z.string(),
+  createdAt: z.iso.datetime({ offset: true }),
+  updatedAt: z.iso.datetime({ offset: true }),
+});
+export type OperationSnapshot = z.infer<typeof operationSnapshotSchema>;
+
+const operationEvent = <T extends string>(type: T, description: string) =>
+  defineEvent({ type, version: 1, topic: TOPICS.paymentEvents.name, description, payload: operationSnapshotSchema });
+
+/** Operation events, on the payment events topic and keyed by the payment id, so they stay in order with the payment's. */
+export const operationEvents = {
+  captureCreated: operationEvent("capture.created", "A capture was requested; the channel is being asked."),
+  captureSucceeded: operationEvent(
+    "capture.succeeded",
+    "The channel captured the amount; any rest of the authorization was released.",
+  ),
+  captureFailed: operationEvent(
+    "capture.failed",
+    "The channel refused the capture; the authorization stands as it was.",
+  ),
+  captureRequiresReview: operationEvent(
+    "capture.requires_review",
+    "The channel's answer does not match the capture: held for an operator.",
+  ),
+  voidCreated: operationEvent("void.created", "A void (pre-authorization cancel) was requested."),
+  voidSucceeded: operationEvent("void.succeeded", "The authorization was released in full."),
+  voidFailed: operationEvent("void.failed", "The channel refused the void; the authorization stands."),
+  voidRequiresReview: operationEvent(
+    "void.requires_review",
+    "The channel's answer does not match the void: held for an operator.",
+  ),
+  cancelCreated: operationEvent(
+    "cancel.created",
+    "A same-day cancel (撤销) was requested; the whole captured amount is reserved.",
+  ),
+  cancelSucceeded: operationEvent("cancel.succeeded", "The payment was reversed in full the day it was taken."),
+  cancelFailed: operationEvent("cancel.failed", "The channel refused the cancel; its reservation is released."),
+  cancelRequiresReview: operationEvent(
+    "cancel.requires_review",
+    "The channel's answer does not match the cancel: held for an operator.",
+  ),
+  refundCreated: operationEvent("refund.created", "A refund was requested; its amount is reserved on the payment."),
+  refundSucceeded: operationEvent("refund.succeeded", "The channel returned the amount to the payer."),
+  refundFailed: operationEvent("refund.failed", "The channel refused the refund; its reservation is released."),
+  refundRequiresReview: operationEvent(
+    "refund.requires_review",
+    "The channel's answer does not match the refund: held for an operator.",
+  ),
+} as const;
+
+/** The restricted-topic messages for operations and for results payment-api learned by callback. */
+export const operationRequestSchema = z.object({
+  operationId: z.string(),
+  kind: z.enum(OPERATION_KINDS),
+  paymentId: z.string(),
+  merchantId: z.string(),
+  channel: z.string(),
+  /** The attempt that took the money (our order reference at the channel) and the channel's id for it. */
+  attemptId: z.string(),
+  channelTxnId: z.string().nullable(),
+  amount: z.number().int().positive(),
+  currency: z.string().length(3),
+  paymentAmount: z.number().int().positive(),
+  reason: z.string().nullable(),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+export type OperationRequestPayload = z.infer<typeof operationRequestSchema>;
+
+export const channelSettledSchema = z.object({
+  paymentId: z.string(),
+  /** The attempt (or operation) the channel's callback settled. */
+  ref: z.string(),
+  subject: z.enum(["attempt", "operation"]),
+  channel: z.string(),
+  outcome: z.enum(["succeeded", "failed", "authorized"]),
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+export type ChannelSettledPayload = z.infer<typeof channelSettledSchema>;
+
+export const paymentOperationInternalEvents = {
+  operationRequested: defineEvent({
+    type: "payment.internal.operation_requested",
+    version: 1,
+    topic: TOPICS.paymentInternal.name,
+    description:
+      "An operation (capture, void, cancel, refund) was recorded and must be sent to the channel that took the money (the router runs it). Key: payment id.",
+    payload: operationRequestSchema,
+  }),
+  channelSettled: defineEvent({
+    type: "payment.internal.channel_settled",
+    version: 1,
+    topic: TOPICS.paymentInternal.name,
+    description:
+      "A channel's callback settled an attempt or an operation: the router stops querying the channel about it. Key: payment id.",
+    payload: channelSettledSchema,
+  }),
+} as const;
