@@ -54,6 +54,7 @@ function payRequest(ch: ChannelId, tag: string, over: Partial<PayRequest> = {}):
     callbackUrl: `${receiverUrl}/cb/${ch}`,
     expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
     metadata: { order: "42" },
+    captureMethod: "automatic",
   };
   const perChannel: Record<ChannelId, Partial<PayRequest>> = {
     bank_direct: { method: { bankCode: "ICBC", cardType: "debit", wallet: null, flow: null } },

@@ -13,7 +13,9 @@ export const envSchema = baseEnvSchema(7105).extend({
    * quick payer takes: sooner, the callback races the router's report of the attempt through Kafka.
    */
   SIM_AUTO_PAYER_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
-  /** How often the callback sender looks for due callbacks and automated payer actions. */
+  /** How soon after it was accepted an async channel's operation (a refund) completes and is notified. */
+  SIM_OPERATION_COMPLETE_DELAY_MS: z.coerce.number().int().min(0).default(300),
+  /** How often the callback sender looks for due callbacks, automated payer actions and operations to complete. */
   SIM_CALLBACK_POLL_MS: envVars.durationMs(100),
   /** Delivery attempts per callback before it is abandoned. */
   SIM_CALLBACK_MAX_ATTEMPTS: envVars.positiveInt(6),

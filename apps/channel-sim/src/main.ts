@@ -30,6 +30,7 @@ runMain(async () => {
       callbackMaxAttempts: env.SIM_CALLBACK_MAX_ATTEMPTS,
       callbackRetryBaseMs: env.SIM_CALLBACK_RETRY_BASE_MS,
       callbackTimeoutMs: env.SIM_CALLBACK_TIMEOUT_MS,
+      operationCompleteDelayMs: env.SIM_OPERATION_COMPLETE_DELAY_MS,
     },
     shutdown: shutdown.signal,
   };

@@ -7,7 +7,7 @@ export const simApiDocument = {
     title: "Payment product service — channel-sim operator API",
     version: "1.0.0",
     description: [
-      "The simulator's own controls and inspection, for tests, benchmarks and development: channel-wide faults, each channel's book, queued callbacks and the SMS outbox.",
+      "The simulator's own controls and inspection, for tests, benchmarks and development: channel-wide faults, each channel's book (its transactions with their amounts and operations: captures, voids, cancels, refunds) and its clock (ageing a transaction onto an earlier settlement day), queued callbacks and the SMS outbox.",
       "These routes take no credentials, like the rest of the simulator: keep channel-sim's port inside the cluster.",
       "",
       "**Not documented here:** the simulated channels' endpoints (under " +
@@ -21,7 +21,11 @@ export const simApiDocument = {
   },
   tags: [
     { name: "Faults", description: "Channel-wide misbehaviour on demand." },
-    { name: "Book", description: "The transactions each simulated channel holds." },
+    {
+      name: "Book",
+      description:
+        "The transactions each simulated channel holds, with what was authorized, captured and refunded and every operation on them; ageing moves one into the past, so the channels' settlement calendar and windows can be tested.",
+    },
     { name: "Callbacks", description: "Asynchronous results queued for the merchant side, and their deliveries." },
     { name: "SMS", description: "What the simulated SMS gateway sent." },
   ],

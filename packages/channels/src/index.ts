@@ -1,5 +1,6 @@
 export * from "./types.ts";
 export * from "./registry.ts";
+export { CHANNEL_FLOWS, offersOperation } from "./flows.ts";
 export { DEV_CHANNEL_KEYS, type DevChannelKeys } from "./dev-keys.ts";
 export { FAILURE_CODES, type FailureCode } from "./shared/outcomes.ts";
 export type { AdapterOptions } from "./shared/adapter.ts";

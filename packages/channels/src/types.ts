@@ -1,4 +1,4 @@
-import type { Product } from "@pps/domain";
+import type { OperationKind, Product } from "@pps/domain";
 import type { PayerAction, PaymentMethod } from "@pps/messaging";
 
 /**
@@ -22,6 +22,39 @@ export type ChannelCapabilities = {
   wallets?: readonly ("wechat" | "alipay")[];
   /** Largest amount one payment may have, in minor units of the channel's currency (carrier billing caps it). */
   maxAmount?: number;
+  /** What the channel can do after a payment, flow by flow (design brief section 4). A flow absent here is refused before anything is written. */
+  flows: ChannelFlows;
+};
+
+/**
+ * The flows a channel offers beyond a sale, with its rules. Amounts are those of the payment.
+ * - authorize: pay with capture later (capture_method manual); the channel holds the money for `windowMs`
+ *   and releases it by itself after that.
+ * - capture: takes up to the authorized amount, once (`partial`: less than it, the rest released).
+ * - void: releases an authorization before capture, always in full.
+ * - cancel (撤销): reverses a captured payment in full on the day it was captured, before the cut-off.
+ * - refund: returns money for a captured payment; `afterSettlementOnly` (the banks and the scheme take
+ *   refunds only once the payment settled: before that it is a cancel), at most `maxPerPayment` refunds
+ *   within `windowDays` of the payment, `partial` or only in full, `smallAmountMax` caps each refund
+ *   (carriers), `samePeriodOnly` (carriers: within the bill period, the calendar month in Beijing), the
+ *   result `async` (by callback or query) or in the answer.
+ */
+export type ChannelFlows = {
+  /** The daily cut-off of the channel's settlement calendar, minutes after midnight Beijing time (23:00 = 1380). */
+  cutoffMinutes: number;
+  authorize?: { windowMs: number };
+  capture?: { partial: boolean };
+  void?: Record<string, never>;
+  cancel?: Record<string, never>;
+  refund?: {
+    partial: boolean;
+    afterSettlementOnly: boolean;
+    windowDays: number;
+    maxPerPayment: number | null;
+    smallAmountMax?: number;
+    samePeriodOnly?: boolean;
+    async: boolean;
+  };
 };
 
 export type PayRequest = {
@@ -40,6 +73,8 @@ export type PayRequest = {
   callbackUrl: string;
   expiresAt: string;
   metadata: Record<string, string>;
+  /** manual: authorize only (the channel must offer `authorize`); the answer is then `authorized`. */
+  captureMethod: "automatic" | "manual";
 };
 
 /**
@@ -51,7 +86,18 @@ export type ChannelOutcome =
   | {
       status: "succeeded";
       channelTxnId: string;
+      /** What the channel says it took: checked against the payment before anything is applied. */
+      amount: number;
+      currency: string;
       settlement: { amount: number; currency: string; fxRate: string } | null;
+    }
+  | {
+      /** A manual-capture payment: the channel holds `amount` until `expiresAt` (capture or void before). */
+      status: "authorized";
+      channelTxnId: string;
+      amount: number;
+      currency: string;
+      expiresAt: string;
     }
   | { status: "failed"; channelTxnId: string | null; code: string; message: string }
   | { status: "requires_action"; channelTxnId: string; action: PayerAction }
@@ -66,7 +112,9 @@ export type CallbackResult = {
   /** Our attempt id as the channel echoes it back. */
   attemptId: string;
   channelTxnId: string;
-  status: "succeeded" | "failed";
+  /** authorized: a manual-capture payment is held (authorizationExpiresAt then says until when). */
+  status: "succeeded" | "failed" | "authorized";
+  authorizationExpiresAt?: string | null;
   amount: number;
   currency: string;
   settlement: { amount: number; currency: string; fxRate: string } | null;
@@ -84,6 +132,7 @@ export type CallbackResult = {
  */
 export type ParsedCallback =
   | { ok: true; result: CallbackResult }
+  | { ok: true; operation: OperationCallbackResult }
   | { ok: false; reason: "signature_invalid" | "malformed" | "not_final"; detail: string };
 
 /** The HTTP answer a channel expects from us after a callback (each has its own convention). */
@@ -95,11 +144,86 @@ export type CallOptions = {
   timeoutMs?: number;
 };
 
+/**
+ * One operation on a payment, sent to the channel that took the money. `operationId` is our request number
+ * at the channel (out_refund_no and friends) and its idempotency key: a repeat with it never moves money twice.
+ */
+export type OperationRequest = {
+  kind: OperationKind;
+  operationId: string;
+  paymentId: string;
+  /** The payment's references at the channel: the attempt that took the money (our order ref there) and their id. */
+  attemptId: string;
+  channelTxnId: string | null;
+  /** The operation's amount (void and cancel: the whole authorized / captured amount). */
+  amount: number;
+  currency: string;
+  /** The payment's amount (some channels want the original total beside a refund). */
+  paymentAmount: number;
+  reason: string | null;
+  /** Our callback endpoint for this channel, for flows whose result comes later. */
+  callbackUrl: string;
+};
+
+/** Why a channel refused an operation (it did nothing). */
+export const OPERATION_FAILURE_CODES = [
+  "flow_not_supported",
+  "cancel_window_closed",
+  "not_settled",
+  "refund_window_closed",
+  "refund_limit_reached",
+  "amount_exceeds_refundable",
+  "amount_exceeds_authorized",
+  "authorization_expired",
+  "invalid_state",
+  "channel_rejected",
+  "channel_unavailable",
+] as const;
+export type OperationFailureCode = (typeof OPERATION_FAILURE_CODES)[number];
+
+/**
+ * The normalized outcome of an operation call or an operation query:
+ * - succeeded: done (with what the channel says it moved, checked against the operation);
+ * - pending: accepted, result later by callback or query;
+ * - failed: definitively not done (nothing moved);
+ * - unknown: cannot tell: resolve by query with the same request number, never by sending a new one.
+ */
+export type OperationOutcome =
+  | { status: "succeeded"; channelOpId: string | null; amount: number; currency: string }
+  | { status: "pending"; channelOpId: string | null }
+  | { status: "failed"; code: OperationFailureCode; message: string }
+  | { status: "unknown"; reason: string };
+
+export type OperationQueryOutcome = OperationOutcome | { status: "not_found" };
+
+/** A verified, parsed callback about an operation (refund results come this way on async channels). */
+export type OperationCallbackResult = {
+  channel: ChannelId;
+  kind: OperationKind;
+  /** Our operation id as the channel echoes it back. */
+  operationId: string;
+  channelOpId: string | null;
+  status: "succeeded" | "failed";
+  amount: number;
+  currency: string;
+  failureCode: OperationFailureCode | null;
+  failureMessage: string | null;
+  occurredAt: string;
+  notificationId?: string;
+};
+
 export interface ChannelAdapter {
   readonly id: ChannelId;
   readonly capabilities: ChannelCapabilities;
   pay(request: PayRequest, opts?: { timeoutMs?: number }): Promise<ChannelOutcome>;
   query(ref: { attemptId: string; channelTxnId: string | null }, opts?: { timeoutMs?: number }): Promise<QueryOutcome>;
+  /**
+   * Runs one operation (capture, void, cancel, refund) the channel's capabilities offer; a flow it lacks
+   * answers `failed` with `flow_not_supported` without a call. Never throws for channel behaviour.
+   */
+  operate(request: OperationRequest, opts?: { timeoutMs?: number }): Promise<OperationOutcome>;
+  /** Asks the channel what became of an operation, by the same request number. */
+  queryOperation(request: OperationRequest, opts?: { timeoutMs?: number }): Promise<OperationQueryOutcome>;
   /** Verifies the channel's signature on the raw callback and normalizes it. */
   parseCallback(input: { headers: Record<string, string>; rawBody: string }): ParsedCallback;
   callbackAck(accepted: boolean): CallbackAck;

@@ -5,19 +5,34 @@ import { CARRIER_CAPABILITIES, type DevChannelKeys } from "@pps/channels";
 import { AppError } from "@pps/domain";
 import type { AppEnv } from "@pps/runtime";
 import { sign, verify } from "@pps/signing";
+import { BEIJING_OFFSET_MS } from "@pps/domain";
 import { findChargeById, lockCharge, updateCharge } from "../sim/book.ts";
 import type { SimDeps, Tx } from "../sim/deps.ts";
+import { handleOperation, handleOperationQuery } from "../sim/operations.ts";
 import { handlePay, handleQuery, type Parsed } from "../sim/pay-flow.ts";
 import { applyPayerActionTx } from "../sim/payer-actions.ts";
 import { formatAmount } from "../sim/payer-pages.ts";
 import { maskPhone, PHONE, sendSms } from "../sim/sms.ts";
 import { randomAlnum } from "./ids.ts";
-import type { Charge, ChannelProtocol, Rejection, RejectionKind, SimPayRequest } from "./protocol.ts";
+import type {
+  Charge,
+  ChannelProtocol,
+  Rejection,
+  RejectionKind,
+  RenderContext,
+  SimOperation,
+  SimOperationRequest,
+  SimPayRequest,
+} from "./protocol.ts";
 
 /**
  * carrier: mobile carrier billing (JSON, HMAC-SHA256 headers). A charge texts a 6-digit code to the
  * subscriber; the payer confirms with POST /carrier/confirm {txnId, code}; three wrong codes fail it.
  * CNY only, at most 50000 fen per charge. The result reaches the merchant by callback.
+ *
+ * Refunds go back on the subscriber's bill (POST /carrier/v1/refunds, our number as partnerRefundId): at
+ * most 10000 fen each, one per charge, within the charge's bill period (its calendar month, Beijing time),
+ * answered at once. No pre-authorization, no cancel.
  */
 export const MAX_CODE_ATTEMPTS = 3;
 
@@ -31,6 +46,7 @@ function chargeStatus(charge: Pick<Charge, "status" | "failureReason">): string 
       return "SUCCEEDED";
     case "closed":
       return charge.failureReason === "payer_canceled" ? "CANCELED" : "EXPIRED";
+    // failed (authorized, voided and canceled never happen here: no pre-authorization, no cancel).
     default:
       return "FAILED";
   }
@@ -62,7 +78,33 @@ const ERRORS: Record<RejectionKind, [400 | 401 | 404 | 409 | 422, string]> = {
   invalid_phone: [422, "INVALID_MSISDN"],
   order_conflict: [409, "ORDER_CONFLICT"],
   not_found: [404, "NOT_FOUND"],
+  // The flows carrier billing does not have at all.
+  flow_not_supported: [422, "OPERATION_NOT_SUPPORTED"],
+  cancel_window_closed: [422, "OPERATION_NOT_SUPPORTED"],
+  amount_exceeds_authorized: [422, "OPERATION_NOT_SUPPORTED"],
+  authorization_expired: [422, "OPERATION_NOT_SUPPORTED"],
+  not_settled: [422, "CHARGE_NOT_SETTLED"],
+  refund_window_closed: [422, "BILL_PERIOD_CLOSED"],
+  refund_limit_reached: [422, "REFUND_LIMIT_REACHED"],
+  amount_exceeds_refundable: [422, "REFUND_AMOUNT_EXCEEDED"],
+  invalid_state: [409, "CHARGE_NOT_REFUNDABLE"],
 };
+
+/** A refund's own refusal codes where the pay-side name would mislead (a refund above the small-amount cap). */
+const REFUND_ERRORS: Partial<Record<RejectionKind, string>> = {
+  amount_limit_exceeded: "REFUND_AMOUNT_LIMIT_EXCEEDED",
+  order_conflict: "REFUND_CONFLICT",
+};
+
+/** The bill a charge is on: the calendar month, Beijing time, in which it was paid (YYYY-MM). */
+function billPeriod(charge: Charge): string {
+  const at = charge.capturedAt ?? charge.paidAt ?? charge.createdAt;
+  return new Date(at.getTime() + BEIJING_OFFSET_MS).toISOString().slice(0, 7);
+}
+
+function refundStatus(op: SimOperation): string {
+  return op.status === "succeeded" ? "SUCCEEDED" : op.status === "processing" ? "PROCESSING" : "FAILED";
+}
 
 export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
   const signedHeaders = (body: string) => {
@@ -86,8 +128,29 @@ export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
       failureMessage: message,
       createdAt: charge.createdAt.toISOString(),
       completedAt: (charge.paidAt ?? charge.closedAt)?.toISOString() ?? null,
+      refundedAmount: charge.refundedAmount,
     };
   };
+  const rejection = ({ c, op }: RenderContext, r: Rejection) => {
+    const [status, code] = ERRORS[r.kind];
+    const refundCode = op === "refund" || op === "query_operation" ? REFUND_ERRORS[r.kind] : undefined;
+    return send(c, { error: { code: refundCode ?? code, message: r.message } }, status);
+  };
+  const refundJson = (op: SimOperation, charge: Charge) => ({
+    refundId: op.id,
+    partnerRefundId: op.merchantRef,
+    chargeId: charge.id,
+    partnerOrderId: charge.merchantRef,
+    status: refundStatus(op),
+    amount: op.amount,
+    currency: op.currency,
+    billPeriod: billPeriod(charge),
+    failureReason: op.status === "failed" ? "REFUND_DECLINED" : null,
+    failureMessage: op.status === "failed" ? "the billing platform declined the refund" : null,
+    reason: op.reason,
+    createdAt: op.createdAt.toISOString(),
+    completedAt: op.completedAt?.toISOString() ?? null,
+  });
   return {
     id: "carrier",
     capabilities: CARRIER_CAPABILITIES,
@@ -103,10 +166,7 @@ export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
     renderCharge({ c, op, created }, charge) {
       return send(c, chargeJson(charge), op === "pay" && created ? 201 : 200);
     },
-    renderRejection({ c }, r) {
-      const [status, code] = ERRORS[r.kind];
-      return send(c, { error: { code, message: r.message } }, status);
-    },
+    renderRejection: rejection,
     renderBusy({ c }) {
       return send(c, { error: { code: "SERVICE_BUSY", message: "billing platform busy, nothing charged" } }, 503);
     },
@@ -125,6 +185,24 @@ export function createCarrierProtocol(keys: DevChannelKeys): ChannelProtocol {
       };
     },
     ackAccepted: (status) => status >= 200 && status < 300,
+    renderOperation(ctx, op, charge) {
+      if (op.kind !== "refund")
+        return rejection(ctx, { kind: "flow_not_supported", message: `carrier billing has no ${op.kind}` });
+      return send(ctx.c, refundJson(op, charge), ctx.created ? 201 : 200);
+    },
+    renderOperationCallback(op, charge, notificationId, at) {
+      const body = JSON.stringify({
+        eventId: notificationId,
+        eventTime: at.toISOString(),
+        partnerId: charge.merchantId,
+        refund: refundJson(op, charge),
+      });
+      return {
+        contentType: "application/json",
+        headers: { ...signedHeaders(body), "x-partner-id": charge.merchantId },
+        body,
+      };
+    },
   };
 }
 
@@ -185,6 +263,51 @@ function parseCharge(body: string): Parsed<SimPayRequest> {
       passthrough: r.attach ?? null,
       expiresAt,
       extra: {},
+      // Carrier billing charges at once: there is no pre-authorization to ask for.
+      captureMode: "auto",
+    },
+  };
+}
+
+const refundRequest = z
+  .object({
+    partnerId: z.string(),
+    partnerRefundId: z.string().min(1),
+    chargeId: z.string().min(1).optional(),
+    partnerOrderId: z.string().min(1).optional(),
+    amount: z.number().int(),
+    currency: z.string(),
+    reason: z.string().optional(),
+  })
+  .refine((r) => r.chargeId !== undefined || r.partnerOrderId !== undefined);
+
+function parseRefund(body: string, merchantId: string): Parsed<SimOperationRequest> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, rejection: { kind: "invalid_request", message: "body is not JSON" } };
+  }
+  const parsed = refundRequest.safeParse(json);
+  if (!parsed.success)
+    return {
+      ok: false,
+      rejection: { kind: "invalid_request", message: "missing or invalid fields (chargeId or partnerOrderId needed)" },
+    };
+  const r = parsed.data;
+  if (r.partnerId !== merchantId)
+    return { ok: false, rejection: { kind: "unknown_merchant", message: "unknown partnerId" } };
+  return {
+    ok: true,
+    value: {
+      kind: "refund",
+      merchantId,
+      charge: { txnId: r.chargeId ?? null, merchantRef: r.partnerOrderId ?? null },
+      merchantRef: r.partnerRefundId,
+      amount: r.amount,
+      currency: r.currency,
+      callbackUrl: null,
+      reason: r.reason || null,
     },
   };
 }
@@ -234,6 +357,27 @@ export function carrierRoutes(deps: SimDeps, proto: ChannelProtocol, keys: DevCh
   };
   app.get("/v1/charges/:id", (c) => query(c, { txnId: c.req.param("id") }));
   app.get("/v1/charges", (c) => query(c, { merchantRef: c.req.query("partnerOrderId") ?? null }));
+
+  app.post("/v1/refunds", async (c) => {
+    const body = await c.req.text();
+    const bad = verifyRequest(c, body, keys);
+    return handleOperation(c, deps, proto, bad ? { ok: false, rejection: bad } : parseRefund(body, keys.merchantId));
+  });
+  const refundQuery = (c: Context, ref: { opId?: string | null; merchantRef?: string | null }) => {
+    const bad = verifyRequest(c, "", keys);
+    return handleOperationQuery(
+      c,
+      deps,
+      proto,
+      bad
+        ? { ok: false, rejection: bad }
+        : ref.opId || ref.merchantRef
+          ? { ok: true, value: { merchantId: keys.merchantId, kind: "refund", ...ref } }
+          : { ok: false, rejection: { kind: "invalid_request", message: "refundId or partnerRefundId is required" } },
+    );
+  };
+  app.get("/v1/refunds/:id", (c) => refundQuery(c, { opId: c.req.param("id") }));
+  app.get("/v1/refunds", (c) => refundQuery(c, { merchantRef: c.req.query("partnerRefundId") ?? null }));
 
   // The subscriber's side: type the code from the SMS (an unsigned, payer-facing call).
   app.post("/confirm", async (c) => {

@@ -2,7 +2,7 @@ import { asc, eq, inArray } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { CHANNEL_IDS, isChannelId } from "@pps/channels";
 import { AppError } from "@pps/domain";
-import { simCallbackDeliveries, simCallbacks } from "@pps/db/schema";
+import { simCallbackDeliveries, simCallbacks, simOperations } from "@pps/db/schema";
 import {
   boundedJson,
   createRoute,
@@ -15,7 +15,8 @@ import {
   validationHook,
   z,
 } from "@pps/runtime";
-import { listBook } from "./book.ts";
+import type { Charge, SimOperation } from "../channels/protocol.ts";
+import { ageCharge, listBook } from "./book.ts";
 import type { SimDeps } from "./deps.ts";
 import { FAULT_OPS, parseFaults } from "./faults.ts";
 
@@ -27,7 +28,10 @@ const faultBody = z
       .optional()
       .openapi({ description: "One directive, a comma-separated list, or an array." }),
     fault: z.string().optional().openapi({ description: "One directive (or a comma-separated list)." }),
-    ops: z.array(z.enum(FAULT_OPS)).min(1).default(["pay"]),
+    ops: z.array(z.enum(FAULT_OPS)).min(1).default(["pay"]).openapi({
+      description:
+        "Which requests: pay, query (payments), capture, void, cancel, refund, query_operation (operation queries).",
+    }),
     percent: z
       .number()
       .int()
@@ -59,6 +63,21 @@ const faultSettingSchema = z
   })
   .openapi("FaultSetting");
 
+const operationSchema = z
+  .object({
+    opId: z.string().openapi({ description: "The channel's id of the operation (refund id, …)." }),
+    kind: z.enum(["capture", "void", "cancel", "refund"]),
+    ref: z.string().openapi({ description: "Our request number (the operation id)." }),
+    amount: z.int(),
+    currency: z.string(),
+    status: z.enum(["processing", "succeeded", "failed"]),
+    failureReason: z.string().nullable(),
+    reason: z.string().nullable(),
+    createdAt: timestamp,
+    completedAt: timestamp.nullable(),
+  })
+  .openapi("BookOperation");
+
 const bookEntrySchema = z
   .object({
     txnId: z.string(),
@@ -71,17 +90,34 @@ const bookEntrySchema = z
     settlement: z
       .object({ amount: z.int().nullable(), currency: z.string().nullable(), fxRate: z.string().nullable() })
       .nullable(),
-    status: z.enum(["awaiting_payer", "paying", "succeeded", "failed", "closed"]),
+    status: z.enum(["awaiting_payer", "paying", "authorized", "succeeded", "failed", "closed", "voided", "canceled"]),
     failureReason: z.string().nullable(),
+    captureMode: z.enum(["auto", "manual"]).openapi({ description: "manual: authorized, captured later." }),
+    authorizedAmount: z.int().openapi({ description: "Held by the authorization (the amount, for a sale)." }),
+    authExpiresAt: timestamp.nullable().openapi({ description: "When the channel releases the hold by itself." }),
+    capturedAmount: z.int().openapi({ description: "Taken from the payer." }),
+    capturedAt: timestamp.nullable(),
+    refundedAmount: z
+      .int()
+      .openapi({ description: "Returned by refunds that succeeded or are in flight, or by the cancel." }),
+    refundableAmount: z.int().openapi({ description: "What refunds may still return (captured − refunded)." }),
+    refundCount: z.int().openapi({ description: "Refunds accepted (in flight or succeeded)." }),
     createdAt: timestamp,
     paidAt: timestamp.nullable(),
     closedAt: timestamp.nullable(),
+    operations: z
+      .array(operationSchema)
+      .openapi({ description: "Captures, voids, cancels and refunds, oldest first." }),
   })
   .openapi("BookEntry");
 
 const callbackSchema = z
   .object({
     id: z.int(),
+    operationId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The channel's operation id, for the notification of an operation's result." }),
     kind: z.string(),
     status: z.string(),
     attempts: z.int(),
@@ -185,6 +221,38 @@ const getBook = createRoute({
   },
 });
 
+const ageBody = z
+  .strictObject({
+    hours: z
+      .number()
+      .positive()
+      .max(24 * 800)
+      .openapi({ description: "How far into the past the transaction moves, in hours (fractions allowed)." }),
+  })
+  .openapi("AgeChange");
+
+const ageTransaction = createRoute({
+  method: "post",
+  path: "/book/{channel}/{txnId}/age",
+  operationId: "ageTransaction",
+  tags: ["Book"],
+  summary: "Move a transaction and its operations into the past",
+  description:
+    "Every time of the transaction (created, paid, captured, closed, expiry, authorization expiry) and of its operations moves `hours` into the past, as if it all had happened that much earlier: onto an earlier settlement day, past a cut-off, an authorization window or a refund window. The channels' rules are then judged by the simulator's clock as usual.",
+  middleware: [knownChannelFirst, boundedJson()],
+  request: {
+    params: channelParams.extend({
+      txnId: z.string().min(1).openapi({ description: "The channel's transaction id." }),
+    }),
+    query: noQuery,
+    body: { required: true, content: json(ageBody) },
+  },
+  responses: {
+    200: { description: "The transaction after the move.", content: json(bookEntrySchema) },
+    ...errorResponses([...REQUEST_ERRORS, ...JSON_BODY_ERRORS, "request.not_found"]),
+  },
+});
+
 const getCallbacks = createRoute({
   method: "get",
   path: "/callbacks/{channel}",
@@ -204,7 +272,65 @@ const getCallbacks = createRoute({
   },
 });
 
-/** The simulator's own controls and inspection: faults, the books, callback deliveries. */
+type BookEntry = z.output<typeof bookEntrySchema>;
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** A book entry as shown to operators and tests: the channel's neutral record, amounts and operations. */
+function bookEntryOf(r: Charge, ops: SimOperation[]): BookEntry {
+  return {
+    txnId: r.id,
+    channel: r.channel,
+    merchantId: r.merchantId,
+    ref: r.merchantRef,
+    product: r.product,
+    amount: r.amount,
+    currency: r.currency,
+    settlement:
+      r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
+    // The simulator's neutral states and modes (ChargeStatus, …): the only values its writers set.
+    status: r.status as BookEntry["status"],
+    failureReason: r.failureReason,
+    captureMode: r.captureMode as BookEntry["captureMode"],
+    authorizedAmount: r.authorizedAmount,
+    authExpiresAt: iso(r.authExpiresAt),
+    capturedAmount: r.capturedAmount,
+    capturedAt: iso(r.capturedAt),
+    refundedAmount: r.refundedAmount,
+    refundableAmount: r.status === "succeeded" ? r.capturedAmount - r.refundedAmount : 0,
+    refundCount: r.refundCount,
+    createdAt: r.createdAt.toISOString(),
+    paidAt: iso(r.paidAt),
+    closedAt: iso(r.closedAt),
+    operations: ops.map((o) => ({
+      opId: o.id,
+      kind: o.kind as BookEntry["operations"][number]["kind"],
+      ref: o.merchantRef,
+      amount: o.amount,
+      currency: o.currency,
+      status: o.status as BookEntry["operations"][number]["status"],
+      failureReason: o.failureReason,
+      reason: o.reason,
+      createdAt: o.createdAt.toISOString(),
+      completedAt: iso(o.completedAt),
+    })),
+  };
+}
+
+/** The operations of these charges, oldest first, by charge. */
+async function operationsByCharge(deps: SimDeps, chargeIds: string[]): Promise<Map<string, SimOperation[]>> {
+  const byCharge = new Map<string, SimOperation[]>();
+  if (chargeIds.length === 0) return byCharge;
+  const rows = await deps.db
+    .select()
+    .from(simOperations)
+    .where(inArray(simOperations.chargeId, chargeIds))
+    .orderBy(asc(simOperations.createdAt), asc(simOperations.id));
+  for (const o of rows) byCharge.set(o.chargeId, [...(byCharge.get(o.chargeId) ?? []), o]);
+  return byCharge;
+}
+
+/** The simulator's own controls and inspection: faults, the books (and their clock), callback deliveries. */
 export function adminRoutes(deps: SimDeps) {
   const app = createRouteGroup();
   const unknownChannel = validationHook({ notFound: UNKNOWN_CHANNEL });
@@ -245,28 +371,23 @@ export function adminRoutes(deps: SimDeps) {
       const { channel } = c.req.valid("param");
       const { ref, limit } = c.req.valid("query");
       const rows = await listBook(deps.db, channel, ref ?? null, limit);
-      return c.json(
-        {
-          entries: rows.map((r) => ({
-            txnId: r.id,
-            channel: r.channel,
-            merchantId: r.merchantId,
-            ref: r.merchantRef,
-            product: r.product,
-            amount: r.amount,
-            currency: r.currency,
-            settlement:
-              r.settleAmount !== null ? { amount: r.settleAmount, currency: r.settleCurrency, fxRate: r.fxRate } : null,
-            // One of the simulator's neutral states (ChargeStatus): the only values its writers set.
-            status: r.status as z.output<typeof bookEntrySchema>["status"],
-            failureReason: r.failureReason,
-            createdAt: r.createdAt.toISOString(),
-            paidAt: r.paidAt?.toISOString() ?? null,
-            closedAt: r.closedAt?.toISOString() ?? null,
-          })),
-        },
-        200,
+      const ops = await operationsByCharge(
+        deps,
+        rows.map((r) => r.id),
       );
+      return c.json({ entries: rows.map((r) => bookEntryOf(r, ops.get(r.id) ?? [])) }, 200);
+    },
+    unknownChannel,
+  );
+
+  app.openapi(
+    ageTransaction,
+    async (c) => {
+      const { channel, txnId } = c.req.valid("param");
+      const aged = await ageCharge(deps.db, channel, txnId, c.req.valid("json").hours);
+      if (!aged) throw new AppError("request.not_found", `no transaction ${txnId} at ${channel}`);
+      const ops = await operationsByCharge(deps, [aged.id]);
+      return c.json(bookEntryOf(aged, ops.get(aged.id) ?? []), 200);
     },
     unknownChannel,
   );
@@ -298,6 +419,7 @@ export function adminRoutes(deps: SimDeps) {
         {
           callbacks: mine.map((r) => ({
             id: r.id,
+            operationId: r.operationId,
             kind: r.kind,
             status: r.status,
             attempts: r.attempts,

@@ -1,6 +1,6 @@
 import { newId } from "@pps/domain";
 import { simCallbacks } from "@pps/db/schema";
-import type { Charge } from "../channels/protocol.ts";
+import type { Charge, SimOperation } from "../channels/protocol.ts";
 import { protocolOf, type SimDeps, type Sql, type Tx } from "./deps.ts";
 import { toFaultSet } from "./faults.ts";
 
@@ -10,6 +10,8 @@ const STALE_GAP_MS = 300;
 export type NewCallback = {
   channel: string;
   chargeId: string;
+  /** Set for the notification of an operation's result (its merchant_ref is then the operation's). */
+  operationId?: string | null;
   merchantRef: string;
   kind: "final" | "stale";
   url: string;
@@ -98,4 +100,63 @@ export function insertCallbacksOfDone(sql: Sql, rows: NewCallback[]) {
       with ordinality as u(channel, charge_id, merchant_ref, kind, url, headers, body, due_at, ord)
     where u.charge_id in (select id from done)
     order by u.ord`;
+}
+
+/**
+ * The notifications of an operation's result (async channels), shaped like a payment's by the operation's
+ * own faults (the channel-wide ones in force when it was requested) and `channelFaults`, the channel's
+ * callback directives that hit its reference now. An out-of-order one repeats its earlier, processing state.
+ * None without a notification URL: the result is then only told by query.
+ */
+export function operationCallbacks(
+  deps: SimDeps,
+  op: SimOperation,
+  charge: Charge,
+  channelFaults: string[],
+): NewCallback[] {
+  if (!op.callbackUrl) return [];
+  const proto = protocolOf(deps, op.channel);
+  const faults = toFaultSet([...op.faults, ...channelFaults]);
+  if (faults.flags.has("callback_never")) return [];
+  const now = Date.now();
+  const due = new Date(now + faults.callbackDelayMs);
+  const final = proto.renderOperationCallback(op, charge, newId("ntf"), op.completedAt ?? new Date(now));
+  const row = (kind: "final" | "stale", msg: typeof final, dueAt: Date): NewCallback => ({
+    channel: op.channel,
+    chargeId: op.chargeId,
+    operationId: op.id,
+    merchantRef: op.merchantRef,
+    kind,
+    url: op.callbackUrl!,
+    headers: { ...msg.headers, "content-type": msg.contentType },
+    body: msg.body,
+    dueAt,
+  });
+  const rows = [row("final", final, due)];
+  if (faults.flags.has("callback_duplicated")) rows.push(row("final", final, due));
+  if (faults.flags.has("callback_out_of_order")) {
+    const earlier: SimOperation = { ...op, status: "processing", failureReason: null, completedAt: null };
+    rows.push(
+      row(
+        "stale",
+        proto.renderOperationCallback(earlier, charge, newId("ntf"), op.createdAt),
+        new Date(due.getTime() + STALE_GAP_MS),
+      ),
+    );
+  }
+  return rows;
+}
+
+/** Queues the notifications of an operation's result, in the caller's transaction. */
+export async function enqueueOperationCallbacks(
+  tx: Tx,
+  deps: SimDeps,
+  op: SimOperation,
+  charge: Charge,
+): Promise<number> {
+  if (!op.callbackUrl) return 0;
+  const channelFaults = await deps.faults.activeForCallbacks(protocolOf(deps, op.channel).id, op.merchantRef, tx);
+  const rows = operationCallbacks(deps, op, charge, channelFaults);
+  if (rows.length > 0) await tx.insert(simCallbacks).values(rows);
+  return rows.length;
 }

@@ -40,10 +40,12 @@ async function insertCharges(sql: Sql, items: ChargeCreation[]): Promise<Set<str
     with done as (
       insert into sim.charges (id, channel, merchant_id, merchant_ref, product, amount, currency, settle_amount, settle_currency, fx_rate,
         status, failure_reason, subject, bank_code, flow, payer_phone, callback_url, return_url, passthrough, faults, extra, sms_code,
-        sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at)
+        sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at, capture_mode,
+        authorized_amount, auth_expires_at, captured_amount, captured_at, refunded_amount, refund_count)
       select id, channel, merchant_id, merchant_ref, product, amount, currency, settle_amount, settle_currency, fx_rate,
         status, failure_reason, subject, bank_code, flow, payer_phone, callback_url, return_url, passthrough, faults::jsonb, extra::jsonb, sms_code,
-        sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at
+        sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at, capture_mode,
+        authorized_amount, auth_expires_at, captured_amount, captured_at, refunded_amount, refund_count
       from unnest(${c.map((x) => x.id)}::text[], ${c.map((x) => x.channel)}::text[], ${c.map((x) => x.merchantId)}::text[],
         ${c.map((x) => x.merchantRef)}::text[], ${c.map((x) => x.product)}::text[], ${c.map((x) => String(x.amount))}::bigint[],
         ${c.map((x) => x.currency)}::text[], ${c.map((x) => (x.settleAmount === null ? null : String(x.settleAmount)))}::bigint[],
@@ -54,10 +56,14 @@ async function insertCharges(sql: Sql, items: ChargeCreation[]): Promise<Set<str
         ${c.map((x) => JSON.stringify(x.extra))}::text[], ${c.map((x) => x.smsCode)}::text[], ${c.map((x) => x.smsAttempts)}::int[],
         ${c.map((x) => x.autoAction)}::text[], ${c.map((x) => iso(x.autoActionAt))}::text[]::timestamptz[], ${c.map((x) => iso(x.expiresAt))}::text[]::timestamptz[],
         ${c.map((x) => iso(x.paidAt))}::text[]::timestamptz[], ${c.map((x) => iso(x.closedAt))}::text[]::timestamptz[], ${c.map((x) => iso(x.createdAt))}::text[]::timestamptz[],
-        ${c.map((x) => iso(x.updatedAt))}::text[]::timestamptz[])
+        ${c.map((x) => iso(x.updatedAt))}::text[]::timestamptz[], ${c.map((x) => x.captureMode)}::text[],
+        ${c.map((x) => String(x.authorizedAmount))}::bigint[], ${c.map((x) => iso(x.authExpiresAt))}::text[]::timestamptz[],
+        ${c.map((x) => String(x.capturedAmount))}::bigint[], ${c.map((x) => iso(x.capturedAt))}::text[]::timestamptz[],
+        ${c.map((x) => String(x.refundedAmount))}::bigint[], ${c.map((x) => x.refundCount)}::int[])
         as u(id, channel, merchant_id, merchant_ref, product, amount, currency, settle_amount, settle_currency, fx_rate,
           status, failure_reason, subject, bank_code, flow, payer_phone, callback_url, return_url, passthrough, faults, extra, sms_code,
-          sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at)
+          sms_attempts, auto_action, auto_action_at, expires_at, paid_at, closed_at, created_at, updated_at, capture_mode,
+        authorized_amount, auth_expires_at, captured_amount, captured_at, refunded_amount, refund_count)
       on conflict do nothing
       returning id
     ), queued as (${insertCallbacksOfDone(

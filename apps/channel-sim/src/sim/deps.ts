@@ -22,7 +22,11 @@ export type SimConfig = {
   callbackMaxAttempts: number;
   callbackRetryBaseMs: number;
   callbackTimeoutMs: number;
+  /** How long after it was accepted an async channel's operation (a refund) completes by itself [300 ms]. */
+  operationCompleteDelayMs?: number;
 };
+
+export const DEFAULT_OPERATION_COMPLETE_DELAY_MS = 300;
 
 /** What the simulator's handlers and loops share. */
 export type SimDeps = {

@@ -3,13 +3,20 @@ import { nodeHttpTransport } from "@pps/channels";
 import { simCallbacks, simCharges } from "@pps/db/schema";
 import { PollingLoop, type Component } from "@pps/runtime";
 import type { Charge } from "../channels/protocol.ts";
+import { releaseExpiredAuthorizations } from "./book.ts";
 import { protocolOf, type SimDeps } from "./deps.ts";
+import { completeDueOperations } from "./operations.ts";
 import { applyPayerAction, applyPayerActionsAtOnce, type PayerAction } from "./payer-actions.ts";
 
 /** While a claimed row is being worked on, other replicas leave it alone for this long. */
 const LEASE = "30 seconds";
 /** Rows claimed per round; a full round is followed by another at once, so a backlog drains without pauses. */
 const BATCH = 100;
+/**
+ * How often the sweep releases the authorizations nobody touched past their window (touching one releases
+ * it at once): it scans the charges, so not every round.
+ */
+const EXPIRY_SWEEP_MS = 5_000;
 
 type CallbackRow = typeof simCallbacks.$inferSelect;
 
@@ -53,7 +60,9 @@ async function recordDeliveries(deps: SimDeps, ds: Delivery[]): Promise<void> {
 }
 
 /**
- * The callback sender and payer robot: polls Postgres for due callbacks and automated payer actions.
+ * The callback sender and payer robot: polls Postgres for due callbacks, automated payer actions and async
+ * operations to complete (whose notifications it then sends), and now and then releases expired
+ * authorizations.
  * Rows are claimed with FOR UPDATE SKIP LOCKED and a lease, so several replicas share the work and a
  * crashed replica's rows come back after the lease.
  */
@@ -158,10 +167,25 @@ export function createDispatcher(deps: SimDeps): Component & { tick: () => Promi
     return claimed.length;
   }
 
-  /** One round of both duties; true when either claimed a full batch (more is probably due). */
+  let lastSweep = 0;
+  async function sweepExpiredAuthorizations(): Promise<number> {
+    if (Date.now() - lastSweep < EXPIRY_SWEEP_MS) return 0;
+    lastSweep = Date.now();
+    return releaseExpiredAuthorizations(db, BATCH * 10).catch((err: unknown) => {
+      logger.error({ err }, "expired authorizations sweep failed; next time");
+      return 0;
+    });
+  }
+
+  /** One round of every duty; true when one claimed a full batch (more is probably due). */
   async function tick(): Promise<boolean> {
-    const [callbacks, payers] = await Promise.all([sendDueCallbacks(), runAutomatedPayers()]);
-    return callbacks >= BATCH || payers >= BATCH;
+    const [callbacks, payers, operations] = await Promise.all([
+      sendDueCallbacks(),
+      runAutomatedPayers(),
+      completeDueOperations(deps, BATCH),
+      sweepExpiredAuthorizations(),
+    ]);
+    return callbacks >= BATCH || payers >= BATCH || operations >= BATCH;
   }
 
   const loop = new PollingLoop({ name: "callback dispatcher", logger, idleMs: config.callbackPollMs, round: tick });

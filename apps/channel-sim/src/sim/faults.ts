@@ -28,7 +28,8 @@ export type FaultSet = {
   callbackDelayMs: number;
 };
 
-export const FAULT_OPS = ["pay", "query"] as const;
+/** What a channel-wide setting can affect: pay, payment queries, each operation flow, and operation queries. */
+export const FAULT_OPS = ["pay", "query", "capture", "void", "cancel", "refund", "query_operation"] as const;
 export type FaultOp = (typeof FAULT_OPS)[number];
 
 const MAX_MS = 120_000;

@@ -8,7 +8,7 @@ import type {
   Rejection,
   SimPayRequest,
 } from "../channels/protocol.ts";
-import { createOrGetCharge, expireIfDue, findCharge, type ChargeRef } from "./book.ts";
+import { createOrGetCharge, expireIfDue, findCharge, paidState, UNPAID_MONEY, type ChargeRef } from "./book.ts";
 import { enqueueFinalCallbacks, finalCallbacksNow } from "./callbacks.ts";
 import type { SimDeps, Tx } from "./deps.ts";
 import { toFaultSet, type FaultOp } from "./faults.ts";
@@ -30,7 +30,7 @@ export function originOf(c: Context, deps: SimDeps): string {
   return deps.config.publicUrl ?? new URL(c.req.url).origin;
 }
 
-function internalError(c: Context): Response {
+export function internalError(c: Context): Response {
   return c.text("Internal Server Error", 500);
 }
 
@@ -44,6 +44,8 @@ function commonRejection(proto: ChannelProtocol, req: SimPayRequest): Rejection 
   }
   if (!/^https?:\/\//.test(req.callbackUrl))
     return { kind: "invalid_request", message: "notification URL must be http(s)" };
+  if (req.captureMode === "manual" && !proto.capabilities.flows.authorize)
+    return { kind: "flow_not_supported", message: "this channel does not offer pre-authorization" };
   return null;
 }
 
@@ -89,6 +91,7 @@ export async function handlePay(
   const now = new Date();
   const payer =
     meta["sim_payer"] === "auto_confirm" ? "confirm" : meta["sim_payer"] === "auto_cancel" ? "cancel" : null;
+  // "succeeded" below means the payer paid: a manual charge is then authorized instead (paidState).
   let status: ChargeStatus = "awaiting_payer";
   let failureReason: FailureReason | null = null;
   let autoAction: string | null = null;
@@ -110,6 +113,12 @@ export async function handlePay(
     autoAction = payer;
   }
 
+  // A parser that sets no mode (a channel not yet taught capture later) asks for a sale.
+  const captureMode = req.captureMode ?? "auto";
+  const money =
+    status === "succeeded"
+      ? paidState({ captureMode, amount: req.amount }, proto.capabilities.flows, now)
+      : { ...UNPAID_MONEY, status };
   const charge: Charge = {
     id: proto.newTxnId(),
     channel: proto.id,
@@ -121,7 +130,10 @@ export async function handlePay(
     settleAmount: null,
     settleCurrency: null,
     fxRate: null,
-    status,
+    ...money,
+    captureMode,
+    refundedAmount: 0,
+    refundCount: 0,
     failureReason,
     subject: req.subject,
     bankCode: req.bankCode,
@@ -137,7 +149,6 @@ export async function handlePay(
     autoAction,
     autoActionAt: autoAction ? new Date(now.getTime() + deps.config.autoPayerDelayMs) : null,
     expiresAt: req.expiresAt,
-    paidAt: status === "succeeded" ? now : null,
     closedAt: status === "failed" || status === "closed" ? now : null,
     createdAt: now,
     updatedAt: now,

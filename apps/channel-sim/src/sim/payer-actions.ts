@@ -1,7 +1,7 @@
 import type { Charge, FailureReason } from "../channels/protocol.ts";
-import { lockCharge, updateCharge } from "./book.ts";
+import { lockCharge, paidState, updateCharge, type ChargeMoney } from "./book.ts";
 import { enqueueFinalCallbacks, finalCallbacksNow, insertCallbacksOfDone } from "./callbacks.ts";
-import type { SimDeps, Tx } from "./deps.ts";
+import { protocolOf, type SimDeps, type Tx } from "./deps.ts";
 
 export type PayerAction = { type: "pay" } | { type: "cancel" } | { type: "fail"; reason: FailureReason };
 
@@ -10,13 +10,18 @@ export type PayerActionResult = {
   charge: Charge | null;
 };
 
-/** What a payer action changes on an unpaid transaction, acting at `now`. */
+/**
+ * What a payer action changes on an unpaid transaction, acting at `now`: paying captures a sale and only
+ * authorizes a manual charge (paidState).
+ */
 function finalState(
+  deps: SimDeps,
+  charge: Charge,
   action: PayerAction,
   now: Date,
-): Pick<Charge, "status"> & Partial<Pick<Charge, "failureReason" | "paidAt" | "closedAt">> {
+): Pick<Charge, "status"> & Partial<ChargeMoney & Pick<Charge, "failureReason" | "closedAt">> {
   return action.type === "pay"
-    ? { status: "succeeded", paidAt: now }
+    ? paidState(charge, protocolOf(deps, charge.channel).capabilities.flows, now)
     : action.type === "cancel"
       ? { status: "closed", failureReason: "payer_canceled", closedAt: now }
       : { status: "failed", failureReason: action.reason, closedAt: now };
@@ -46,7 +51,7 @@ export async function applyPayerActionTx(
     return { outcome: "expired", charge: closed };
   }
   const updated = await updateCharge(tx, charge.id, {
-    ...finalState(action, now),
+    ...finalState(deps, charge, action, now),
     autoAction: null,
     autoActionAt: null,
   });
@@ -73,7 +78,13 @@ export async function applyPayerActionsAtOnce(
     .filter(({ charge }) => isUnpaid(charge) && charge.expiresAt > now)
     .map(({ charge, action }) => ({
       seen: charge.updatedAt,
-      charge: { ...charge, ...finalState(action, now), autoAction: null, autoActionAt: null, updatedAt: now },
+      charge: {
+        ...charge,
+        ...finalState(deps, charge, action, now),
+        autoAction: null,
+        autoActionAt: null,
+        updatedAt: now,
+      },
     }));
   if (settled.length === 0) return new Set();
   const callbacks = (await Promise.all(settled.map((s) => finalCallbacksNow(deps, s.charge)))).flat();
@@ -84,11 +95,14 @@ export async function applyPayerActionsAtOnce(
     with u as (
       select * from unnest(${c.map((x) => x.id)}::text[], ${c.map((x) => x.status)}::text[], ${c.map((x) => x.failureReason)}::text[],
         ${c.map((x) => iso(x.paidAt))}::text[]::timestamptz[], ${c.map((x) => iso(x.closedAt))}::text[]::timestamptz[],
+        ${c.map((x) => String(x.authorizedAmount))}::bigint[], ${c.map((x) => iso(x.authExpiresAt))}::text[]::timestamptz[],
+        ${c.map((x) => String(x.capturedAmount))}::bigint[], ${c.map((x) => iso(x.capturedAt))}::text[]::timestamptz[],
         ${settled.map((s) => s.seen.toISOString())}::text[]::timestamptz[])
-        as u(id, status, failure_reason, paid_at, closed_at, seen)
+        as u(id, status, failure_reason, paid_at, closed_at, authorized_amount, auth_expires_at, captured_amount, captured_at, seen)
     ), done as (
       update sim.charges c set status = u.status, failure_reason = u.failure_reason, paid_at = u.paid_at, closed_at = u.closed_at,
-        auto_action = null, auto_action_at = null, updated_at = ${now.toISOString()}::timestamptz
+        authorized_amount = u.authorized_amount, auth_expires_at = u.auth_expires_at, captured_amount = u.captured_amount,
+        captured_at = u.captured_at, auto_action = null, auto_action_at = null, updated_at = ${now.toISOString()}::timestamptz
       from u
       where c.id = u.id and c.status in ('awaiting_payer', 'paying') and c.expires_at > ${now.toISOString()}::timestamptz and c.updated_at = u.seen
       returning c.id

@@ -9,11 +9,22 @@ import type { ChannelEndpoint } from "../types.ts";
  * base64 RSA-SHA256 over `canonicalParams(params)` (sorted k=v; `sign`, `sign_type` and empty values left
  * out) with our private key. Answers are JSON `{ "<method>_response": {…}, "sign": "…" }`, signed by Alipay
  * over canonicalJson of the response object; notifications are form-encoded and signed like our requests.
+ *
+ * Pre-authorization is Alipay's fund authorization (资金授权): the payer freezes the amount by scanning a
+ * voucher QR code (alipay.fund.auth.order.voucher.create, auth_no names the freeze), the merchant turns it
+ * into a trade (alipay.trade.pay with auth_no: 解冻转支付, the rest unfrozen) or unfreezes it
+ * (alipay.fund.auth.order.unfreeze); alipay.fund.auth.operation.detail.query tells about either.
  */
 export const ALIPAY_TRADE_STATUSES = ["WAIT_BUYER_PAY", "TRADE_SUCCESS", "TRADE_FINISHED", "TRADE_CLOSED"] as const;
 export type AlipayTradeStatus = (typeof ALIPAY_TRADE_STATUSES)[number];
 
 export const ALIPAY_BUSY_SUB_CODE = "ACQ.SYSTEM_BUSY";
+
+/** A fund-authorization operation's status (freeze, unfreeze, pay) and the authorization order's. */
+export const ALIPAY_AUTH_OPERATION_STATUSES = ["INIT", "SUCCESS", "CLOSED"] as const;
+export type AlipayAuthOperationStatus = (typeof ALIPAY_AUTH_OPERATION_STATUSES)[number];
+export const ALIPAY_AUTH_ORDER_STATUSES = ["INIT", "AUTHORIZED", "FINISH", "CLOSED"] as const;
+export type AlipayAuthOrderStatus = (typeof ALIPAY_AUTH_ORDER_STATUSES)[number];
 
 const opt = z.string().optional();
 
@@ -30,6 +41,30 @@ export const alipayResponseSchema = z.object({
   total_amount: opt,
   close_reason: opt,
   send_pay_date: opt,
+  trans_currency: opt,
+  gmt_payment: opt,
+  // Fund authorization (voucher.create, unfreeze, operation.detail.query).
+  auth_no: opt,
+  out_order_no: opt,
+  operation_id: opt,
+  operation_type: opt,
+  status: z.enum(ALIPAY_AUTH_OPERATION_STATUSES).optional(),
+  order_status: z.enum(ALIPAY_AUTH_ORDER_STATUSES).optional(),
+  amount: opt,
+  total_freeze_amount: opt,
+  rest_amount: opt,
+  total_pay_amount: opt,
+  gmt_trans: opt,
+  code_type: opt,
+  code_value: opt,
+  // Refunds (trade.refund, trade.fastpay.refund.query).
+  out_request_no: opt,
+  fund_change: opt,
+  refund_fee: opt,
+  send_back_fee: opt,
+  refund_amount: opt,
+  refund_status: opt,
+  gmt_refund_pay: opt,
 });
 export type AlipayResponse = z.infer<typeof alipayResponseSchema>;
 
@@ -46,9 +81,45 @@ export const alipayNotificationSchema = z.object({
   gmt_close: opt,
   close_reason: opt,
   passback_params: opt,
+  trans_currency: opt,
+  // Set on the notification that follows a refund: its request number, the trade's refunded total, this refund.
+  out_biz_no: opt,
+  refund_fee: opt,
+  send_back_fee: opt,
+  gmt_refund: opt,
   sign: z.string(),
 });
 export type AlipayNotification = z.infer<typeof alipayNotificationSchema>;
+
+/** A fund-authorization notification: the freeze (notify_type fund_auth_freeze) or an unfreeze (fund_auth_unfreeze). */
+export const alipayAuthNotificationSchema = z.object({
+  notify_time: z.string(),
+  notify_type: z.enum(["fund_auth_freeze", "fund_auth_unfreeze"]),
+  notify_id: z.string(),
+  app_id: z.string(),
+  auth_no: z.string(),
+  out_order_no: z.string(),
+  operation_id: z.string(),
+  out_request_no: z.string(),
+  operation_type: z.string(),
+  amount: z.string(),
+  status: z.enum(ALIPAY_AUTH_OPERATION_STATUSES),
+  order_status: z.enum(ALIPAY_AUTH_ORDER_STATUSES).optional(),
+  rest_amount: opt,
+  total_freeze_amount: opt,
+  total_pay_amount: opt,
+  trans_currency: opt,
+  gmt_create: opt,
+  gmt_trans: opt,
+  close_reason: opt,
+  sign: z.string(),
+});
+export type AlipayAuthNotification = z.infer<typeof alipayAuthNotificationSchema>;
+
+export type VerifiedAlipayNotification =
+  | { ok: true; kind: "trade"; data: AlipayNotification }
+  | { ok: true; kind: "fund_auth"; data: AlipayAuthNotification }
+  | { ok: false; reason: "signature_invalid" | "malformed"; detail: string };
 
 export function alipaySignParams(params: Record<string, string>, privateKeyPem: string): Record<string, string> {
   return { ...params, sign_type: "RSA2", sign: sign("RSA_SHA256", canonicalParams(params), privateKeyPem) };
@@ -96,19 +167,21 @@ export function createAlipayClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
 
   return {
     call,
-    verifyNotification(
-      rawBody: string,
-    ):
-      | { ok: true; data: AlipayNotification }
-      | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    verifyNotification(rawBody: string): VerifiedAlipayNotification {
       const fields = Object.fromEntries(new URLSearchParams(rawBody));
       if (!alipayVerifyParams(fields, endpoint.verifyKey))
         return { ok: false, reason: "signature_invalid", detail: "RSA2 sign does not verify" };
-      const parsed = alipayNotificationSchema.safeParse(fields);
-      if (!parsed.success) return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
-      if (parsed.data.app_id !== endpoint.merchantId)
+      const fundAuth = fields["notify_type"]?.startsWith("fund_auth_") === true;
+      const parsed = fundAuth
+        ? { kind: "fund_auth" as const, result: alipayAuthNotificationSchema.safeParse(fields) }
+        : { kind: "trade" as const, result: alipayNotificationSchema.safeParse(fields) };
+      if (!parsed.result.success)
+        return { ok: false, reason: "malformed", detail: "missing or unknown notification fields" };
+      if (parsed.result.data.app_id !== endpoint.merchantId)
         return { ok: false, reason: "malformed", detail: "notification for another app" };
-      return { ok: true, data: parsed.data };
+      return parsed.kind === "fund_auth"
+        ? { ok: true, kind: "fund_auth", data: parsed.result.data as AlipayAuthNotification }
+        : { ok: true, kind: "trade", data: parsed.result.data as AlipayNotification };
     },
   };
 }

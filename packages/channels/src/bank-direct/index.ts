@@ -1,10 +1,18 @@
+import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
 import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
+import { failed, flowNotOffered, operationUnknown } from "../shared/outcomes.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createBankClient } from "./client.ts";
 import {
   bankNotificationToCallback,
+  bankOperationNotificationToCallback,
+  bankOperationOutcome,
+  bankOperationQueryOutcome,
+  bankOperationTransportOutcome,
   bankPayOutcome,
   bankQueryOutcome,
+  toBankOperationParams,
+  toBankOperationQueryParams,
   toBankPayParams,
   toBankQueryParams,
 } from "./transformers.ts";
@@ -13,15 +21,19 @@ export const BANK_DIRECT_CAPABILITIES: ChannelCapabilities = {
   products: ["online_banking"],
   currencies: ["CNY"],
   banks: ["CMB", "ICBC", "BOC", "CCB", "ABC"],
+  flows: CHANNEL_FLOWS.bank_direct,
 };
 
 export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: AdapterOptions): ChannelAdapter {
   const opts = resolveOptions(options);
   const client = createBankClient(endpoint, opts);
+  const flows = BANK_DIRECT_CAPABILITIES.flows;
   return {
     id: "bank_direct",
     capabilities: BANK_DIRECT_CAPABILITIES,
     async pay(request, call) {
+      if (request.captureMethod === "manual" && !flows.authorize)
+        return failed("channel_rejected", "bank_direct does not offer pre-authorization");
       const answer = await client.pay(
         toBankPayParams(request, endpoint, opts.now()),
         call?.timeoutMs ?? opts.timeoutMs,
@@ -35,9 +47,31 @@ export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: Ada
       );
       return answer.kind === "ok" ? bankQueryOutcome(answer.data) : queryTransportOutcome(answer);
     },
+    async operate(request, call) {
+      if (!offersOperation(flows, request.kind)) return flowNotOffered("bank_direct", request.kind);
+      const answer = await client.operate(
+        request.kind,
+        toBankOperationParams(request, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok" ? bankOperationOutcome(request, answer.data) : bankOperationTransportOutcome(answer);
+    },
+    async queryOperation(request, call) {
+      if (!offersOperation(flows, request.kind)) return flowNotOffered("bank_direct", request.kind);
+      const answer = await client.queryOperation(
+        toBankOperationQueryParams(request, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok"
+        ? bankOperationQueryOutcome(request, answer.data)
+        : operationUnknown(`operation query ${answer.kind}: ${answer.detail}`);
+    },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);
-      return verified.ok ? bankNotificationToCallback(verified.data) : verified;
+      if (!verified.ok) return verified;
+      return verified.kind === "operation"
+        ? bankOperationNotificationToCallback(verified.data)
+        : bankNotificationToCallback(verified.data);
     },
     callbackAck(accepted) {
       return accepted

@@ -15,6 +15,10 @@ import type { ChannelEndpoint } from "../types.ts";
  * carrier: mobile carrier billing (JSON). Requests carry `X-Partner-Id`, `X-Timestamp` (epoch ms), `X-Nonce`
  * and `X-Signature` = hex HMAC-SHA256 of `timestamp\nMETHOD\npath?query\nbody`; answers and callbacks carry
  * `X-Timestamp` and `X-Signature` = hex HMAC-SHA256 of `timestamp\nbody`, with the same shared secret.
+ *
+ * Refunds (POST /carrier/v1/refunds, our request number as `partnerRefundId`) go back on the subscriber's
+ * bill: small amounts only, within the bill period of the charge (its calendar month, Beijing time), one per
+ * charge, answered at once. GET /carrier/v1/refunds?partnerRefundId= finds one by our number.
  */
 export const CARRIER_CHARGE_STATUSES = [
   "PENDING_CONFIRMATION",
@@ -53,8 +57,40 @@ export const carrierEventSchema = z.object({
 });
 export type CarrierEvent = z.infer<typeof carrierEventSchema>;
 
+export const CARRIER_REFUND_STATUSES = ["PROCESSING", "SUCCEEDED", "FAILED"] as const;
+export type CarrierRefundStatus = (typeof CARRIER_REFUND_STATUSES)[number];
+
+export const carrierRefundSchema = z.object({
+  refundId: z.string(),
+  partnerRefundId: z.string(),
+  chargeId: z.string(),
+  partnerOrderId: z.string(),
+  status: z.enum(CARRIER_REFUND_STATUSES),
+  amount: z.number().int(),
+  currency: z.string(),
+  /** The bill the refund goes back on (YYYY-MM, Beijing time). */
+  billPeriod: z.string().optional(),
+  failureReason: z.string().nullable().optional(),
+  failureMessage: z.string().nullable().optional(),
+  createdAt: z.string(),
+  completedAt: z.string().nullable().optional(),
+});
+export type CarrierRefund = z.infer<typeof carrierRefundSchema>;
+
+/** A refund's result told by event (the same envelope as a charge's, with `refund` instead of `charge`). */
+export const carrierRefundEventSchema = z.object({
+  eventId: z.string(),
+  eventTime: z.string(),
+  partnerId: z.string(),
+  refund: carrierRefundSchema,
+});
+export type CarrierRefundEvent = z.infer<typeof carrierRefundEventSchema>;
+
 export type CarrierAnswer =
   | { status: number; charge: CarrierCharge }
+  | { status: number; error: CarrierError["error"] };
+export type CarrierRefundAnswer =
+  | { status: number; refund: CarrierRefund }
   | { status: number; error: CarrierError["error"] };
 
 export function carrierRequestSignature(
@@ -77,13 +113,26 @@ export function verifyCarrierMessage(headers: Record<string, string>, body: stri
   return !!ts && !!sig && verify("HMAC_SHA256", `${ts}\n${body}`, sig, key);
 }
 
+type Raw<T> = { status: number; ok: T } | { status: number; error: CarrierError["error"] };
+
+function mapSuccess<T, U>(
+  answer: ClientAnswer<Raw<T>>,
+  wrap: (status: number, value: T) => U,
+): ClientAnswer<U | { status: number; error: CarrierError["error"] }> {
+  if (answer.kind !== "ok") return answer;
+  const data = answer.data;
+  return { ...answer, data: "ok" in data ? wrap(data.status, data.ok) : data };
+}
+
 export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function send(
+  /** One signed exchange; a 2xx answer is parsed by `success`, anything else as the carrier's error object. */
+  async function send<T>(
     method: "GET" | "POST",
     pathAndQuery: string,
     body: string,
     timeoutMs: number,
-  ): Promise<ClientAnswer<CarrierAnswer>> {
+    success: { schema: z.ZodType<T>; what: string },
+  ): Promise<ClientAnswer<Raw<T>>> {
     const ts = String(opts.now().getTime());
     const headers: Record<string, string> = {
       "x-partner-id": endpoint.merchantId,
@@ -96,17 +145,17 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
       { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined },
       timeoutMs,
     );
-    return classifyAnswer<CarrierAnswer>(res, (a) => {
+    return classifyAnswer<Raw<T>>(res, (a) => {
       if (!verifyCarrierMessage(headersToRecord(a.headers), a.body, endpoint.verifyKey))
         return { ok: false, detail: "bad or missing signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
       const json = parsedJson.value;
       if (a.status < 300) {
-        const charge = carrierChargeSchema.safeParse(json);
-        return charge.success
-          ? { ok: true, data: { status: a.status, charge: charge.data }, busy: false }
-          : { ok: false, detail: "unexpected charge shape" };
+        const parsed = success.schema.safeParse(json);
+        return parsed.success
+          ? { ok: true, data: { status: a.status, ok: parsed.data }, busy: false }
+          : { ok: false, detail: `unexpected ${success.what} shape` };
       }
       const error = carrierErrorSchema.safeParse(json);
       return error.success
@@ -119,31 +168,63 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
     });
   }
 
+  const charge = { schema: carrierChargeSchema, what: "charge" };
+  const refund = { schema: carrierRefundSchema, what: "refund" };
+  const asCharge = (answer: ClientAnswer<Raw<CarrierCharge>>): ClientAnswer<CarrierAnswer> =>
+    mapSuccess(answer, (status, value) => ({ status, charge: value }));
+  const asRefund = (answer: ClientAnswer<Raw<CarrierRefund>>): ClientAnswer<CarrierRefundAnswer> =>
+    mapSuccess(answer, (status, value) => ({ status, refund: value }));
+
   return {
-    createCharge: (body: string, timeoutMs: number) => send("POST", "/carrier/v1/charges", body, timeoutMs),
-    getCharge: (ref: { attemptId: string; channelTxnId: string | null }, timeoutMs: number) =>
-      send(
-        "GET",
-        ref.channelTxnId
-          ? `/carrier/v1/charges/${encodeURIComponent(ref.channelTxnId)}`
-          : `/carrier/v1/charges?partnerOrderId=${encodeURIComponent(ref.attemptId)}`,
-        "",
-        timeoutMs,
+    createCharge: async (body: string, timeoutMs: number) =>
+      asCharge(await send("POST", "/carrier/v1/charges", body, timeoutMs, charge)),
+    getCharge: async (ref: { attemptId: string; channelTxnId: string | null }, timeoutMs: number) =>
+      asCharge(
+        await send(
+          "GET",
+          ref.channelTxnId
+            ? `/carrier/v1/charges/${encodeURIComponent(ref.channelTxnId)}`
+            : `/carrier/v1/charges?partnerOrderId=${encodeURIComponent(ref.attemptId)}`,
+          "",
+          timeoutMs,
+          charge,
+        ),
+      ),
+    createRefund: async (body: string, timeoutMs: number) =>
+      asRefund(await send("POST", "/carrier/v1/refunds", body, timeoutMs, refund)),
+    getRefund: async (partnerRefundId: string, timeoutMs: number) =>
+      asRefund(
+        await send(
+          "GET",
+          `/carrier/v1/refunds?partnerRefundId=${encodeURIComponent(partnerRefundId)}`,
+          "",
+          timeoutMs,
+          refund,
+        ),
       ),
     verifyEvent(
       headers: Record<string, string>,
       rawBody: string,
-    ): { ok: true; data: CarrierEvent } | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
+    ):
+      | { ok: true; kind: "charge"; data: CarrierEvent }
+      | { ok: true; kind: "refund"; data: CarrierRefundEvent }
+      | { ok: false; reason: "signature_invalid" | "malformed"; detail: string } {
       if (!verifyCarrierMessage(headers, rawBody, endpoint.verifyKey))
         return { ok: false, reason: "signature_invalid", detail: "X-Signature does not verify" };
       const parsedJson = parseJson(rawBody);
       if (!parsedJson.ok) return { ok: false, reason: "malformed", detail: "not JSON" };
       const json = parsedJson.value;
-      const parsed = carrierEventSchema.safeParse(json);
-      if (!parsed.success) return { ok: false, reason: "malformed", detail: "unexpected event shape" };
-      if (parsed.data.partnerId !== endpoint.merchantId)
+      const chargeEvent = carrierEventSchema.safeParse(json);
+      const refundEvent = carrierRefundEventSchema.safeParse(json);
+      const event = chargeEvent.success
+        ? ({ ok: true, kind: "charge", data: chargeEvent.data } as const)
+        : refundEvent.success
+          ? ({ ok: true, kind: "refund", data: refundEvent.data } as const)
+          : null;
+      if (!event) return { ok: false, reason: "malformed", detail: "unexpected event shape" };
+      if (event.data.partnerId !== endpoint.merchantId)
         return { ok: false, reason: "malformed", detail: "event for another partner" };
-      return { ok: true, data: parsed.data };
+      return event;
     },
   };
 }

@@ -1,14 +1,33 @@
 import { encodePassthrough } from "../shared/adapter.ts";
-import { assertNever, failed, unknown, type FailureCode } from "../shared/outcomes.ts";
+import {
+  assertNever,
+  failed,
+  operationFailed,
+  operationUnknown,
+  unknown,
+  type FailureCode,
+} from "../shared/outcomes.ts";
 import type {
   CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
+  OperationFailureCode,
+  OperationOutcome,
+  OperationQueryOutcome,
+  OperationRequest,
   ParsedCallback,
   PayRequest,
   QueryOutcome,
 } from "../types.ts";
-import type { CarrierAnswer, CarrierCharge, CarrierChargeStatus, CarrierEvent } from "./client.ts";
+import type {
+  CarrierAnswer,
+  CarrierCharge,
+  CarrierChargeStatus,
+  CarrierEvent,
+  CarrierRefund,
+  CarrierRefundAnswer,
+  CarrierRefundEvent,
+} from "./client.ts";
 
 /** The carrier bills small amounts only: at most 500.00 CNY per payment. */
 export const CARRIER_MAX_AMOUNT = 50_000;
@@ -61,7 +80,13 @@ export function carrierStatusToOutcome(status: CarrierChargeStatus, c: CarrierCh
     case "PROCESSING":
       return { status: "pending", channelTxnId: c.chargeId };
     case "SUCCEEDED":
-      return { status: "succeeded", channelTxnId: c.chargeId, settlement: null };
+      return {
+        status: "succeeded",
+        channelTxnId: c.chargeId,
+        amount: c.amount,
+        currency: c.currency,
+        settlement: null,
+      };
     case "FAILED":
       return failed(carrierFailureCode(c.failureReason, "card_declined"), chargeMessage(c), c.chargeId);
     case "EXPIRED":
@@ -128,8 +153,119 @@ export function carrierEventToCallback(e: CarrierEvent): ParsedCallback {
     case "requires_action":
     case "pending":
     case "unknown":
+    // Carrier billing has no pre-authorization: a charge is never held.
+    case "authorized":
       return { ok: false, reason: "not_final", detail: `charge ${c.status}` };
     default:
       return assertNever(outcome, "carrier outcome");
+  }
+}
+
+// Refunds: back on the subscriber's bill, answered at once.
+
+export function toCarrierRefundBody(req: OperationRequest, endpoint: ChannelEndpoint): string {
+  return JSON.stringify({
+    partnerId: endpoint.merchantId,
+    partnerRefundId: req.operationId,
+    // The charge by the carrier's id when we have it, by our order reference otherwise.
+    ...(req.channelTxnId ? { chargeId: req.channelTxnId } : {}),
+    partnerOrderId: req.attemptId,
+    amount: req.amount,
+    currency: req.currency,
+    reason: req.reason ?? "",
+  });
+}
+
+/** The carrier's refusal codes (in an error, or as a failed refund's failureReason) → ours; null: not a refusal we know. */
+export function carrierRefusalCode(code: string | null | undefined): OperationFailureCode | null {
+  switch (code) {
+    case "REFUND_AMOUNT_EXCEEDED":
+    case "REFUND_AMOUNT_LIMIT_EXCEEDED":
+      return "amount_exceeds_refundable";
+    case "REFUND_LIMIT_REACHED":
+      return "refund_limit_reached";
+    case "BILL_PERIOD_CLOSED":
+      return "refund_window_closed";
+    case "CHARGE_NOT_REFUNDABLE":
+    case "NOT_FOUND": // no such charge: nothing to refund
+      return "invalid_state";
+    case "CHARGE_NOT_SETTLED":
+      return "not_settled";
+    case "OPERATION_NOT_SUPPORTED":
+      return "flow_not_supported";
+    case "INVALID_REQUEST":
+    case "INVALID_SIGNATURE":
+    case "UNKNOWN_PARTNER":
+    case "CURRENCY_NOT_SUPPORTED":
+      return "channel_rejected";
+    case "SERVICE_BUSY":
+      return "channel_unavailable";
+    default:
+      return null;
+  }
+}
+
+function refundToOperation(r: CarrierRefund, operationId: string): OperationOutcome {
+  // An answer about another request than ours is no answer about ours.
+  if (r.partnerRefundId !== operationId) return operationUnknown(`carrier refund for ${r.partnerRefundId}`);
+  const status = r.status;
+  switch (status) {
+    case "SUCCEEDED":
+      return { status: "succeeded", channelOpId: r.refundId, amount: r.amount, currency: r.currency };
+    case "PROCESSING":
+      return { status: "pending", channelOpId: r.refundId };
+    case "FAILED":
+      return operationFailed(
+        carrierRefusalCode(r.failureReason) ?? "channel_rejected",
+        [status, r.failureReason, r.failureMessage].filter(Boolean).join(" "),
+      );
+    default:
+      return assertNever(status, "carrier refund status");
+  }
+}
+
+export function carrierRefundOutcome(a: CarrierRefundAnswer, operationId: string): OperationOutcome {
+  if ("refund" in a) return refundToOperation(a.refund, operationId);
+  const text = `${a.error.code}: ${a.error.message ?? ""}`;
+  const code = carrierRefusalCode(a.error.code);
+  // REFUND_CONFLICT (our number reused with other parameters) and anything new.
+  return code ? operationFailed(code, text) : operationUnknown(`carrier ${text}`);
+}
+
+export function carrierRefundQueryOutcome(a: CarrierRefundAnswer, operationId: string): OperationQueryOutcome {
+  if ("refund" in a) return refundToOperation(a.refund, operationId);
+  if (a.error.code === "NOT_FOUND") return { status: "not_found" };
+  return operationUnknown(`carrier refund query ${a.error.code}: ${a.error.message ?? ""}`);
+}
+
+export function carrierRefundEventToCallback(e: CarrierRefundEvent): ParsedCallback {
+  const r = e.refund;
+  const occurredAt = new Date(r.completedAt ?? e.eventTime);
+  if (Number.isNaN(occurredAt.getTime()))
+    return { ok: false, reason: "malformed", detail: "bad completedAt/eventTime" };
+  const outcome = refundToOperation(r, r.partnerRefundId);
+  const base = {
+    channel: "carrier" as const,
+    kind: "refund" as const,
+    operationId: r.partnerRefundId,
+    channelOpId: r.refundId,
+    amount: r.amount,
+    currency: r.currency,
+    occurredAt: occurredAt.toISOString(),
+    notificationId: e.eventId,
+  };
+  switch (outcome.status) {
+    case "succeeded":
+      return { ok: true, operation: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+    case "failed":
+      return {
+        ok: true,
+        operation: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message },
+      };
+    case "pending":
+    case "unknown":
+      return { ok: false, reason: "not_final", detail: `refund ${r.status}` };
+    default:
+      return assertNever(outcome, "carrier refund outcome");
   }
 }

@@ -14,9 +14,15 @@ import type { ChannelEndpoint } from "../types.ts";
 
 /**
  * paypal: a PayPal-like acquirer (REST JSON). Requests carry `PayPal-Request-Id` (idempotency: our attempt
- * id), `PayPal-Merchant-Id`, `PayPal-Auth-Time` and `PayPal-Auth-Signature` = hex HMAC-SHA256 of
- * `METHOD\npath?query\ntime\nbody`. Answers and webhooks carry `PayPal-Transmission-Id`, `-Time` and `-Sig`
- * = hex HMAC-SHA256 of `id|time|merchantId|sha256hex(body)`, with the same shared secret.
+ * id for an order, our operation id for a capture, void or refund), `PayPal-Merchant-Id`, `PayPal-Auth-Time`
+ * and `PayPal-Auth-Signature` = hex HMAC-SHA256 of `METHOD\npath?query\ntime\nbody`. Answers and webhooks
+ * carry `PayPal-Transmission-Id`, `-Time` and `-Sig` = hex HMAC-SHA256 of `id|time|merchantId|sha256hex(body)`,
+ * with the same shared secret.
+ *
+ * An order with intent AUTHORIZE ends COMPLETED with an authorization (held for the 3-day honour period),
+ * captured (`/v2/payments/authorizations/{id}/capture`, once, final_capture) or voided (`…/void`); a capture
+ * is refunded in parts (`/v2/payments/captures/{id}/refund`). Captures and refunds carry our operation id as
+ * `invoice_id` as well, and PayPal echoes it in the resource.
  */
 export const PAYPAL_ORDER_STATUSES = [
   "CREATED",
@@ -36,13 +42,72 @@ export const PAYPAL_CAPTURE_STATUSES = [
   "PARTIALLY_REFUNDED",
 ] as const;
 export type PaypalCaptureStatus = (typeof PAYPAL_CAPTURE_STATUSES)[number];
+export const PAYPAL_AUTHORIZATION_STATUSES = [
+  "CREATED",
+  "CAPTURED",
+  "PARTIALLY_CAPTURED",
+  "DENIED",
+  "PENDING",
+  "VOIDED",
+  "EXPIRED",
+] as const;
+export type PaypalAuthorizationStatus = (typeof PAYPAL_AUTHORIZATION_STATUSES)[number];
+export const PAYPAL_REFUND_STATUSES = ["COMPLETED", "PENDING", "FAILED", "CANCELLED"] as const;
+export type PaypalRefundStatus = (typeof PAYPAL_REFUND_STATUSES)[number];
 
 const moneySchema = z.object({ currency_code: z.string(), value: z.string() });
+const statusDetails = z.object({ reason: z.string() }).optional();
+
+export const paypalCaptureSchema = z.object({
+  id: z.string(),
+  status: z.enum(PAYPAL_CAPTURE_STATUSES),
+  status_details: statusDetails,
+  amount: moneySchema,
+  invoice_id: z.string().optional(),
+  final_capture: z.boolean().optional(),
+  create_time: z.string().optional(),
+  update_time: z.string().optional(),
+  seller_receivable_breakdown: z
+    .object({
+      gross_amount: moneySchema,
+      exchange_rate: z
+        .object({ source_currency: z.string(), target_currency: z.string(), value: z.string() })
+        .optional(),
+      receivable_amount: moneySchema.optional(),
+    })
+    .optional(),
+});
+export type PaypalCapture = z.infer<typeof paypalCaptureSchema>;
+
+export const paypalAuthorizationSchema = z.object({
+  id: z.string(),
+  status: z.enum(PAYPAL_AUTHORIZATION_STATUSES),
+  status_details: statusDetails,
+  amount: moneySchema,
+  invoice_id: z.string().optional(),
+  expiration_time: z.string().optional(),
+  create_time: z.string().optional(),
+  update_time: z.string().optional(),
+});
+export type PaypalAuthorization = z.infer<typeof paypalAuthorizationSchema>;
+
+export const paypalRefundSchema = z.object({
+  id: z.string(),
+  status: z.enum(PAYPAL_REFUND_STATUSES),
+  status_details: statusDetails,
+  amount: moneySchema,
+  invoice_id: z.string().optional(),
+  note_to_payer: z.string().optional(),
+  create_time: z.string().optional(),
+  update_time: z.string().optional(),
+});
+export type PaypalRefund = z.infer<typeof paypalRefundSchema>;
 
 export const paypalOrderSchema = z.object({
   id: z.string(),
+  intent: z.enum(["CAPTURE", "AUTHORIZE"]).optional(),
   status: z.enum(PAYPAL_ORDER_STATUSES),
-  status_details: z.object({ reason: z.string() }).optional(),
+  status_details: statusDetails,
   create_time: z.string().optional(),
   update_time: z.string().optional(),
   purchase_units: z
@@ -53,24 +118,8 @@ export const paypalOrderSchema = z.object({
         amount: moneySchema,
         payments: z
           .object({
-            captures: z.array(
-              z.object({
-                id: z.string(),
-                status: z.enum(PAYPAL_CAPTURE_STATUSES),
-                status_details: z.object({ reason: z.string() }).optional(),
-                amount: moneySchema,
-                create_time: z.string().optional(),
-                seller_receivable_breakdown: z
-                  .object({
-                    gross_amount: moneySchema,
-                    exchange_rate: z
-                      .object({ source_currency: z.string(), target_currency: z.string(), value: z.string() })
-                      .optional(),
-                    receivable_amount: moneySchema.optional(),
-                  })
-                  .optional(),
-              }),
-            ),
+            authorizations: z.array(paypalAuthorizationSchema).optional(),
+            captures: z.array(paypalCaptureSchema).optional(),
           })
           .optional(),
       }),
@@ -88,16 +137,19 @@ export const paypalErrorSchema = z.object({
 });
 export type PaypalError = z.infer<typeof paypalErrorSchema>;
 
+/** A webhook's envelope; its resource is an order, a capture, an authorization or a refund (by resource_type). */
 export const paypalWebhookSchema = z.object({
   id: z.string(),
   event_type: z.string(),
   create_time: z.string(),
   resource_type: z.string().optional(),
-  resource: paypalOrderSchema,
+  resource: z.unknown(),
 });
 export type PaypalWebhook = z.infer<typeof paypalWebhookSchema>;
 
 export type PaypalAnswer = { status: number; order: PaypalOrder } | { status: number; error: PaypalError };
+/** The answer of a call whose success is a resource of type T (capture, authorization, refund). */
+export type PaypalResourceAnswer<T> = { status: number; resource: T } | { status: number; error: PaypalError };
 
 export const PAYPAL_BUSY_NAME = "SERVICE_UNAVAILABLE";
 
@@ -129,14 +181,28 @@ export function verifyPaypalTransmission(
   return verify("HMAC_SHA256", paypalTransmissionPayload(id, time, merchantId, body), sig, key);
 }
 
+type OrderRef = { attemptId: string; channelTxnId: string | null };
+type Raw<T> = { status: number; ok: T } | { status: number; error: PaypalError };
+
+function mapSuccess<T, U>(
+  answer: ClientAnswer<Raw<T>>,
+  wrap: (status: number, value: T) => U,
+): ClientAnswer<U | { status: number; error: PaypalError }> {
+  if (answer.kind !== "ok") return answer;
+  const data = answer.data;
+  return { ...answer, data: "ok" in data ? wrap(data.status, data.ok) : data };
+}
+
 export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
-  async function send(
+  /** One signed exchange; a 2xx answer is parsed by `success`, anything else as PayPal's error object. */
+  async function send<T>(
     method: "GET" | "POST",
     pathAndQuery: string,
     body: string,
     extraHeaders: Record<string, string>,
     timeoutMs: number,
-  ): Promise<ClientAnswer<PaypalAnswer>> {
+    success: { schema: z.ZodType<T>; what: string },
+  ): Promise<ClientAnswer<Raw<T>>> {
     const time = opts.now().toISOString();
     const headers: Record<string, string> = {
       ...extraHeaders,
@@ -150,17 +216,17 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
       { url: `${endpoint.baseUrl}${pathAndQuery}`, method, headers, body: method === "POST" ? body : undefined },
       timeoutMs,
     );
-    return classifyAnswer<PaypalAnswer>(res, (a) => {
+    return classifyAnswer<Raw<T>>(res, (a) => {
       if (!verifyPaypalTransmission(headersToRecord(a.headers), a.body, endpoint.merchantId, endpoint.verifyKey))
         return { ok: false, detail: "bad or missing transmission signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
       const json = parsedJson.value;
       if (a.status < 300) {
-        const order = paypalOrderSchema.safeParse(json);
-        return order.success
-          ? { ok: true, data: { status: a.status, order: order.data }, busy: false }
-          : { ok: false, detail: "unexpected order shape" };
+        const parsed = success.schema.safeParse(json);
+        return parsed.success
+          ? { ok: true, data: { status: a.status, ok: parsed.data }, busy: false }
+          : { ok: false, detail: `unexpected ${success.what} shape` };
       }
       const error = paypalErrorSchema.safeParse(json);
       return error.success
@@ -169,18 +235,83 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
     });
   }
 
+  const order = { schema: paypalOrderSchema, what: "order" };
+  const asOrder = (answer: ClientAnswer<Raw<PaypalOrder>>): ClientAnswer<PaypalAnswer> =>
+    mapSuccess(answer, (status, value) => ({ status, order: value }));
+  const asResource = <T>(answer: ClientAnswer<Raw<T>>): ClientAnswer<PaypalResourceAnswer<T>> =>
+    mapSuccess(answer, (status, value) => ({ status, resource: value }));
+  // Every operation is sent under our operation id as PayPal-Request-Id: a repeat returns the first result.
+  const operationHeaders = (operationId: string) => ({
+    "paypal-request-id": operationId,
+    prefer: "return=representation",
+  });
+
   return {
-    createOrder: (body: string, requestId: string, timeoutMs: number) =>
-      send("POST", "/paypal/v2/checkout/orders", body, { "paypal-request-id": requestId }, timeoutMs),
-    getOrder: (ref: { attemptId: string; channelTxnId: string | null }, timeoutMs: number) =>
-      send(
-        "GET",
-        ref.channelTxnId
-          ? `/paypal/v2/checkout/orders/${encodeURIComponent(ref.channelTxnId)}`
-          : `/paypal/v2/checkout/orders?reference_id=${encodeURIComponent(ref.attemptId)}`,
-        "",
-        {},
-        timeoutMs,
+    createOrder: async (body: string, requestId: string, timeoutMs: number) =>
+      asOrder(
+        await send("POST", "/paypal/v2/checkout/orders", body, { "paypal-request-id": requestId }, timeoutMs, order),
+      ),
+    getOrder: async (ref: OrderRef, timeoutMs: number) =>
+      asOrder(
+        await send(
+          "GET",
+          ref.channelTxnId
+            ? `/paypal/v2/checkout/orders/${encodeURIComponent(ref.channelTxnId)}`
+            : `/paypal/v2/checkout/orders?reference_id=${encodeURIComponent(ref.attemptId)}`,
+          "",
+          {},
+          timeoutMs,
+          order,
+        ),
+      ),
+    captureAuthorization: async (authorizationId: string, body: string, operationId: string, timeoutMs: number) =>
+      asResource(
+        await send(
+          "POST",
+          `/paypal/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/capture`,
+          body,
+          operationHeaders(operationId),
+          timeoutMs,
+          { schema: paypalCaptureSchema, what: "capture" },
+        ),
+      ),
+    voidAuthorization: async (authorizationId: string, operationId: string, timeoutMs: number) =>
+      asResource(
+        await send(
+          "POST",
+          `/paypal/v2/payments/authorizations/${encodeURIComponent(authorizationId)}/void`,
+          "",
+          operationHeaders(operationId),
+          timeoutMs,
+          { schema: paypalAuthorizationSchema, what: "authorization" },
+        ),
+      ),
+    refundCapture: async (captureId: string, body: string, operationId: string, timeoutMs: number) =>
+      asResource(
+        await send(
+          "POST",
+          `/paypal/v2/payments/captures/${encodeURIComponent(captureId)}/refund`,
+          body,
+          operationHeaders(operationId),
+          timeoutMs,
+          { schema: paypalRefundSchema, what: "refund" },
+        ),
+      ),
+    /**
+     * A refund by our number (its invoice_id). PayPal itself looks refunds up by its own id only
+     * (GET /v2/payments/refunds/{id}); the acquirer we integrate with also takes `invoice_id`, which is all we
+     * hold after an answer we never read.
+     */
+    findRefund: async (operationId: string, timeoutMs: number) =>
+      asResource(
+        await send(
+          "GET",
+          `/paypal/v2/payments/refunds?invoice_id=${encodeURIComponent(operationId)}`,
+          "",
+          {},
+          timeoutMs,
+          { schema: paypalRefundSchema, what: "refund" },
+        ),
       ),
     verifyWebhook(
       headers: Record<string, string>,

@@ -1,4 +1,4 @@
-import type { ChannelOutcome } from "../types.ts";
+import type { ChannelOutcome, OperationFailureCode, OperationOutcome } from "../types.ts";
 
 /**
  * Our failure codes for definitive failures (the channel's own code and message stay in the message).
@@ -34,4 +34,18 @@ export function unknown(reason: string): ChannelOutcome {
 /** Compile-time exhaustiveness: a new channel status that nobody maps fails the build here. */
 export function assertNever(value: never, what: string): never {
   throw new Error(`unmapped ${what}: ${JSON.stringify(value)}`);
+}
+
+/** A definitive "not done" for an operation (nothing moved). */
+export function operationFailed(code: OperationFailureCode, message: string): OperationOutcome {
+  return { status: "failed", code, message };
+}
+
+/** The answer of an adapter asked for a flow its channel does not offer: refused without a call. */
+export function flowNotOffered(channel: string, kind: string): OperationOutcome {
+  return operationFailed("flow_not_supported", `${channel} does not offer ${kind}`);
+}
+
+export function operationUnknown(reason: string): OperationOutcome {
+  return { status: "unknown", reason };
 }

@@ -28,6 +28,7 @@ export function payRequest(over: Partial<PayRequest> = {}): PayRequest {
     callbackUrl: "https://api.test/v1/channel-callbacks/x",
     expiresAt: "2030-01-01T00:00:00.000Z",
     metadata: { sim_fault: "decline", order: "42" },
+    captureMethod: "automatic",
     ...over,
   };
 }

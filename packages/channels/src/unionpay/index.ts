@@ -1,10 +1,18 @@
+import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
 import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
+import { failed, flowNotOffered, operationUnknown } from "../shared/outcomes.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createUnionPayClient } from "./client.ts";
 import {
+  toUnionPayOperationFields,
+  toUnionPayOperationQueryFields,
   toUnionPayPayFields,
   toUnionPayQueryFields,
   unionpayNotificationToCallback,
+  unionpayOperationNotificationToCallback,
+  unionpayOperationOutcome,
+  unionpayOperationQueryOutcome,
+  unionpayOperationTransportOutcome,
   unionpayPayOutcome,
   unionpayQueryOutcome,
 } from "./transformers.ts";
@@ -13,15 +21,19 @@ export const UNIONPAY_CAPABILITIES: ChannelCapabilities = {
   products: ["online_banking"],
   currencies: ["CNY"],
   banks: ["*"],
+  flows: CHANNEL_FLOWS.unionpay,
 };
 
 export function createUnionPayAdapter(endpoint: ChannelEndpoint, options?: AdapterOptions): ChannelAdapter {
   const opts = resolveOptions(options);
   const client = createUnionPayClient(endpoint, opts);
+  const flows = UNIONPAY_CAPABILITIES.flows;
   return {
     id: "unionpay",
     capabilities: UNIONPAY_CAPABILITIES,
     async pay(request, call) {
+      if (request.captureMethod === "manual" && !flows.authorize)
+        return failed("channel_rejected", "unionpay does not offer pre-authorization");
       const answer = await client.pay(
         toUnionPayPayFields(request, endpoint, opts.now()),
         call?.timeoutMs ?? opts.timeoutMs,
@@ -35,9 +47,32 @@ export function createUnionPayAdapter(endpoint: ChannelEndpoint, options?: Adapt
       );
       return answer.kind === "ok" ? unionpayQueryOutcome(answer.data) : queryTransportOutcome(answer);
     },
+    async operate(request, call) {
+      if (!offersOperation(flows, request.kind)) return flowNotOffered("unionpay", request.kind);
+      const answer = await client.operate(
+        toUnionPayOperationFields(request, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok"
+        ? unionpayOperationOutcome(request, answer.data)
+        : unionpayOperationTransportOutcome(answer);
+    },
+    async queryOperation(request, call) {
+      if (!offersOperation(flows, request.kind)) return flowNotOffered("unionpay", request.kind);
+      const answer = await client.queryOperation(
+        toUnionPayOperationQueryFields(request, endpoint, opts.now()),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok"
+        ? unionpayOperationQueryOutcome(request, answer.data)
+        : operationUnknown(`operation query ${answer.kind}: ${answer.detail}`);
+    },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);
-      return verified.ok ? unionpayNotificationToCallback(verified.data) : verified;
+      if (!verified.ok) return verified;
+      return verified.kind === "operation"
+        ? unionpayOperationNotificationToCallback(verified.data)
+        : unionpayNotificationToCallback(verified.data);
     },
     callbackAck(accepted) {
       return accepted

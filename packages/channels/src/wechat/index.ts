@@ -1,22 +1,53 @@
+import { CHANNEL_FLOWS } from "../flows.ts";
 import { toFlatXml } from "../shared/xml.ts";
-import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
-import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
+import {
+  type ClientAnswer,
+  queryTransportOutcome,
+  resolveOptions,
+  transportOutcome,
+  type AdapterOptions,
+} from "../shared/adapter.ts";
+import { failed, flowNotOffered, operationFailed, operationUnknown } from "../shared/outcomes.ts";
+import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint, OperationOutcome } from "../types.ts";
 import { createWechatClient } from "./client.ts";
 import {
   DEFAULT_WECHAT_APP_ID,
   toWechatOrderFields,
   toWechatQueryFields,
+  toWechatRefundFields,
+  toWechatRefundQueryFields,
   wechatNotificationToCallback,
   wechatOrderOutcome,
   wechatQueryOutcome,
+  wechatRefundNotificationToCallback,
+  wechatRefundOutcome,
+  wechatRefundQueryOutcome,
 } from "./transformers.ts";
 
 export const WECHAT_CAPABILITIES: ChannelCapabilities = {
   products: ["platform_pay"],
   currencies: ["CNY"],
   wallets: ["wechat"],
+  flows: CHANNEL_FLOWS.wechat,
 };
 
+/** The transport part of an operation call: nothing sent or a signed busy is a definitive "not done". */
+function operationTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): OperationOutcome {
+  switch (answer.kind) {
+    case "busy":
+      return operationFailed("channel_unavailable", `channel busy, nothing done: ${answer.detail}`);
+    case "not_sent":
+      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
+    case "unknown":
+      return operationUnknown(answer.detail);
+  }
+}
+
+/**
+ * WeChat Pay v2: pay by QR code or app hand-off, result by notification; no pre-authorization and no
+ * cancel: a paid order is refunded (/secapi/pay/refund), up to 50 times within a year, each refund under our
+ * operation id as out_refund_no, its result by refund notification or /pay/refundquery.
+ */
 export function createWechatAdapter(
   endpoint: ChannelEndpoint,
   options?: AdapterOptions & { appId?: string },
@@ -24,10 +55,13 @@ export function createWechatAdapter(
   const opts = resolveOptions(options);
   const appId = options?.appId ?? DEFAULT_WECHAT_APP_ID;
   const client = createWechatClient(endpoint, opts);
+  const flows = WECHAT_CAPABILITIES.flows;
   return {
     id: "wechat",
     capabilities: WECHAT_CAPABILITIES,
     async pay(request, call) {
+      if (request.captureMethod === "manual" && !flows.authorize)
+        return failed("channel_rejected", "wechat does not offer pre-authorization");
       const answer = await client.unifiedOrder(
         toWechatOrderFields(request, endpoint, appId),
         call?.timeoutMs ?? opts.timeoutMs,
@@ -41,9 +75,30 @@ export function createWechatAdapter(
       );
       return answer.kind === "ok" ? wechatQueryOutcome(answer.data) : queryTransportOutcome(answer);
     },
+    async operate(request, call) {
+      if (request.kind !== "refund") return flowNotOffered("wechat", request.kind);
+      const answer = await client.refund(
+        toWechatRefundFields(request, endpoint, appId),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok" ? wechatRefundOutcome(answer.data, request) : operationTransportOutcome(answer);
+    },
+    async queryOperation(request, call) {
+      if (request.kind !== "refund") return flowNotOffered("wechat", request.kind);
+      const answer = await client.refundQuery(
+        toWechatRefundQueryFields(request, endpoint, appId),
+        call?.timeoutMs ?? opts.timeoutMs,
+      );
+      return answer.kind === "ok"
+        ? wechatRefundQueryOutcome(answer.data, request)
+        : operationUnknown(`refundquery ${answer.kind}: ${answer.detail}`);
+    },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);
-      return verified.ok ? wechatNotificationToCallback(verified.data) : verified;
+      if (!verified.ok) return verified;
+      return verified.kind === "refund"
+        ? wechatRefundNotificationToCallback(verified.data, opts.now())
+        : wechatNotificationToCallback(verified.data);
     },
     callbackAck(accepted) {
       return {
