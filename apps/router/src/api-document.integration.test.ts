@@ -7,6 +7,7 @@ import { createApp } from "./app.ts";
 import { AttemptStore } from "./attempt-store.ts";
 import { ChannelState } from "./channel-state.ts";
 import { ChannelStore } from "./channel-store.ts";
+import { OperationCallStore } from "./operation-store.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 
 // The operator API in process, on a database of its own: every route it serves is in its OpenAPI document.
@@ -46,6 +47,7 @@ beforeAll(async () => {
     adminToken: ADMIN_TOKEN,
     state,
     store: new AttemptStore(isolated.db),
+    operations: new OperationCallStore(isolated.db),
   });
 });
 
@@ -108,5 +110,38 @@ describe("router's OpenAPI document", () => {
     const none = await admin("GET", "/v1/routing/decisions/not-a-payment-id");
     expect(none.status).toBe(404);
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe("payment.not_found");
+    const noOperations = await admin("GET", "/v1/routing/operations/pay_none");
+    expect(noOperations.status).toBe(200);
+    expect(await noOperations.json()).toEqual({ paymentId: "pay_none", operations: [] });
+  });
+
+  it("shows the limits and fixed fee in hundredths, and what they come to in each currency the channel takes", async () => {
+    const res = await admin("PUT", "/v1/channels/paypal", {
+      body: JSON.stringify({ minAmount: 150, maxAmount: 10_000_000, feeFixed: 30 }),
+    });
+    expect(res.status).toBe(200);
+    const paypal = (await res.json()) as {
+      minAmount: number;
+      maxAmount: number;
+      feeFixed: number;
+      limits: { currency: string; minAmount: number; maxAmount: number; feeFixed: number }[];
+      capabilities: { flows: { authorize?: unknown; refund?: { windowDays: number } } };
+    };
+    expect(paypal).toMatchObject({ minAmount: 150, maxAmount: 10_000_000, feeFixed: 30 });
+    // 1.50 up to 100,000.00, fee 0.30: cents as they are, whole yen rounded (minimum up, fee half up).
+    expect(paypal.limits.find((l) => l.currency === "USD")).toEqual({
+      currency: "USD",
+      minAmount: 150,
+      maxAmount: 10_000_000,
+      feeFixed: 30,
+    });
+    expect(paypal.limits.find((l) => l.currency === "JPY")).toEqual({
+      currency: "JPY",
+      minAmount: 2,
+      maxAmount: 100_000,
+      feeFixed: 0,
+    });
+    expect(paypal.capabilities.flows.authorize).toBeDefined();
+    expect(paypal.capabilities.flows.refund?.windowDays).toBe(180);
   });
 });

@@ -3,8 +3,10 @@ import { createServiceApp, requireBearerToken, type Metrics, type ReadinessCheck
 import type { AttemptStore } from "./attempt-store.ts";
 import type { ChannelState } from "./channel-state.ts";
 import { getChannelsHealth } from "./get-channels-health.ts";
+import { getOperationCalls } from "./get-operation-calls.ts";
 import { getRoutingDecisions } from "./get-routing-decisions.ts";
 import { listChannels } from "./list-channels.ts";
+import type { OperationCallStore } from "./operation-store.ts";
 import { routerApiDocument, routerApiSecuritySchemes } from "./router-api.ts";
 import { setCircuit } from "./set-circuit.ts";
 import { updateChannel } from "./update-channel.ts";
@@ -16,6 +18,7 @@ export type AppDeps = {
   adminToken: string;
   state: ChannelState;
   store: AttemptStore;
+  operations: OperationCallStore;
 };
 
 /** router's HTTP app: the operator API, documented at /openapi.json (generated from its routes) and /docs. */
@@ -28,6 +31,7 @@ export function createApp(deps: AppDeps) {
   updateChannel(app, deps);
   setCircuit(app, deps);
   getRoutingDecisions(app, deps);
+  getOperationCalls(app, deps);
   serveApiDocs(app, { document: routerApiDocument, securitySchemes: routerApiSecuritySchemes });
   return app;
 }

@@ -1,7 +1,7 @@
 import type { ChannelAdapter, ChannelId, QueryOutcome } from "@pps/channels";
 import type { Logger } from "@pps/logger";
 import { PollingLoop } from "@pps/runtime";
-import { attemptResultEnvelope, type ResultFields, resultFields } from "./attempt-result.ts";
+import { attemptResultEnvelope, NO_RESULT_DATA, type ResultFields, resultFields } from "./attempt-result.ts";
 import { guardedCall } from "./attempt-runner.ts";
 import type { AttemptStore, DueAttempt } from "./attempt-store.ts";
 import { CLAIM_MARGIN_MS, type Resolution, resolveQuery } from "./resolution-policy.ts";
@@ -23,7 +23,7 @@ export type AttemptResolverOptions = {
 
 function fieldsFor(r: Resolution, outcome: QueryOutcome): ResultFields {
   if (outcome.status !== "not_found" && outcome.status === r.status) return resultFields(outcome);
-  const none = { channelTxnId: null, settlement: null, action: null, failureCode: null, failureMessage: null };
+  const none = NO_RESULT_DATA;
   if (r.status === "failed")
     return {
       ...none,

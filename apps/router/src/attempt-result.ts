@@ -13,15 +13,68 @@ export type AttemptRef = {
 
 export type ResultFields = Pick<
   AttemptResult,
-  "outcome" | "channelTxnId" | "settlement" | "action" | "failureCode" | "failureMessage"
+  | "outcome"
+  | "channelTxnId"
+  | "settlement"
+  | "action"
+  | "failureCode"
+  | "failureMessage"
+  | "authorizationExpiresAt"
+  | "reportedAmount"
+  | "reportedCurrency"
 >;
+
+/** The fields of a result that carries none of the channel's data (each outcome sets what it has). */
+export const NO_RESULT_DATA = {
+  channelTxnId: null,
+  settlement: null,
+  action: null,
+  failureCode: null,
+  failureMessage: null,
+  authorizationExpiresAt: null,
+  reportedAmount: null,
+  reportedCurrency: null,
+} as const satisfies Omit<ResultFields, "outcome">;
+
+/**
+ * What the channel reported it moved, as the events carry it: an amount that is not a positive integer or a
+ * currency that is not a code would make the whole event invalid for its readers (they dead-letter it), so
+ * it goes as "not reported" (null) instead.
+ */
+export function reportedMoney(amount: number, currency: string): { amount: number | null; currency: string | null } {
+  return {
+    amount: Number.isSafeInteger(amount) && amount > 0 ? amount : null,
+    currency: /^[A-Z]{3}$/.test(currency) ? currency : null,
+  };
+}
 
 /** The event fields for an adapter outcome (a pay answer or a definitive query answer). */
 export function resultFields(o: Exclude<QueryOutcome, { status: "not_found" }> | ChannelOutcome): ResultFields {
-  const none = { channelTxnId: null, settlement: null, action: null, failureCode: null, failureMessage: null };
+  const none = NO_RESULT_DATA;
   switch (o.status) {
-    case "succeeded":
-      return { ...none, outcome: "succeeded", channelTxnId: o.channelTxnId, settlement: o.settlement };
+    case "succeeded": {
+      // What the channel says it took goes along as reported: payment-api checks it against the payment.
+      const reported = reportedMoney(o.amount, o.currency);
+      return {
+        ...none,
+        outcome: "succeeded",
+        channelTxnId: o.channelTxnId,
+        settlement: o.settlement,
+        reportedAmount: reported.amount,
+        reportedCurrency: reported.currency,
+      };
+    }
+    case "authorized": {
+      const reported = reportedMoney(o.amount, o.currency);
+      return {
+        ...none,
+        outcome: "authorized",
+        channelTxnId: o.channelTxnId,
+        authorizationExpiresAt: isoOrNull(o.expiresAt),
+        reportedAmount: reported.amount,
+        reportedCurrency: reported.currency,
+      };
+    }
     case "failed":
       return {
         ...none,
@@ -38,6 +91,12 @@ export function resultFields(o: Exclude<QueryOutcome, { status: "not_found" }> |
       // No failure code: nothing failed (yet); the message says why we cannot tell.
       return { ...none, outcome: "unknown", failureMessage: o.reason };
   }
+}
+
+/** An ISO timestamp with offset as the event schema wants it, or null for one an adapter could not give. */
+function isoOrNull(value: string): string | null {
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
 export function attemptResultEnvelope(

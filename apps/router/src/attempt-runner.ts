@@ -1,11 +1,11 @@
 import type { ChannelAdapter, ChannelId, ChannelOutcome, PayRequest } from "@pps/channels";
-import { newId } from "@pps/domain";
+import { attemptIdOf } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import type { InternalPaymentSnapshot } from "@pps/messaging";
 import { attemptResultEnvelope, resultFields } from "./attempt-result.ts";
 import type { AttemptStore, AttemptUpdate, DecisionRecord, NewAttempt } from "./attempt-store.ts";
 import type { ChannelState } from "./channel-state.ts";
-import { isFailoverable, MAX_ATTEMPTS, nextStep } from "./failover-policy.ts";
+import { isFailoverable, MAX_ATTEMPT_NO, MAX_ATTEMPTS, nextStep } from "./failover-policy.ts";
 import { waitDeadline } from "./no-route.ts";
 import { CLAIM_MARGIN_MS, nextStuckQuery, UNKNOWN_QUERY_DELAYS_MS } from "./resolution-policy.ts";
 import { type RoutePlanner, routingInputOf } from "./route-planner.ts";
@@ -76,7 +76,8 @@ function updateFor(
   const base = { channelTxnId: null, failureCode: null, lastError: null, nextQueryAt: null, resetQueryCount: true };
   switch (outcome.status) {
     case "succeeded":
-      return { ...base, status: "succeeded", channelTxnId: outcome.channelTxnId };
+    case "authorized":
+      return { ...base, status: outcome.status, channelTxnId: outcome.channelTxnId };
     case "failed":
       return {
         ...base,
@@ -121,6 +122,8 @@ export class AttemptRunner {
       callbackUrl: this.deps.callbackUrl(channel),
       expiresAt: p.expiresAt,
       metadata: p.metadata,
+      // Absent on snapshots written before manual capture existed: those all captured at once.
+      captureMethod: p.captureMethod ?? "automatic",
     };
   }
 
@@ -176,7 +179,7 @@ export class AttemptRunner {
       try {
         if (step.kind === "failover" && next?.winner) {
           const nextAttempt: NewAttempt = {
-            id: newId("att"),
+            id: attemptIdOf(payment.paymentId, attempt.attemptNo + 1),
             paymentId: payment.paymentId,
             attemptNo: attempt.attemptNo + 1,
             channel: next.winner.channel,
@@ -208,9 +211,10 @@ export class AttemptRunner {
           attempt = nextAttempt;
           continue;
         }
-        // Unavailable and nowhere else to go: it waits for a channel to recover rather than failing now.
+        // Unavailable and nowhere else to go: it waits for a channel to recover rather than failing now (while
+        // attempt numbers last: the id carries at most two digits).
         const until =
-          step.kind === "publish" && isFailoverable(outcome)
+          step.kind === "publish" && isFailoverable(outcome) && attempt.attemptNo < MAX_ATTEMPT_NO
             ? (waitUntil ?? waitDeadline(now, attempt.expiresAt, deps.waitMaxMs))
             : null;
         if (until !== null && until > now) {

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
-import { newId } from "@pps/domain";
+import { attemptIdOf, newId, parseAttemptId } from "@pps/domain";
 import type { AttemptResult, Envelope } from "@pps/messaging";
 import { isolatedDatabase } from "@pps/test-support";
-import { attemptResultEnvelope } from "./attempt-result.ts";
+import { attemptResultEnvelope, NO_RESULT_DATA } from "./attempt-result.ts";
 import {
   type AttemptUpdate,
   AttemptStore,
@@ -29,7 +29,14 @@ function decisionFor(paymentId: string, winner: string | null, attemptNo = 1): D
   return {
     paymentId,
     attemptNo,
-    input: { product: "online_banking", amount: 10_000, currency: "CNY", bankCode: "CMB", wallet: null },
+    input: {
+      product: "online_banking",
+      amount: 10_000,
+      currency: "CNY",
+      bankCode: "CMB",
+      wallet: null,
+      captureMethod: "automatic",
+    },
     candidates: [],
     winner,
     reason: attemptNo === 1 ? "initial" : "failover",
@@ -39,7 +46,7 @@ function decisionFor(paymentId: string, winner: string | null, attemptNo = 1): D
 function attemptFor(paymentId: string, status: AttemptStatus = "sending", attemptNo = 1): NewAttempt {
   // Due only in an hour: nothing here is ever the resolver's.
   return {
-    id: newId("att"),
+    id: attemptIdOf(paymentId, attemptNo),
     paymentId,
     attemptNo,
     channel: "bank_direct",
@@ -54,7 +61,7 @@ function attemptFor(paymentId: string, status: AttemptStatus = "sending", attemp
 function failedEvent(attempt: NewAttempt, willRetry = false): Envelope<AttemptResult> {
   return attemptResultEnvelope(
     attempt,
-    { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode: "x", failureMessage: "x" },
+    { ...NO_RESULT_DATA, outcome: "failed", failureCode: "x", failureMessage: "x" },
     willRetry,
   );
 }
@@ -245,5 +252,58 @@ describe("attempt store batches", () => {
     expect(await attemptsOf(paymentId)).toHaveLength(2);
     expect(await decisionCount(paymentId)).toBe(2);
     expect(await outboxCount(late.id)).toBe(0);
+  });
+
+  it("stops querying an attempt a callback settled: the open one takes its outcome, the runner's report is refused", async () => {
+    const open = routed(randomUUID(), newId("pay"));
+    const final = routed(randomUUID(), newId("pay"));
+    const watched = routed(randomUUID(), newId("pay"));
+    await store.beginAll([open, final, watched]);
+    // The ids name their payments.
+    expect(parseAttemptId(open.attempt.id)).toEqual({ paymentId: open.decision.paymentId, attemptNo: 1 });
+    await store.complete(final.attempt.id, { status: "sending" }, update("failed", "card_declined"), null);
+    await store.complete(
+      watched.attempt.id,
+      { status: "sending" },
+      { ...update("requires_action"), nextQueryAt: Date.now() - 1_000 },
+      null,
+    );
+
+    const message = randomUUID();
+    expect(await store.settleByCallback(message, open.attempt.id, "succeeded")).toEqual({
+      claimed: true,
+      settled: true,
+    });
+    const [settled] = await db.$client<{ status: string; next_query_at: string | null; completed_at: string | null }[]>`
+      select status, next_query_at, completed_at from routing.attempts where id = ${open.attempt.id}`;
+    expect(settled).toMatchObject({ status: "succeeded", next_query_at: null });
+    expect(settled?.completed_at).not.toBeNull();
+    // The call that was still in flight comes back: nothing recorded, nothing reported.
+    const late = failedEvent(open.attempt);
+    expect(await store.complete(open.attempt.id, { status: "sending" }, update("failed", "x"), late)).toBe(false);
+    expect(await outboxCount(late.id)).toBe(0);
+    // A redelivery changes nothing.
+    expect(await store.settleByCallback(message, open.attempt.id, "failed")).toEqual({
+      claimed: false,
+      settled: false,
+    });
+    expect((await attemptsOf(open.decision.paymentId))[0]?.status).toBe("succeeded");
+
+    // A final attempt keeps its own status (payment-api applies the late callback).
+    expect(await store.settleByCallback(randomUUID(), final.attempt.id, "succeeded")).toMatchObject({ settled: true });
+    expect((await attemptsOf(final.decision.paymentId))[0]?.status).toBe("failed");
+
+    // A watched one (due for a query) is no longer claimed by the resolver.
+    expect(await store.settleByCallback(randomUUID(), watched.attempt.id, "authorized")).toMatchObject({
+      settled: true,
+    });
+    expect((await attemptsOf(watched.decision.paymentId))[0]?.status).toBe("authorized");
+    const due = await store.claimDue(1_000, 10_000);
+    expect(due.map((d) => d.id)).not.toContain(watched.attempt.id);
+
+    expect(await store.settleByCallback(randomUUID(), "at1_NOSUCHATTEMPT", "succeeded")).toEqual({
+      claimed: true,
+      settled: false,
+    });
   });
 });

@@ -5,7 +5,7 @@ import { type AttemptResult, channelEvents, type Envelope } from "@pps/messaging
 import { Coalescer, type Settled, settleInRounds } from "@pps/runtime";
 import type { AttemptRef } from "./attempt-result.ts";
 import type { RoutingInput, Candidate } from "./ranking.ts";
-import type { AttemptStatus } from "./resolution-policy.ts";
+import { type AttemptStatus, FINAL_ATTEMPT_STATUSES } from "./resolution-policy.ts";
 
 /** The consumer name in routing.inbox. */
 export const CONSUMER = "router";
@@ -75,7 +75,11 @@ export type AttemptStoreOptions = {
   maxInFlight?: number;
 };
 
-const TERMINAL: readonly AttemptStatus[] = ["succeeded", "failed"];
+const TERMINAL = FINAL_ATTEMPT_STATUSES;
+const FINAL_LIST = sql.join(
+  TERMINAL.map((s) => sql`${s}::text`),
+  sql`, `,
+);
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const byKey =
   <T>(key: (item: T) => string) =>
@@ -298,6 +302,35 @@ export class AttemptStore {
         completed_at = ${TERMINAL.includes(u.status) ? sql`now()` : sql`completed_at`}
       where id = ${id}::text and status = ${from.status}::text
       returning id`;
+  }
+
+  /**
+   * A channel's callback settled this attempt (payment-api's payment.internal.channel_settled): claims the
+   * message and stops the attempt being queried, in one statement. An attempt not final yet takes the
+   * callback's outcome, so a call still in flight finds it moved and reports nothing (its `complete` is
+   * conditional on `sending`); one already final keeps its status (payment-api applies whatever comes
+   * later). `claimed` false: a redelivery; `settled` false: no such attempt.
+   */
+  async settleByCallback(
+    messageId: string,
+    id: string,
+    outcome: "succeeded" | "failed" | "authorized",
+  ): Promise<{ claimed: boolean; settled: boolean }> {
+    const rows = await this.db.execute<{ claimed: number; settled: number }>(sql`
+      with claimed as (
+        insert into routing.inbox (consumer, message_id) values (${CONSUMER}::text, ${messageId}::uuid)
+        on conflict do nothing returning message_id
+      ), u as (
+        update routing.attempts set
+          status = case when status in (${FINAL_LIST}) then status else ${outcome}::text end,
+          next_query_at = null,
+          updated_at = now(),
+          completed_at = coalesce(completed_at, now())
+        where id = ${id}::text and exists (select 1 from claimed)
+        returning id
+      )
+      select (select count(*) from claimed)::int as claimed, (select count(*) from u)::int as settled`);
+    return { claimed: (rows[0]?.claimed ?? 0) > 0, settled: (rows[0]?.settled ?? 0) > 0 };
   }
 
   /**

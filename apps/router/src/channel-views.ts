@@ -1,14 +1,57 @@
 import type { MiddlewareHandler } from "hono";
 import { CHANNEL_IDS, type ChannelId, isChannelId } from "@pps/channels";
 import { AppError, PRODUCTS } from "@pps/domain";
+import { isCurrencyCode } from "@pps/money";
 import { z } from "@pps/runtime";
 import type { ChannelState } from "./channel-state.ts";
 import { CIRCUIT_STATES, type Circuit } from "./circuit-breaker.ts";
 import { HEALTH_WINDOW_MS } from "./health-stats.ts";
+import { limitsIn } from "./ranking.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const timestamp = z.string().openapi({ format: "date-time" });
-const minorUnits = z.int().openapi({ description: "Minor units of the payment's currency." });
+const minorUnits = z.int().openapi({ description: "Minor units of the currency." });
+const hundredths = z.int().openapi({
+  description:
+    "Hundredths of a major unit of the payment's currency, whatever its exponent: 10000000 = 100,000.00 CNY, USD or JPY (converted per currency in `limits`).",
+});
+
+const flowsSchema = z
+  .object({
+    cutoffMinutes: z
+      .int()
+      .openapi({ description: "Daily cut-off of the channel's settlement day, minutes after midnight Beijing time." }),
+    authorize: z.object({ windowMs: z.int() }).optional(),
+    capture: z.object({ partial: z.boolean() }).optional(),
+    void: z.object({}).optional(),
+    cancel: z.object({}).optional(),
+    refund: z
+      .object({
+        partial: z.boolean(),
+        afterSettlementOnly: z.boolean(),
+        windowDays: z.int(),
+        maxPerPayment: z.int().nullable(),
+        smallAmountMax: z.int().optional(),
+        samePeriodOnly: z.boolean().optional(),
+        async: z.boolean(),
+      })
+      .optional(),
+  })
+  .openapi("ChannelFlows", {
+    description: "What the channel can do after a payment (a flow absent here is not offered), with its rules.",
+  });
+
+const limitsSchema = z
+  .object({
+    currency: z.string(),
+    minAmount: minorUnits,
+    maxAmount: minorUnits,
+    feeFixed: minorUnits,
+  })
+  .openapi("ChannelLimits", {
+    description:
+      "The operator limits and fixed fee in minor units of one currency the channel takes, as routing applies them (minimum rounded up, maximum down, fee half up).",
+  });
 
 export const channelIdSchema = z.enum(CHANNEL_IDS).openapi("ChannelId");
 
@@ -30,10 +73,13 @@ export const channelSchema = z
     id: channelIdSchema,
     configured: z.boolean().openapi({ description: "false: no settings row yet, so the channel is never chosen." }),
     enabled: z.boolean(),
-    feeFixed: minorUnits.nullable(),
+    feeFixed: hundredths.nullable(),
     feeRateBps: z.int().nullable(),
-    minAmount: minorUnits.nullable(),
-    maxAmount: minorUnits.nullable(),
+    minAmount: hundredths.nullable(),
+    maxAmount: hundredths.nullable(),
+    limits: z
+      .array(limitsSchema)
+      .openapi({ description: "The settings per currency the channel takes, in its minor units." }),
     priority: z.int().nullable().openapi({ description: "Lower wins a tie after fee, success rate and latency." }),
     capabilities: z
       .object({
@@ -48,7 +94,10 @@ export const channelSchema = z
           .array(z.enum(["wechat", "alipay"]))
           .readonly()
           .optional(),
-        maxAmount: minorUnits.optional().openapi({ description: "The channel's own cap per payment." }),
+        maxAmount: minorUnits
+          .optional()
+          .openapi({ description: "The channel's own cap per payment, in minor units of CNY (carrier billing)." }),
+        flows: flowsSchema,
       })
       .nullable(),
     circuit: circuitSchema,
@@ -96,6 +145,7 @@ export function circuitView(c: Circuit): z.output<typeof circuitSchema> {
 /** A channel as the admin API shows it: operator settings, static capabilities, circuit. */
 export function channelView(state: ChannelState, id: ChannelId): ChannelBody {
   const config = state.config(id);
+  const capabilities = state.capabilities(id);
   return {
     id,
     configured: config !== undefined,
@@ -105,7 +155,11 @@ export function channelView(state: ChannelState, id: ChannelId): ChannelBody {
     minAmount: config?.minAmount ?? null,
     maxAmount: config?.maxAmount ?? null,
     priority: config?.priority ?? null,
-    capabilities: state.capabilities(id) ?? null,
+    limits:
+      config && capabilities
+        ? capabilities.currencies.filter(isCurrencyCode).map((currency) => limitsIn(config, currency))
+        : [],
+    capabilities: capabilities ?? null,
     circuit: circuitView(state.circuit(id)),
   };
 }

@@ -11,7 +11,7 @@ export const DEV_ADMIN_TOKEN = "dev-admin-token";
 export const envSchema = baseEnvSchema(7101)
   .extend({
     NODE_ENV: z.string().default("development"),
-    /** A channel call (pay or query) without an answer after this long has an unknown outcome. */
+    /** A channel call (pay, operation or a query) without an answer after this long has an unknown outcome. */
     CHANNEL_TIMEOUT_MS: envVars.durationMs(5_000),
     /** Channel calls in flight at once (and payment events handled at once). */
     ROUTER_CONCURRENCY: envVars.positiveInt(64),
@@ -32,8 +32,8 @@ export const envSchema = baseEnvSchema(7101)
     /** payment-api's public base URL: channels send their callbacks to {this}/v1/channel-callbacks/{channel}. */
     CALLBACK_BASE_URL: envVars.url.default("http://127.0.0.1:7100").transform((u) => u.replace(/\/+$/, "")),
     /**
-     * When to query an attempt that stays pending / requires_action (its callback may be lost): comma-separated
-     * milliseconds after each look; the last repeats. Tests shorten it.
+     * When to query an attempt that stays pending / requires_action, or an operation that stays pending (its
+     * callback may be lost): comma-separated milliseconds after each look; the last repeats. Tests shorten it.
      */
     ROUTER_STUCK_QUERY_DELAYS_MS: z
       .string()

@@ -15,7 +15,20 @@ const declined: ChannelOutcome = {
   message: "no money",
 };
 const unknown: ChannelOutcome = { status: "unknown", reason: "timeout after 1000 ms" };
-const succeeded: ChannelOutcome = { status: "succeeded", channelTxnId: "T2", settlement: null };
+const succeeded: ChannelOutcome = {
+  status: "succeeded",
+  channelTxnId: "T2",
+  amount: 10_000,
+  currency: "CNY",
+  settlement: null,
+};
+const authorized: ChannelOutcome = {
+  status: "authorized",
+  channelTxnId: "T4",
+  amount: 10_000,
+  currency: "CNY",
+  expiresAt: "2030-01-08T00:00:00.000Z",
+};
 const pending: ChannelOutcome = { status: "pending", channelTxnId: "T3" };
 
 describe("failover policy", () => {
@@ -43,8 +56,10 @@ describe("failover policy", () => {
     expect(nextStep(unknown, 1, false)).toEqual({ kind: "resolve" });
   });
 
-  it("publishes success and pending as they are", () => {
+  it("publishes success, authorization and pending as they are", () => {
     expect(nextStep(succeeded, 1, true)).toEqual({ kind: "publish", willRetry: false });
+    // Held at the channel: as final as a success, never tried elsewhere.
+    expect(nextStep(authorized, 1, true)).toEqual({ kind: "publish", willRetry: false });
     expect(nextStep(pending, 1, true)).toEqual({ kind: "publish", willRetry: false });
   });
 
@@ -53,5 +68,6 @@ describe("failover policy", () => {
     expect(callHealth(unknown)).toBe("technical_failure");
     expect(callHealth(declined)).toBe("healthy");
     expect(callHealth(succeeded)).toBe("healthy");
+    expect(callHealth(authorized)).toBe("healthy");
   });
 });

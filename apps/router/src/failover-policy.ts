@@ -7,8 +7,14 @@ import type { CallHealth } from "./circuit-breaker.ts";
  */
 export const CHANNEL_UNAVAILABLE = "channel_unavailable";
 
-/** At most this many channels are tried for one payment. */
+/** At most this many channels are tried for one payment in a row (waiting for one to recover starts a new round). */
 export const MAX_ATTEMPTS = 3;
+
+/**
+ * The highest attempt number a payment may reach, however often it waits for a channel: the attempt id
+ * carries it in two digits (`attemptIdOf` / `parseAttemptId` in @pps/domain).
+ */
+export const MAX_ATTEMPT_NO = 99;
 
 export type NextStep =
   /** Announce the outcome; nothing more happens for this payment here (apart from stuck queries). */

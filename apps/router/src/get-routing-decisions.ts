@@ -22,11 +22,18 @@ const timestamp = z.string().openapi({ format: "date-time" });
 const candidateSchema = z
   .object({
     channel: channelIdSchema,
-    excludedReason: z.enum(EXCLUSION_REASONS).nullable(),
-    fee: z.int().nullable().openapi({
-      description: "Total fee for this amount, when the channel is configured and can execute the payment.",
+    excludedReason: z.enum(EXCLUSION_REASONS).nullable().openapi({
+      description:
+        "Why the channel could not take the payment (flow_not_supported: a manual-capture payment at a channel without pre-authorization).",
     }),
-    feeFixed: z.int().nullable(),
+    fee: z.int().nullable().openapi({
+      description:
+        "Total fee for this amount in minor units of the payment's currency, when the channel is configured and can execute the payment.",
+    }),
+    feeFixed: z.int().nullable().openapi({
+      description:
+        "The fixed part of the fee in minor units of the payment's currency (the setting in hundredths, converted).",
+    }),
     feeRateBps: z.int().nullable(),
     priority: z.int().nullable(),
     successRate: z.number().nullable(),
@@ -59,7 +66,11 @@ export const routingDecisionsSchema = z
     ),
     attempts: z.array(
       z.object({
-        id: z.string().openapi({ description: "att_…: the channel's idempotency key and our order reference there." }),
+        id: z.string().openapi({
+          description:
+            "at<n>_<the payment id's ULID> (attemptIdOf in @pps/domain): names the payment and the attempt number; the channel's idempotency key and our order reference there.",
+          example: "at1_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX",
+        }),
         attemptNo: z.int(),
         channel: z.string().openapi({ description: "A channel id, or none when no channel could take the payment." }),
         status: z.enum(ATTEMPT_STATUSES),

@@ -37,6 +37,7 @@ export function countCall(into: CallCounts, outcome: ChannelOutcome, latencyMs: 
   into.latencyMsSum += Math.round(latencyMs);
   switch (outcome.status) {
     case "succeeded":
+    case "authorized":
       into.succeeded++;
       break;
     case "failed":

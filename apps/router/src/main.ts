@@ -11,9 +11,15 @@ import { ChannelState } from "./channel-state.ts";
 import { ChannelStore } from "./channel-store.ts";
 import { loadAppEnv } from "./env.ts";
 import { InFlightLimiter } from "./in-flight-limiter.ts";
-import { createPaymentProcessingConsumer, createPaymentProcessingHandler } from "./payment-processing-consumer.ts";
+import { createChannelSettledHandler } from "./channel-settled-handler.ts";
+import { createOperationRequestedHandler } from "./operation-requested-handler.ts";
+import { OperationResolver } from "./operation-resolver.ts";
+import { OperationRunner } from "./operation-runner.ts";
+import { OperationCallStore } from "./operation-store.ts";
+import { createPaymentProcessingHandler } from "./payment-processing-consumer.ts";
 import { RoutePlanner } from "./route-planner.ts";
 import { RouteWaiter } from "./route-waiter.ts";
+import { createRouterConsumer } from "./router-consumer.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { WaitingStore } from "./waiting-store.ts";
 
@@ -45,6 +51,7 @@ runMain(async () => {
     metrics,
   });
   const store = new AttemptStore(db);
+  const operations = new OperationCallStore(db);
   const waiting = new WaitingStore(db);
   const wait = { waitMaxMs: env.ROUTE_WAIT_MAX_MS, waitRetryMs: env.ROUTE_WAIT_RETRY_MS };
   const relay = new OutboxRelay({
@@ -56,6 +63,7 @@ runMain(async () => {
   });
   const notify = () => relay.notify();
   const planner = new RoutePlanner(state);
+  const callbackUrl = (channel: string) => `${env.CALLBACK_BASE_URL}/v1/channel-callbacks/${channel}`;
   const limiter = new InFlightLimiter(env.ROUTER_CONCURRENCY);
   const runner = new AttemptRunner({
     adapters,
@@ -67,9 +75,18 @@ runMain(async () => {
     logger,
     timeoutMs: env.CHANNEL_TIMEOUT_MS,
     stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
-    callbackUrl: (channel) => `${env.CALLBACK_BASE_URL}/v1/channel-callbacks/${channel}`,
+    callbackUrl,
     waiting,
     ...wait,
+  });
+  const operationRunner = new OperationRunner({
+    adapters,
+    store: operations,
+    notify,
+    metrics,
+    logger,
+    timeoutMs: env.CHANNEL_TIMEOUT_MS,
+    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
   });
   const waiter = new RouteWaiter({
     waiting,
@@ -91,22 +108,43 @@ runMain(async () => {
     timeoutMs: env.CHANNEL_TIMEOUT_MS,
     stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
   });
-  const consumer = createPaymentProcessingConsumer({
+  const operationResolver = new OperationResolver({
+    store: operations,
+    adapters,
+    notify,
+    metrics,
+    logger,
+    timeoutMs: env.CHANNEL_TIMEOUT_MS,
+    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
+  });
+  const consumer = createRouterConsumer({
     kafka: infra.kafka,
     topicPrefix: env.KAFKA_TOPIC_PREFIX,
     concurrency: env.ROUTER_CONCURRENCY,
-    handler: createPaymentProcessingHandler({
-      planner,
-      store,
-      runner,
-      limiter,
-      notify,
-      metrics,
-      logger,
-      timeoutMs: env.CHANNEL_TIMEOUT_MS,
-      waiting,
-      ...wait,
-    }),
+    handlers: {
+      processing: createPaymentProcessingHandler({
+        planner,
+        store,
+        runner,
+        limiter,
+        notify,
+        metrics,
+        logger,
+        timeoutMs: env.CHANNEL_TIMEOUT_MS,
+        waiting,
+        ...wait,
+      }),
+      operationRequested: createOperationRequestedHandler({
+        store: operations,
+        runner: operationRunner,
+        limiter,
+        metrics,
+        logger,
+        timeoutMs: env.CHANNEL_TIMEOUT_MS,
+        callbackUrl,
+      }),
+      channelSettled: createChannelSettledHandler({ attempts: store, operations, metrics, logger }),
+    },
     logger,
     metrics,
   });
@@ -120,6 +158,7 @@ runMain(async () => {
     adminToken: env.ADMIN_TOKEN,
     state,
     store,
+    operations,
   });
   await runService({
     service: infra.service,
@@ -127,8 +166,8 @@ runMain(async () => {
     app,
     host: env.HOST,
     port: env.PORT,
-    // Stopped in reverse: no new payments, then the calls in flight finish and record their outcomes, then
-    // the resolver stops, the relay publishes what is left, and the last health counts are written.
+    // Stopped in reverse: no new payments or operations, then the calls in flight finish and record their
+    // outcomes, then the resolvers stop, the relay publishes what is left, and the last health counts are written.
     components: [
       ...infra.components,
       { name: "channel-state", start: () => state.start(), stop: () => state.stop() },
@@ -144,6 +183,8 @@ runMain(async () => {
         },
       },
       { name: "attempt-resolver", start: () => resolver.start(), stop: () => resolver.stop() },
+      { name: "operation-resolver", start: () => operationResolver.start(), stop: () => operationResolver.stop() },
+      // Pay and operation calls share the limiter: this waits for both.
       { name: "attempt-runner", stop: () => limiter.drain() },
       // Stopped before the runner drains: it hands payments to the runner.
       { name: "route-waiter", start: () => waiter.start(), stop: () => waiter.stop() },

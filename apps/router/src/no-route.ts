@@ -1,5 +1,5 @@
 import type { AttemptResult, Envelope } from "@pps/messaging";
-import { type AttemptRef, attemptResultEnvelope } from "./attempt-result.ts";
+import { type AttemptRef, attemptResultEnvelope, NO_RESULT_DATA } from "./attempt-result.ts";
 import type { NewAttempt } from "./attempt-store.ts";
 import type { Candidate } from "./ranking.ts";
 
@@ -32,7 +32,7 @@ export function noRouteFailure(
   };
   const event = attemptResultEnvelope(
     ref,
-    { outcome: "failed", channelTxnId: null, settlement: null, action: null, failureCode, failureMessage },
+    { ...NO_RESULT_DATA, outcome: "failed", failureCode, failureMessage },
     false,
   );
   return { attempt, event, failureCode, failureMessage };

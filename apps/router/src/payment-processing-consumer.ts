@@ -1,15 +1,11 @@
-import { newId } from "@pps/domain";
+import { attemptIdOf } from "@pps/domain";
 import type { Logger } from "@pps/logger";
-import type { Infra } from "@pps/platform";
 import {
   type EnvelopeHandler,
-  EventConsumer,
   eventKey,
-  eventRegistry,
   type InternalPaymentSnapshot,
   paymentEventsV1,
   paymentInternalEvents,
-  TOPICS,
 } from "@pps/messaging";
 import type { AttemptRunner } from "./attempt-runner.ts";
 import type { AttemptStore, DecisionRecord, NewAttempt } from "./attempt-store.ts";
@@ -44,7 +40,7 @@ export type PaymentProcessingDeps = {
  * pps.payment.internal.v1, and (until none can be left on the public topic) the retired public v1 event
  * that still carried it; public v2 events are skipped by their headers.
  */
-const ROUTED_EVENTS = new Set(
+export const ROUTED_EVENTS = new Set(
   [paymentInternalEvents.processing, paymentEventsV1.processing].map((d) => eventKey(d.type, d.version)),
 );
 
@@ -67,7 +63,7 @@ export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): Env
     try {
       const plan = expired ? { candidates: [], winner: null } : await planner.plan(input);
       const ref = {
-        id: newId("att"),
+        id: attemptIdOf(payment.paymentId, 1),
         paymentId: payment.paymentId,
         attemptNo: 1,
         channel: plan.winner?.channel ?? NO_CHANNEL,
@@ -142,29 +138,4 @@ export function createPaymentProcessingHandler(deps: PaymentProcessingDeps): Env
       if (!handedOver) release();
     }
   };
-}
-
-export type PaymentProcessingConsumerOptions = {
-  kafka: Infra["kafka"];
-  topicPrefix: string;
-  concurrency: number;
-  handler: EnvelopeHandler;
-  logger: Logger;
-  metrics: RouterMetrics;
-};
-
-export function createPaymentProcessingConsumer(o: PaymentProcessingConsumerOptions): EventConsumer {
-  return new EventConsumer({
-    kafka: o.kafka,
-    // EventConsumer prefixes the group like the topics, so environments sharing a broker never share a group.
-    groupId: "router",
-    topics: [TOPICS.paymentInternal.name, TOPICS.paymentEvents.name],
-    registry: eventRegistry,
-    logger: o.logger,
-    topicPrefix: o.topicPrefix,
-    accept: (type, version) => ROUTED_EVENTS.has(eventKey(type, version)),
-    handler: o.handler,
-    concurrency: o.concurrency,
-    onOutcome: (outcome) => o.metrics.consumed.inc({ outcome }),
-  });
 }

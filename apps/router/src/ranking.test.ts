@@ -6,6 +6,7 @@ import {
   UNIONPAY_CAPABILITIES,
   WECHAT_CAPABILITIES,
   ALIPAY_CAPABILITIES,
+  PAYPAL_CAPABILITIES,
 } from "@pps/channels";
 import { DEFAULT_CHANNEL_CONFIGS } from "./channel-defaults.ts";
 import { CLOSED, type Circuit } from "./circuit-breaker.ts";
@@ -21,6 +22,7 @@ const CAPS = {
   wechat: WECHAT_CAPABILITIES,
   alipay: ALIPAY_CAPABILITIES,
   carrier: CARRIER_CAPABILITIES,
+  paypal: PAYPAL_CAPABILITIES,
 } as const;
 
 function view(
@@ -38,7 +40,14 @@ function view(
   };
 }
 
-const cmb: RoutingInput = { product: "online_banking", amount: 10_000, currency: "CNY", bankCode: "CMB", wallet: null };
+const cmb: RoutingInput = {
+  product: "online_banking",
+  amount: 10_000,
+  currency: "CNY",
+  bankCode: "CMB",
+  wallet: null,
+  captureMethod: "automatic",
+};
 const reasonOf = (cands: ReturnType<typeof rankChannels>, ch: string) =>
   cands.find((c) => c.channel === ch)?.excludedReason;
 
@@ -145,6 +154,7 @@ describe("exclusion reasons", () => {
       currency: "CNY",
       bankCode: null,
       wallet: "alipay",
+      captureMethod: "automatic",
     };
     const out = rankChannels(input, [view("wechat"), view("alipay")], NOW, CIRCUIT);
     expect(reasonOf(out, "wechat")).toBe("wallet_not_supported");
@@ -161,7 +171,14 @@ describe("exclusion reasons", () => {
     expect(reasonOf(out, "bank_direct")).toBe("below_min_amount");
     expect(reasonOf(out, "unionpay")).toBe("above_max_amount");
     const carrier = rankChannels(
-      { product: "carrier_billing", amount: 60_000, currency: "CNY", bankCode: null, wallet: null },
+      {
+        product: "carrier_billing",
+        amount: 60_000,
+        currency: "CNY",
+        bankCode: null,
+        wallet: null,
+        captureMethod: "automatic",
+      },
       [view("carrier", { config: { maxAmount: 1_000_000 } })],
       NOW,
       CIRCUIT,
@@ -227,5 +244,105 @@ describe("exclusion reasons", () => {
     const out = rankChannels(cmb, [view("bank_direct"), view("unionpay")], NOW, CIRCUIT, ["bank_direct"]);
     expect(reasonOf(out, "bank_direct")).toBe("already_tried");
     expect(ranked(out).map((c) => c.channel)).toEqual(["unionpay"]);
+  });
+});
+
+describe("manual capture", () => {
+  it("goes only to channels that can hold the money, the others excluded as flow_not_supported", () => {
+    const wallet = (w: "wechat" | "alipay"): RoutingInput => ({
+      product: "platform_pay",
+      amount: 500,
+      currency: "CNY",
+      bankCode: null,
+      wallet: w,
+      captureMethod: "manual",
+    });
+    // WeChat Pay has no pre-authorization; Alipay freezes funds.
+    expect(reasonOf(rankChannels(wallet("wechat"), [view("wechat")], NOW, CIRCUIT), "wechat")).toBe(
+      "flow_not_supported",
+    );
+    expect(ranked(rankChannels(wallet("alipay"), [view("alipay")], NOW, CIRCUIT)).map((c) => c.channel)).toEqual([
+      "alipay",
+    ]);
+    const carrier = rankChannels(
+      {
+        product: "carrier_billing",
+        amount: 500,
+        currency: "CNY",
+        bankCode: null,
+        wallet: null,
+        captureMethod: "manual",
+      },
+      [view("carrier")],
+      NOW,
+      CIRCUIT,
+    );
+    expect(carrier[0]).toMatchObject({ excludedReason: "flow_not_supported", fee: null, rank: null });
+    // The same payment captured at once is the carrier's.
+    expect(
+      ranked(
+        rankChannels(
+          {
+            product: "carrier_billing",
+            amount: 500,
+            currency: "CNY",
+            bankCode: null,
+            wallet: null,
+            captureMethod: "automatic",
+          },
+          [view("carrier")],
+          NOW,
+          CIRCUIT,
+        ),
+      ),
+    ).toHaveLength(1);
+    expect(
+      ranked(rankChannels({ ...cmb, captureMethod: "manual" }, [view("bank_direct"), view("unionpay")], NOW, CIRCUIT)),
+    ).toHaveLength(2);
+  });
+});
+
+describe("limits and fixed fees in hundredths of the payment's currency", () => {
+  const card = (amount: number, currency: string): RoutingInput => ({
+    product: "foreign_card",
+    amount,
+    currency,
+    bankCode: null,
+    wallet: null,
+    captureMethod: "automatic",
+  });
+  // 100,000.00 of any currency.
+  const limited = view("paypal", { config: { minAmount: 100, maxAmount: 10_000_000 } });
+
+  it("refuses JPY 10,000,000 at a maximum of 100,000.00 while USD 99,999.99 passes", () => {
+    expect(reasonOf(rankChannels(card(10_000_000, "JPY"), [limited], NOW, CIRCUIT), "paypal")).toBe("above_max_amount");
+    expect(ranked(rankChannels(card(100_000, "JPY"), [limited], NOW, CIRCUIT))).toHaveLength(1);
+    expect(reasonOf(rankChannels(card(100_001, "JPY"), [limited], NOW, CIRCUIT), "paypal")).toBe("above_max_amount");
+    expect(ranked(rankChannels(card(9_999_999, "USD"), [limited], NOW, CIRCUIT))).toHaveLength(1);
+    expect(ranked(rankChannels(card(10_000_000, "USD"), [limited], NOW, CIRCUIT))).toHaveLength(1);
+    expect(reasonOf(rankChannels(card(10_000_001, "USD"), [limited], NOW, CIRCUIT), "paypal")).toBe("above_max_amount");
+  });
+
+  it("rounds a minimum up for a currency without cents: 1.50 is 2 yen", () => {
+    const min = view("paypal", { config: { minAmount: 150 } });
+    expect(reasonOf(rankChannels(card(1, "JPY"), [min], NOW, CIRCUIT), "paypal")).toBe("below_min_amount");
+    expect(ranked(rankChannels(card(2, "JPY"), [min], NOW, CIRCUIT))).toHaveLength(1);
+    expect(reasonOf(rankChannels(card(149, "USD"), [min], NOW, CIRCUIT), "paypal")).toBe("below_min_amount");
+  });
+
+  it("converts the fixed fee half up to whole yen, and keeps cents as they are", () => {
+    const fee = (feeFixed: number, amount: number, currency: string) =>
+      rankChannels(
+        card(amount, currency),
+        [view("paypal", { config: { feeFixed, feeRateBps: 340 } })],
+        NOW,
+        CIRCUIT,
+      )[0];
+    // JPY 10,000 × 3.4 % = 340 yen, plus 0.30 → 0, 0.50 → 1, 1.49 → 1 yen.
+    expect(fee(30, 10_000, "JPY")).toMatchObject({ fee: 340, feeFixed: 0 });
+    expect(fee(50, 10_000, "JPY")).toMatchObject({ fee: 341, feeFixed: 1 });
+    expect(fee(149, 10_000, "JPY")).toMatchObject({ fee: 341, feeFixed: 1 });
+    // USD 100.00 × 3.4 % = 3.40, plus 0.30 = 3.70 (in cents).
+    expect(fee(30, 10_000, "USD")).toMatchObject({ fee: 370, feeFixed: 30 });
   });
 });

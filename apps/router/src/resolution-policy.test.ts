@@ -12,7 +12,11 @@ const unknownAttempt: ResolvingAttempt = { status: "unknown", queryCount: 1, cre
 
 describe("resolving unknown outcomes by query", () => {
   it("publishes the channel's definitive answer and stops querying", () => {
-    const r = resolveQuery(unknownAttempt, { status: "succeeded", channelTxnId: "T1", settlement: null }, T0 + 2_000);
+    const r = resolveQuery(
+      unknownAttempt,
+      { status: "succeeded", channelTxnId: "T1", amount: 10_000, currency: "CNY", settlement: null },
+      T0 + 2_000,
+    );
     expect(r).toMatchObject({ status: "succeeded", publish: true, nextQueryAt: null });
     const f = resolveQuery(
       unknownAttempt,
@@ -20,6 +24,21 @@ describe("resolving unknown outcomes by query", () => {
       T0 + 2_000,
     );
     expect(f).toMatchObject({ status: "failed", publish: true, failure: { code: "insufficient_funds" } });
+  });
+
+  it("takes an authorization (manual capture) as final, like a success", () => {
+    const r = resolveQuery(
+      unknownAttempt,
+      { status: "authorized", channelTxnId: "T1", amount: 10_000, currency: "CNY", expiresAt: "2030-01-01T00:00:00Z" },
+      T0 + 2_000,
+    );
+    expect(r).toMatchObject({ status: "authorized", publish: true, nextQueryAt: null, gaveUp: false });
+    const watched = resolveQuery(
+      { ...unknownAttempt, status: "requires_action" },
+      { status: "authorized", channelTxnId: "T1", amount: 10_000, currency: "CNY", expiresAt: "2030-01-01T00:00:00Z" },
+      T0 + 60_000,
+    );
+    expect(watched).toMatchObject({ status: "authorized", publish: true, nextQueryAt: null });
   });
 
   it("backs off 1 s, 2 s, 5 s, 10 s, 30 s, then every minute while the answer stays unknown", () => {
@@ -53,7 +72,11 @@ describe("watching stuck pending / requires_action attempts", () => {
 
   it("announces a change (pending → succeeded)", () => {
     expect(
-      resolveQuery(pending, { status: "succeeded", channelTxnId: "T1", settlement: null }, T0 + 60_000),
+      resolveQuery(
+        pending,
+        { status: "succeeded", channelTxnId: "T1", amount: 10_000, currency: "CNY", settlement: null },
+        T0 + 60_000,
+      ),
     ).toMatchObject({ status: "succeeded", publish: true });
   });
 

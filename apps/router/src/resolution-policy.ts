@@ -1,8 +1,23 @@
 import type { QueryOutcome } from "@pps/channels";
 
-/** Attempt statuses in routing.attempts. `sending`: the call is in flight, or its answer was lost in a crash. */
-export const ATTEMPT_STATUSES = ["sending", "succeeded", "failed", "requires_action", "pending", "unknown"] as const;
+/**
+ * Attempt statuses in routing.attempts. `sending`: the call is in flight, or its answer was lost in a crash.
+ * `authorized`: a manual-capture payment held at the channel; final for the attempt like `succeeded` (the
+ * capture or void that follows is an operation of its own).
+ */
+export const ATTEMPT_STATUSES = [
+  "sending",
+  "succeeded",
+  "authorized",
+  "failed",
+  "requires_action",
+  "pending",
+  "unknown",
+] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
+
+/** Statuses after which nothing more is asked or reported about an attempt. */
+export const FINAL_ATTEMPT_STATUSES: readonly AttemptStatus[] = ["succeeded", "authorized", "failed"];
 
 /** Querying an attempt whose outcome is unknown: soon at first, then less often. The last delay repeats. */
 export const UNKNOWN_QUERY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000] as const;
@@ -71,7 +86,15 @@ export function resolveQuery(
   const changed = (status: AttemptStatus) => status !== a.status;
   switch (outcome.status) {
     case "succeeded":
-      return { status: "succeeded", publish: changed("succeeded"), nextQueryAt: null, failure: null, gaveUp: false };
+    case "authorized":
+      // Both final: the money is taken, or held until a capture or void (operations, not queries of this attempt).
+      return {
+        status: outcome.status,
+        publish: changed(outcome.status),
+        nextQueryAt: null,
+        failure: null,
+        gaveUp: false,
+      };
     case "failed":
       return {
         status: "failed",

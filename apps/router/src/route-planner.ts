@@ -11,11 +11,14 @@ export function routingInputOf(p: PaymentSnapshot): RoutingInput {
     currency: p.currency,
     bankCode: p.method.bankCode,
     wallet: p.method.wallet,
+    // Absent on snapshots from before manual capture: those were all captured at once.
+    captureMethod: p.captureMethod ?? "automatic",
   };
 }
 
 /**
- * Ranks the channels from the in-memory state and picks the first usable one. A channel whose circuit
+ * Ranks the channels from the in-memory state (operator limits and fixed fees converted to the payment's
+ * currency, see `limitsIn`) and picks the first usable one. A channel whose circuit
  * allows a half-open probe is used only if this call wins the probe slot (a database round trip, but only
  * then); otherwise it is skipped as `circuit_probe_in_flight`.
  */

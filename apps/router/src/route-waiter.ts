@@ -1,4 +1,4 @@
-import { newId } from "@pps/domain";
+import { attemptIdOf } from "@pps/domain";
 import type { Logger } from "@pps/logger";
 import { PollingLoop } from "@pps/runtime";
 import type { AttemptRunner } from "./attempt-runner.ts";
@@ -76,7 +76,7 @@ export class RouteWaiter {
       const expired = expiresAt <= now;
       const plan = expired ? { candidates: [], winner: null } : await planner.plan(input);
       const ref = {
-        id: newId("att"),
+        id: attemptIdOf(w.paymentId, w.attemptNo),
         paymentId: w.paymentId,
         attemptNo: w.attemptNo,
         channel: plan.winner?.channel ?? NO_CHANNEL,

@@ -13,7 +13,7 @@ export function createRouterMetrics(registry: Registry) {
     }),
     callDuration: new Histogram({
       name: "router_channel_call_duration_seconds",
-      help: "Latency of channel calls by channel and operation (pay, query)",
+      help: "Latency of channel calls by channel and operation (pay, query; capture, void, cancel, refund and their <kind>_query)",
       labelNames: ["channel", "operation"] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
@@ -34,6 +34,30 @@ export function createRouterMetrics(registry: Registry) {
       name: "router_resolutions_total",
       help: "Query results for unknown, pending and requires_action attempts, by channel and answer",
       labelNames: ["channel", "answer"] as const,
+      registers,
+    }),
+    operationCalls: new Counter({
+      name: "router_operation_calls_total",
+      help: "Channel operation calls by channel, kind (capture, void, cancel, refund) and outcome (succeeded, failed, pending, unknown)",
+      labelNames: ["channel", "kind", "outcome"] as const,
+      registers,
+    }),
+    operationResolutions: new Counter({
+      name: "router_operation_resolutions_total",
+      help: "Query results for unknown and pending operation calls, by channel, kind and answer",
+      labelNames: ["channel", "kind", "answer"] as const,
+      registers,
+    }),
+    operationRequests: new Counter({
+      name: "router_operation_requests_total",
+      help: "Operation requests consumed: started (a call was made) or duplicate (the operation already had its call)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    callbackSettlements: new Counter({
+      name: "router_callback_settlements_total",
+      help: "Attempts and operation calls settled by a channel callback (payment.internal.channel_settled), by subject and result (settled, not_found, duplicate)",
+      labelNames: ["subject", "result"] as const,
       registers,
     }),
     circuitTransitions: new Counter({

@@ -15,13 +15,18 @@ import type { ChannelState } from "./channel-state.ts";
 import { channelIdParams, channelSchema, channelView, knownChannel, requireKnownChannel } from "./channel-views.ts";
 import { adminSecurity } from "./router-api.ts";
 
-const amount = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** So that the setting in minor units of a three-decimal currency (KWD: ×10) stays a safe integer. */
+const MAX_HUNDREDTHS = Math.floor(Number.MAX_SAFE_INTEGER / 10);
+const amount = z.int().min(1).max(MAX_HUNDREDTHS);
 
-/** Fields left out keep their current value. Amounts and the fixed fee are minor units. */
+/**
+ * Fields left out keep their current value. The limits and the fixed fee are in hundredths of a major unit
+ * of the payment's currency (10_000_000 = 100,000.00 of any currency), converted per currency when routing.
+ */
 export const channelUpdateSchema = z
   .strictObject({
     enabled: z.boolean(),
-    feeFixed: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+    feeFixed: z.int().min(0).max(MAX_HUNDREDTHS),
     feeRateBps: z.int().min(0).max(10_000),
     minAmount: amount,
     maxAmount: amount,
@@ -31,7 +36,7 @@ export const channelUpdateSchema = z
   .refine((v) => Object.keys(v).length > 0, { message: "at least one field is required" })
   .openapi("ChannelUpdate", {
     description:
-      "Fields left out keep their current value (at least one is required). Amounts and the fixed fee are minor units.",
+      "Fields left out keep their current value (at least one is required). minAmount, maxAmount and feeFixed are in hundredths of a major unit of the payment's currency, whatever its exponent: 10000000 is 100,000.00 CNY, 100,000.00 USD or 100,000 JPY. Routing converts them per currency (the minimum rounded up, the maximum down, the fee half up); the channel's `limits` show the result.",
   });
 
 export const updateChannelRoute = createRoute({

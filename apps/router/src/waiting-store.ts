@@ -3,6 +3,7 @@ import type { Database } from "@pps/db";
 import { type AttemptResult, channelEvents, type Envelope, type InternalPaymentSnapshot } from "@pps/messaging";
 import type { AttemptUpdate, DecisionRecord, NewAttempt } from "./attempt-store.ts";
 import { CONSUMER } from "./attempt-store.ts";
+import { FINAL_ATTEMPT_STATUSES } from "./resolution-policy.ts";
 
 const OUTBOX_TOPIC = channelEvents.attemptResult.topic;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -27,7 +28,7 @@ function waitingValues(w: WaitingRow) {
 const WAITING_COLUMNS = sql.raw("payment_id, attempt_no, payment, wait_until, next_try_at, last_reason");
 
 function attemptInsert(a: NewAttempt) {
-  const terminal = a.status === "succeeded" || a.status === "failed";
+  const terminal = FINAL_ATTEMPT_STATUSES.includes(a.status);
   return sql`insert into routing.attempts (id, payment_id, attempt_no, channel, status, amount, currency, expires_at, next_query_at, failure_code, last_error, completed_at)
     select ${a.id}::text, ${a.paymentId}::text, ${a.attemptNo}::int, ${a.channel}::text, ${a.status}::text, ${a.amount}::bigint,
       ${a.currency}::text, ${iso(a.expiresAt)}::timestamptz, ${iso(a.nextQueryAt)}::timestamptz, ${a.failureCode ?? null}::text,
