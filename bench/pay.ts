@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { PaymentsClient, type CreatePaymentParams } from "@pps/sdk";
-import { cpuSeconds, pidsOf } from "./proc-cpu.ts";
+import { platformCpuSnapshot } from "./proc-cpu.ts";
 
 const env = process.env;
 const API = env.BENCH_API_URL ?? "http://127.0.0.1:7100";
@@ -252,26 +252,8 @@ async function countOpen(sql: postgres.Sql, merchantId: string): Promise<number>
   return row!.n as number;
 }
 
-function appPid(app: string): number | null {
-  try {
-    return Number(readFileSync(`.var/pids/${app}.pid`, "utf8").trim());
-  } catch {
-    return null;
-  }
-}
-
 /** Who spends the CPU: every app, Postgres (all backends) and the Kafka broker. */
-function cpuSnapshot(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const app of APPS) {
-    const pid = appPid(app);
-    if (pid) out[app] = cpuSeconds([pid]);
-  }
-  out.postgres = cpuSeconds(pidsOf(/^postgres/));
-  out.kafka = cpuSeconds(pidsOf(/kafka\.Kafka/));
-  out["bench client"] = cpuSeconds([process.pid]);
-  return out;
-}
+const cpuSnapshot = () => platformCpuSnapshot(APPS);
 
 /** Peak resident set size of each app process (VmHWM), from the pid files platform.sh writes. */
 function peakRss(): Record<string, string> {

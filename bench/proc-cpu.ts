@@ -26,3 +26,36 @@ export function pidsOf(pattern: RegExp): number[] {
     })
     .map(Number);
 }
+
+function appPid(app: string): number | null {
+  try {
+    return Number(readFileSync(`.var/pids/${app}.pid`, "utf8").trim());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds so far of every app of the running platform (from the pid files platform.sh writes), Postgres
+ * (all backends), the Kafka broker and this process: subtract two snapshots for what a phase cost.
+ */
+export function platformCpuSnapshot(apps: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const app of apps) {
+    const pid = appPid(app);
+    if (pid) out[app] = cpuSeconds([pid]);
+  }
+  out.postgres = cpuSeconds(pidsOf(/^postgres/));
+  out.kafka = cpuSeconds(pidsOf(/kafka\.Kafka/));
+  out["bench client"] = cpuSeconds([process.pid]);
+  return out;
+}
+
+/** CPU milliseconds per operation between two snapshots, summed over every process, and the share of each. */
+export function cpuPerOperation(before: Record<string, number>, after: Record<string, number>, operations: number) {
+  const by = Object.fromEntries(
+    Object.keys(after).map((k) => [k, ((after[k]! - (before[k] ?? 0)) * 1000) / Math.max(1, operations)]),
+  );
+  const total = Object.values(by).reduce((a, b) => a + b, 0);
+  return { total, by };
+}

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { envVars, loadEnv } from "@pps/config";
-import { paymentEvents } from "@pps/messaging";
+import { operationEvents, paymentEvents } from "@pps/messaging";
 import { baseEnvSchema } from "@pps/platform";
 import { DEV_PLATFORM_PRIVATE_KEY } from "@pps/signing";
 import { AllowList } from "./destination-guard.ts";
@@ -17,10 +17,24 @@ export const DEFAULT_EVENT_TYPES = [
   "payment.expired",
   "payment.canceled",
   "payment.requires_action",
+  "payment.requires_capture",
+  "payment.requires_review",
+  "payment.late_succeeded",
+  "capture.succeeded",
+  "capture.failed",
+  "void.succeeded",
+  "void.failed",
+  "cancel.succeeded",
+  "cancel.failed",
+  "refund.succeeded",
+  "refund.failed",
+  "refund.requires_review",
 ] as const;
 
-/** Types the notifier knows how to turn into a notification body (refund, payout, mandate events come later). */
-const NOTIFIABLE_TYPES = new Set<string>(Object.values(paymentEvents).map((e) => e.type));
+/** Types the notifier knows how to turn into a notification body (payout and mandate events come later). */
+const NOTIFIABLE_TYPES = new Set<string>(
+  [...Object.values(paymentEvents), ...Object.values(operationEvents)].map((e) => e.type),
+);
 
 // The only place this app reads process.env.
 export const envSchema = baseEnvSchema(7103)

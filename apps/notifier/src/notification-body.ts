@@ -1,4 +1,4 @@
-import type { Envelope, PaymentSnapshot } from "@pps/messaging";
+import type { Envelope, OperationSnapshot, PaymentSnapshot } from "@pps/messaging";
 
 /** The payment as the merchant API shows it (snake_case), from the event's snapshot. */
 export function paymentObject(p: PaymentSnapshot) {
@@ -23,6 +23,17 @@ export function paymentObject(p: PaymentSnapshot) {
     channel: p.channel,
     failure: p.failureCode ? { code: p.failureCode, message: p.failureMessage } : null,
     metadata: p.metadata,
+    // The money on the payment, as the merchant API shows it: in events written since the operations.
+    ...(p.amountCaptured !== undefined
+      ? {
+          capture_method: p.captureMethod ?? "automatic",
+          amount_authorized: p.amountAuthorized,
+          amount_captured: p.amountCaptured,
+          amount_refunded: p.amountRefunded,
+          amount_refund_pending: p.amountRefundPending,
+          authorization_expires_at: p.authorizationExpiresAt ?? null,
+        }
+      : {}),
     expires_at: p.expiresAt,
     created_at: p.createdAt,
     updated_at: p.updatedAt,
@@ -39,5 +50,44 @@ export function paymentNotificationBody(envelope: Envelope<PaymentSnapshot>): st
     type: envelope.type,
     created_at: envelope.occurredAt,
     data: { object: paymentObject(envelope.payload) },
+  });
+}
+
+/** An operation (capture, void, cancel, refund) as the merchant API shows it, with its payment's amounts after it. */
+export function operationObject(o: OperationSnapshot) {
+  return {
+    id: o.operationId,
+    object: o.kind,
+    payment_id: o.paymentId,
+    merchant_order_no: o.merchantOrderNo,
+    merchant_ref: o.merchantRef,
+    amount: o.amount,
+    currency: o.currency,
+    status: o.status,
+    version: o.version,
+    channel: o.channel,
+    reason: o.reason,
+    origin: o.origin,
+    failure: o.failureCode ? { code: o.failureCode, message: o.failureMessage } : null,
+    payment: {
+      status: o.payment.status,
+      amount: o.payment.amount,
+      amount_authorized: o.payment.amountAuthorized,
+      amount_captured: o.payment.amountCaptured,
+      amount_refunded: o.payment.amountRefunded,
+      amount_refund_pending: o.payment.amountRefundPending,
+    },
+    created_at: o.createdAt,
+    updated_at: o.updatedAt,
+  };
+}
+
+/** The notification body of an operation event (same envelope shape as a payment's). */
+export function operationNotificationBody(envelope: Envelope<OperationSnapshot>): string {
+  return JSON.stringify({
+    id: envelope.id,
+    type: envelope.type,
+    created_at: envelope.occurredAt,
+    data: { object: operationObject(envelope.payload) },
   });
 }

@@ -6,10 +6,15 @@ import {
   type EnvelopeHandler,
   EventConsumer,
   eventRegistry,
+  type OperationSnapshot,
+  operationEvents,
   type PaymentSnapshot,
   TOPICS,
 } from "@pps/messaging";
-import { paymentNotificationBody } from "./notification-body.ts";
+import { operationNotificationBody, paymentNotificationBody } from "./notification-body.ts";
+
+const OPERATION_TYPES = new Set<string>(Object.values(operationEvents).map((e) => e.type));
+const isOperationEvent = (type: string) => OPERATION_TYPES.has(type);
 import type { NewNotification, NotificationStore } from "./notification-store.ts";
 import type { NotifierMetrics } from "./notifier-metrics.ts";
 
@@ -20,8 +25,26 @@ export type PaymentEventsHandlerDeps = {
   logger: Logger;
 };
 
-/** The notification a payment event a merchant cares about becomes. */
+/**
+ * The notification an event a merchant cares about becomes. Operation events (capture, void, cancel,
+ * refund) are the payment's too: keyed by its id, with the operation's own version (ordered delivery
+ * orders a payment's notifications by version, so an operation's follow its own earlier ones).
+ */
 function notificationFor(envelope: Envelope): NewNotification {
+  if (isOperationEvent(envelope.type)) {
+    const event = envelope as Envelope<OperationSnapshot>;
+    const op = event.payload;
+    return {
+      eventId: event.id,
+      eventType: event.type,
+      merchantId: op.merchantId,
+      paymentId: op.paymentId,
+      objectVersion: op.version,
+      url: op.notifyUrl,
+      body: operationNotificationBody(event),
+      occurredAt: event.occurredAt,
+    };
+  }
   const event = envelope as Envelope<PaymentSnapshot>;
   const payment = event.payload;
   return {

@@ -8,6 +8,7 @@ import { registerEventsFeed } from "./api/events-feed.ts";
 import { registerGetPayment } from "./api/get-payment.ts";
 import { registerInternal, registerPlatformKey } from "./api/internal.ts";
 import { registerNotifications } from "./api/notifications.ts";
+import { registerOperations } from "./api/operations.ts";
 import { registerPayLink } from "./api/pay-link.ts";
 import { registerResendVerification } from "./api/resend-verification.ts";
 import { registerVerifyPayment } from "./api/verify-payment.ts";
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): PaymentApiApp {
   registerPlatformKey(app, deps);
   registerCreatePayment(app, deps);
   registerGetPayment(app, deps);
+  registerOperations(app, deps);
   registerVerifyPayment(app, deps);
   registerResendVerification(app, deps);
   registerPayLink(app, deps);

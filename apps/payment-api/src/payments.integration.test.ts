@@ -80,9 +80,12 @@ async function publishAttempt(p: Pick<Payment, "id" | "amount" | "currency">, ov
     failureMessage: null,
     willRetry: false,
     occurredAt: new Date().toISOString(),
+    authorizationExpiresAt: null,
+    reportedAmount: null,
+    reportedCurrency: null,
     ...overrides,
   };
-  const envelope = makeEnvelope({ type: channelEvents.attemptResult.type, version: 1, aggregateId: p.id, payload });
+  const envelope = makeEnvelope({ type: channelEvents.attemptResult.type, version: 2, aggregateId: p.id, payload });
   await publisher.publish(TOPICS.channelResults.name, [envelope]);
   return envelope;
 }

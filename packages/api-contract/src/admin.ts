@@ -1,6 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { SIGN_FORMATS, SIGN_SCHEMES } from "@pps/signing";
+import { LATE_SUCCESS_POLICIES } from "@pps/domain";
 import { merchantIdSchema, payerIdSchema, text, timestampSchema } from "./common.ts";
 import { productSchema } from "./payments.ts";
 
@@ -27,6 +28,11 @@ const publicKeyPem = z
     }
   }, "must be a PEM RSA public key (SPKI, at least 2048 bits)");
 
+export const lateSuccessPolicySchema = z.enum(LATE_SUCCESS_POLICIES).openapi("LateSuccessPolicy", {
+  description:
+    "What happens when a channel reports it took the money for a payment we had failed or expired: apply (the payment says succeeded) or refund (it also goes back in full at once). Either way you get payment.late_succeeded.",
+});
+
 export const createMerchantBody = z
   .strictObject({
     id: merchantIdSchema.optional(),
@@ -37,6 +43,7 @@ export const createMerchantBody = z
       .optional()
       .openapi({ description: "RSA_SHA256 merchants: your public key; we verify your requests with it." }),
     enabled_products: z.array(productSchema).min(1),
+    late_success_policy: lateSuccessPolicySchema.default("apply"),
   })
   .refine((m) => m.sign_scheme !== "RSA_SHA256" || m.public_key !== undefined, {
     message: "RSA_SHA256 merchants need public_key",
@@ -49,6 +56,7 @@ export const updateMerchantBody = z
     status: z.enum(MERCHANT_STATUSES).optional(),
     enabled_products: z.array(productSchema).min(1).optional(),
     sign_format: signFormatSchema.optional(),
+    late_success_policy: lateSuccessPolicySchema.optional(),
   })
   .openapi("UpdateMerchantRequest");
 
@@ -60,6 +68,7 @@ export const merchantSchema = z
     sign_scheme: signSchemeSchema,
     sign_format: signFormatSchema,
     enabled_products: z.array(productSchema),
+    late_success_policy: lateSuccessPolicySchema,
     created_at: timestampSchema,
   })
   .openapi("Merchant");

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { API_PRODUCTS, PAYMENT_STATUSES } from "@pps/domain";
+import { API_PRODUCTS, CAPTURE_METHODS, PAYMENT_STATUSES } from "@pps/domain";
+import { operationSchema } from "./operations.ts";
 import {
   amountSchema,
   currencySchema,
@@ -17,7 +18,7 @@ export const productSchema = z
   .openapi("Product", { description: "The payment products this API accepts." });
 export const paymentStatusSchema = z.enum(PAYMENT_STATUSES).openapi("PaymentStatus", {
   description:
-    "awaiting_payment (pre-order) → risk_review → requires_verification (risk asked for an SMS code) → processing → requires_action (the payer must act) → succeeded | failed | expired | canceled.",
+    "awaiting_payment (pre-order) → risk_review → requires_verification (risk asked for an SMS code) → processing → requires_action (the payer must act) → succeeded | failed | expired | canceled; requires_capture (capture_method manual: authorized, awaiting capture or void); requires_review (the channel's result did not match: held for an operator). A success the channel reports after failed or expired is applied.",
 });
 
 export const payerSchema = z
@@ -73,6 +74,10 @@ export const createPaymentBody = z
       .optional()
       .openapi({ description: "Seconds the payment may stay unpaid; the platform's default otherwise." }),
     metadata: metadataSchema.default({}),
+    capture_method: z.enum(CAPTURE_METHODS).default("automatic").openapi({
+      description:
+        "manual: authorize only (pre-authorization, 预授权): the payment stops in requires_capture until you capture or void it, or the channel's window ends. Only channels that offer pre-authorization take it.",
+    }),
   })
   .openapi("CreatePaymentRequest");
 export type CreatePaymentBody = z.output<typeof createPaymentBody>;
@@ -126,6 +131,18 @@ export const paymentSchema = z
       .nullable()
       .openapi({ description: "Foreign card: what settles in CNY, and at which rate." }),
     metadata: z.record(z.string(), z.string()),
+    capture_method: z.enum(CAPTURE_METHODS),
+    amount_authorized: z
+      .number()
+      .int()
+      .openapi({ description: "Held at the channel (a sale holds and takes at once)." }),
+    amount_captured: z.number().int().openapi({ description: "Taken from the payer." }),
+    amount_refunded: z.number().int().openapi({ description: "Returned by refunds and cancels that succeeded." }),
+    amount_refund_pending: z.number().int().openapi({ description: "Reserved by refunds and cancels in flight." }),
+    authorization_expires_at: timestampSchema
+      .nullable()
+      .openapi({ description: "requires_capture: when the channel releases the hold by itself." }),
+    captured_at: timestampSchema.nullable(),
     pay_url: z.string().optional().openapi({ description: "Pre-orders only: the link the payer opens to pay." }),
     expires_at: timestampSchema,
     created_at: timestampSchema,
@@ -157,8 +174,16 @@ export const transitionSchema = z
   .openapi("PaymentTransition");
 
 export const paymentDetailSchema = paymentSchema
-  .extend({ attempts: z.array(paymentAttemptSchema), timeline: z.array(transitionSchema) })
-  .openapi("PaymentDetail", { description: "A payment with its channel attempts and every transition." });
+  .extend({
+    attempts: z.array(paymentAttemptSchema),
+    timeline: z.array(transitionSchema),
+    operations: z
+      .array(operationSchema)
+      .openapi({ description: "Captures, voids, cancels and refunds, oldest first." }),
+  })
+  .openapi("PaymentDetail", {
+    description: "A payment with its channel attempts, its operations and every transition.",
+  });
 export type PaymentDetail = z.output<typeof paymentDetailSchema>;
 
 export const byOrderNoQuery = z.strictObject({ merchant_order_no: merchantOrderNoSchema });

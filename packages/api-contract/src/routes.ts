@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { ErrorCode } from "@pps/domain";
 import { AUTH_ERRORS, errorResponses, json, MUTATION_ERRORS, noQuery } from "./common.ts";
 import {
   createdMerchantSchema,
@@ -19,6 +20,17 @@ import {
   notificationSchema,
   paymentNotificationsParams,
 } from "./notifications.ts";
+import {
+  byRefundNoQuery,
+  cancelBody,
+  captureBody,
+  operationSchema,
+  refundBody,
+  refundIdParams,
+  refundListSchema,
+  reverseBody,
+  voidBody,
+} from "./operations.ts";
 import {
   byOrderNoQuery,
   createPaymentBody,
@@ -359,6 +371,144 @@ export const getMerchantSigning = createRoute({
   },
 });
 
+const OPERATION_ERRORS = [
+  ...MUTATION_ERRORS,
+  "payment.not_found",
+  "payment.invalid_state",
+  "operation.duplicate_ref",
+  "operation.flow_not_supported",
+  "operation.in_progress",
+] as const;
+
+const operationRoute = <P extends string, S extends z.ZodType>(def: {
+  path: P;
+  operationId: string;
+  summary: string;
+  description: string;
+  body: S;
+  errors: readonly ErrorCode[];
+}) =>
+  createRoute({
+    method: "post",
+    path: def.path,
+    operationId: def.operationId,
+    tags: ["Operations"],
+    summary: def.summary,
+    description: def.description,
+    security: merchantSecurity,
+    request: { headers: signedMutationHeaders, params: paymentIdParams, query: noQuery, body: jsonBody(def.body) },
+    responses: {
+      201: {
+        description:
+          "Recorded and sent to the channel that took the money; the result follows (notification, or query).",
+        content: json(operationSchema),
+      },
+      ...errorResponses([...OPERATION_ERRORS, ...def.errors]),
+    },
+  });
+
+export const capturePayment = operationRoute({
+  path: "/v1/payments/{id}/capture",
+  operationId: "capturePayment",
+  summary: "Capture an authorized payment (预授权完成)",
+  description:
+    "Takes up to the authorized amount, once; the rest of the authorization is released. The payment must be requires_capture and its authorization not expired.",
+  body: captureBody,
+  errors: ["operation.amount_exceeds_authorized", "operation.partial_not_allowed", "operation.authorization_expired"],
+});
+
+export const voidPayment = operationRoute({
+  path: "/v1/payments/{id}/void",
+  operationId: "voidPayment",
+  summary: "Void an authorization (预授权撤销)",
+  description: "Releases the whole authorized amount before it is captured. A partial void is refused.",
+  body: voidBody,
+  errors: ["operation.partial_not_allowed", "operation.authorization_expired"],
+});
+
+export const cancelPayment = operationRoute({
+  path: "/v1/payments/{id}/cancel",
+  operationId: "cancelPayment",
+  summary: "Cancel a captured payment the same day (撤销)",
+  description:
+    "Reverses the whole payment on the channel's settlement day, before its cut-off (23:00 Beijing time by default), on channels that offer it, and only if nothing was refunded. Later, refund it.",
+  body: cancelBody,
+  errors: ["operation.cancel_window_closed"],
+});
+
+export const refundPayment = operationRoute({
+  path: "/v1/payments/{id}/refunds",
+  operationId: "refundPayment",
+  summary: "Refund part or all of a payment (退款)",
+  description:
+    "Any number of refunds, each with its own merchant_refund_no, never more in total than was captured: the check and the reservation are one statement. A refund that fails releases its reservation.",
+  body: refundBody,
+  errors: [
+    "operation.amount_exceeds_refundable",
+    "operation.partial_not_allowed",
+    "operation.not_settled",
+    "operation.refund_window_closed",
+    "operation.refund_limit_reached",
+  ],
+});
+
+export const reversePayment = operationRoute({
+  path: "/v1/payments/{id}/reverse",
+  operationId: "reversePayment",
+  summary: "Undo a payment, whatever it takes",
+  description:
+    "Picks for you from the channel's rules and the clock: an authorization is voided; a capture on its settlement day at a channel that cancels is canceled; anything else is refunded for what remains refundable. The answer's `object` says which.",
+  body: reverseBody,
+  errors: [
+    "operation.amount_exceeds_refundable",
+    "operation.refund_window_closed",
+    "operation.refund_limit_reached",
+    "operation.authorization_expired",
+  ],
+});
+
+export const getRefund = createRoute({
+  method: "get",
+  path: "/v1/refunds/{id}",
+  operationId: "getRefund",
+  tags: ["Operations"],
+  summary: "Get a refund",
+  security: merchantSecurity,
+  request: { headers: signedReadHeaders, params: refundIdParams, query: noQuery },
+  responses: {
+    200: { description: "The refund.", content: json(operationSchema) },
+    ...errorResponses([...AUTH_ERRORS, "operation.not_found"]),
+  },
+});
+
+export const getRefundByNo = createRoute({
+  method: "get",
+  path: "/v1/refunds",
+  operationId: "getRefundByNo",
+  tags: ["Operations"],
+  summary: "Find a refund by your merchant_refund_no",
+  security: merchantSecurity,
+  request: { headers: signedReadHeaders, query: byRefundNoQuery },
+  responses: {
+    200: { description: "The refund.", content: json(operationSchema) },
+    ...errorResponses([...AUTH_ERRORS, "operation.not_found"]),
+  },
+});
+
+export const listPaymentRefunds = createRoute({
+  method: "get",
+  path: "/v1/payments/{id}/refunds",
+  operationId: "listPaymentRefunds",
+  tags: ["Operations"],
+  summary: "The refunds of a payment",
+  security: merchantSecurity,
+  request: { headers: signedReadHeaders, params: paymentIdParams, query: noQuery },
+  responses: {
+    200: { description: "Oldest first.", content: json(refundListSchema) },
+    ...errorResponses([...AUTH_ERRORS, "payment.not_found"]),
+  },
+});
+
 /** The merchant calls, as the SDK sees them. */
 export const merchantRoutes = {
   createPayment,
@@ -371,6 +521,14 @@ export const merchantRoutes = {
   listPaymentNotifications,
   resendNotification,
   getPlatformKey,
+  capturePayment,
+  voidPayment,
+  cancelPayment,
+  refundPayment,
+  reversePayment,
+  getRefund,
+  getRefundByNo,
+  listPaymentRefunds,
 } as const;
 
 export const paymentApiRoutes = {

@@ -12,9 +12,12 @@ import type {
   EventsPage,
   Notification,
   NotificationList,
+  Operation,
   Payment,
   PaymentDetail,
   PlatformKey,
+  RefundList,
+  RequestBody,
   RequestQuery,
   VerificationResent,
 } from "./types.ts";
@@ -284,6 +287,71 @@ export class PaymentsClient {
   resendNotification(notificationId: string, opts: { idempotencyKey: string }): Promise<Notification> {
     return this.call("POST", `/v1/notifications/${encodeURIComponent(notificationId)}/resend`, {
       body: {},
+      idempotencyKey: opts.idempotencyKey,
+    });
+  }
+
+  /** Captures an authorized payment (up to the authorized amount; all of it when amount is left out). */
+  capturePayment(
+    id: string,
+    params: RequestBody<"capturePayment">,
+    opts: { idempotencyKey: string },
+  ): Promise<Operation> {
+    return this.operation(id, "capture", params, opts);
+  }
+
+  /** Releases a whole authorization. */
+  voidPayment(id: string, params: RequestBody<"voidPayment">, opts: { idempotencyKey: string }): Promise<Operation> {
+    return this.operation(id, "void", params, opts);
+  }
+
+  /** Reverses a captured payment in full on its settlement day (撤销). */
+  cancelPayment(
+    id: string,
+    params: RequestBody<"cancelPayment">,
+    opts: { idempotencyKey: string },
+  ): Promise<Operation> {
+    return this.operation(id, "cancel", params, opts);
+  }
+
+  /** Refunds part or all of a payment, with your own merchant_refund_no. */
+  refundPayment(
+    id: string,
+    params: RequestBody<"refundPayment">,
+    opts: { idempotencyKey: string },
+  ): Promise<Operation> {
+    return this.operation(id, "refunds", params, opts);
+  }
+
+  /** Undoes a payment: void, cancel or refund, whichever the channel's rules and the clock allow. */
+  reversePayment(
+    id: string,
+    params: RequestBody<"reversePayment">,
+    opts: { idempotencyKey: string },
+  ): Promise<Operation> {
+    return this.operation(id, "reverse", params, opts);
+  }
+
+  getRefund(id: string): Promise<Operation> {
+    return this.call("GET", `/v1/refunds/${encodeURIComponent(id)}`, {});
+  }
+
+  getRefundByNo(merchantRefundNo: string): Promise<Operation> {
+    return this.call("GET", "/v1/refunds", { query: { merchant_refund_no: merchantRefundNo } });
+  }
+
+  listPaymentRefunds(paymentId: string): Promise<RefundList> {
+    return this.call("GET", `/v1/payments/${encodeURIComponent(paymentId)}/refunds`, {});
+  }
+
+  private operation(
+    id: string,
+    path: string,
+    body: Record<string, unknown>,
+    opts: { idempotencyKey: string },
+  ): Promise<Operation> {
+    return this.call("POST", `/v1/payments/${encodeURIComponent(id)}/${path}`, {
+      body,
       idempotencyKey: opts.idempotencyKey,
     });
   }

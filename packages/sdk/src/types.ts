@@ -42,3 +42,6 @@ export type NextAction = ResponseBody<"createPayment">["next_action"];
 export type VerificationResent = ResponseBody<"resendVerification">;
 export type NotificationList = ResponseBody<"listPaymentNotifications">;
 export type PlatformKey = ResponseBody<"getPlatformKey">;
+/** A capture, void, cancel or refund. */
+export type Operation = ResponseBody<"refundPayment">;
+export type RefundList = ResponseBody<"listPaymentRefunds">;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createMerchant, setPayerStatus, updateMerchant } from "@pps/api-contract";
 import { merchants, payerAccounts } from "@pps/db/schema";
-import { AppError, type ApiProduct } from "@pps/domain";
+import { AppError, type ApiProduct, type LateSuccessPolicy } from "@pps/domain";
 import { boundedJson, requireBearerToken, validationHook } from "@pps/runtime";
 import type { SignFormat, SignScheme } from "@pps/signing";
 import { eq, sql } from "drizzle-orm";
@@ -17,6 +17,7 @@ function merchantView(m: typeof merchants.$inferSelect) {
     sign_scheme: m.signScheme as SignScheme,
     sign_format: m.signFormat as SignFormat,
     enabled_products: m.enabledProducts as ApiProduct[],
+    late_success_policy: m.lateSuccessPolicy as LateSuccessPolicy,
     created_at: m.createdAt.toISOString(),
   };
 }
@@ -44,6 +45,7 @@ export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
         publicKey: req.public_key ?? null,
         secretKey,
         enabledProducts: req.enabled_products,
+        lateSuccessPolicy: req.late_success_policy,
       })
       .onConflictDoNothing()
       .returning();
@@ -62,6 +64,7 @@ export function registerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
           ...(req.status ? { status: req.status } : {}),
           ...(req.enabled_products ? { enabledProducts: req.enabled_products } : {}),
           ...(req.sign_format ? { signFormat: req.sign_format } : {}),
+          ...(req.late_success_policy ? { lateSuccessPolicy: req.late_success_policy } : {}),
           updatedAt: sql`now()`,
         })
         .where(eq(merchants.id, c.req.valid("param").id))

@@ -17,7 +17,7 @@ export function registerChannelCallbacks(
   deps: ApiDeps & { adapters: ReadonlyMap<ChannelId, ChannelAdapter> },
 ): void {
   // Callbacks that arrive together are applied together (group commit): see callback-batch.ts.
-  const applier = createCallbackApplier(deps.db);
+  const applier = createCallbackApplier(deps.db, { logger: deps.logger });
   const notFound = validationHook({ notFound: { code: "channel.unknown", message: "unknown channel" } });
   // The callback's format is the channel's own (an octet stream to the router), so the route validates only
   // its path; the channel's adapter parses and verifies the rest.
@@ -57,18 +57,20 @@ export function registerChannelCallbacks(
           throw new AppError("channel.signature_invalid", "callback signature does not verify");
         throw new AppError("request.validation_failed", "callback is malformed");
       }
-      const r = parsed.result;
-      const outcome = await applier.submit({ channel, result: r });
-      if (outcome.outcome === "applied") deps.relay.notify();
+      const item = "result" in parsed ? { channel, result: parsed.result } : { channel, operation: parsed.operation };
+      const ref = "result" in parsed ? parsed.result.attemptId : parsed.operation.operationId;
+      const outcome = await applier.submit(item);
+      if (outcome.outcome === "applied" || outcome.outcome === "held_for_review") deps.relay.notify();
+      if (outcome.outcome === "held_for_review")
+        // Recorded and held for an operator (payment or operation requires_review): acknowledged, so the
+        // channel stops repeating what we already hold.
+        deps.logger.error({ channel, ref }, "channel reported an amount or currency that is not ours; held for review");
       if (outcome.outcome === "mismatch") {
-        deps.logger.error(
-          { channel, attemptId: r.attemptId, detail: outcome.detail },
-          "channel callback does not match our records",
-        );
+        deps.logger.error({ channel, ref, detail: outcome.detail }, "channel callback does not match our records");
         throw new AppError("channel.callback_mismatch", "callback does not match our records");
       }
-      // An attempt we have not heard of yet (the router's report is still on its way): answer with the
-      // channel's failure acknowledgement so it retries later.
+      // An attempt or operation we have no record of (an id we never made): the channel's failure
+      // acknowledgement, so it retries and the callback stays on record for reconciliation.
       const ack = adapter.callbackAck(outcome.outcome !== "unknown_attempt");
       return c.body(ack.body, ack.status as 200, { "content-type": ack.contentType }) as never;
     },

@@ -1,5 +1,7 @@
 import { type CreatePaymentBody, createOrder, createPayment } from "@pps/api-contract";
 import { AppError, newId, productRule } from "@pps/domain";
+import { fromHundredths } from "@pps/money";
+import { canAuthorize } from "../payments/operation-rules.ts";
 import type { MiddlewareHandler } from "hono";
 import type { PaymentApiEnv } from "../http/auth.ts";
 import { type ApiDeps, type Ctx, type PaymentApiApp, signedCall } from "../http/context.ts";
@@ -16,12 +18,20 @@ function checkProductRules(req: CreatePaymentBody): void {
   if (!rule.currencies.includes(req.currency)) {
     throw new AppError("payment.currency_not_supported", `${req.product} accepts ${rule.currencies.join(", ")}`);
   }
-  if (req.amount < rule.minAmount || req.amount > rule.maxAmount) {
+  // Limits are set in hundredths of a major unit, so they mean the same in every currency (ISO 4217 exponents).
+  const min = fromHundredths(rule.minAmount, req.currency, "up");
+  const max = fromHundredths(rule.maxAmount, req.currency, "down");
+  if (req.amount < Math.max(1, min) || req.amount > max) {
     throw new AppError(
       "payment.amount_out_of_range",
-      `${req.product} accepts amounts from ${rule.minAmount} to ${rule.maxAmount} minor units`,
+      `${req.product} accepts amounts from ${Math.max(1, min)} to ${max} minor units of ${req.currency}`,
     );
   }
+  if (req.capture_method === "manual" && !canAuthorize(req.product, req.method.wallet ?? null))
+    throw new AppError(
+      "operation.flow_not_supported",
+      `no channel offers pre-authorization (capture_method manual) for ${req.product}${req.method.wallet ? ` with ${req.method.wallet}` : ""}`,
+    );
   const missing = rule.requires.filter((field) => {
     if (field === "payer.phone") return !req.payer.phone;
     if (field === "method.bankCode") return !req.method.bank_code;
@@ -99,6 +109,7 @@ async function submit(
       returnUrl: req.return_url,
       metadata: req.metadata,
       expiresAt,
+      captureMethod: req.capture_method,
     },
   });
   if (!result.replayed) deps.relay.notify();

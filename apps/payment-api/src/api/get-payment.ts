@@ -1,14 +1,16 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import { paymentAttempts, paymentTransitions, payments } from "@pps/db/schema";
 import { getPayment, getPaymentByOrderNo, type PaymentDetail } from "@pps/api-contract";
 import { AppError, type PaymentStatus } from "@pps/domain";
 import { validationHook } from "@pps/runtime";
 import { type ApiDeps, type PaymentApiApp, signedCall } from "../http/context.ts";
+import { toApiOperation } from "../payments/operation-view.ts";
 import { toApiPayment } from "../payments/payment-view.ts";
+import { operationsOf } from "./operations.ts";
 import type { PaymentRow } from "../payments/snapshot.ts";
 
 async function detailed(deps: ApiDeps, row: PaymentRow): Promise<PaymentDetail> {
-  const [attempts, timeline] = await Promise.all([
+  const [attempts, timeline, operations] = await Promise.all([
     deps.db
       .select()
       .from(paymentAttempts)
@@ -17,8 +19,9 @@ async function detailed(deps: ApiDeps, row: PaymentRow): Promise<PaymentDetail> 
     deps.db
       .select()
       .from(paymentTransitions)
-      .where(eq(paymentTransitions.paymentId, row.id))
+      .where(and(eq(paymentTransitions.paymentId, row.id), isNull(paymentTransitions.operationId)))
       .orderBy(asc(paymentTransitions.version), asc(paymentTransitions.id)),
+    operationsOf(deps, row.id),
   ]);
   return {
     ...toApiPayment(row),
@@ -38,6 +41,7 @@ async function detailed(deps: ApiDeps, row: PaymentRow): Promise<PaymentDetail> 
       cause: t.cause,
       at: t.at.toISOString(),
     })),
+    operations: operations.map((o) => toApiOperation(o, row.merchantOrderNo)),
   };
 }
 

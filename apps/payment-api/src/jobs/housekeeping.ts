@@ -5,6 +5,7 @@ import { pruneInbox } from "@pps/messaging";
 import type { ApiDeps } from "../http/context.ts";
 import { pruneReplayState } from "../http/idempotency.ts";
 import { transition } from "../payments/repository.ts";
+import { transitionMany } from "../payments/transitions-batch.ts";
 
 /** States in which an unpaid payment may run out of time. `processing` is not one: a channel call is in flight. */
 export const EXPIRABLE: PaymentStatus[] = [
@@ -39,6 +40,34 @@ export async function expireDuePayments(deps: Pick<ApiDeps, "db">, limit = 500):
   });
 }
 
+/**
+ * Authorizations past the channel's window: the channel has released the hold by itself, so the payment
+ * is canceled (authorization_expired). One waiting on a capture or void still pending is left to its
+ * result. Safe on every replica: each transition is conditional.
+ */
+export async function expireDueAuthorizations(deps: Pick<ApiDeps, "db">, limit = 500): Promise<number> {
+  return deps.db.$client.begin(async (sql) => {
+    const due = await sql<{ id: string }[]>`
+      select p.id from payment.payments p
+      where p.status = 'requires_capture' and p.authorization_expires_at < now()
+        and not exists (select 1 from payment.payment_operations o
+          where o.payment_id = p.id and o.kind in ('capture', 'void') and o.status = 'pending')
+      order by p.authorization_expires_at
+      limit ${limit}`;
+    const done = await transitionMany(
+      sql,
+      due.map(({ id }) => ({
+        paymentId: id,
+        to: "canceled" as const,
+        cause: { cause: "authorization_expiry" },
+        onlyFrom: ["requires_capture" as const],
+        patch: { failureCode: "authorization_expired", failureMessage: "not captured within the channel's window" },
+      })),
+    );
+    return done.filter(Boolean).length;
+  });
+}
+
 /** A durable-enough periodic job: its state is all in Postgres, so a restart loses nothing. */
 export function createHousekeeping(deps: Pick<ApiDeps, "db" | "env" | "logger" | "relay">) {
   let timer: NodeJS.Timeout | undefined;
@@ -47,6 +76,11 @@ export function createHousekeeping(deps: Pick<ApiDeps, "db" | "env" | "logger" |
   const tick = async () => {
     try {
       const expired = await expireDuePayments(deps);
+      const released = await expireDueAuthorizations(deps);
+      if (released > 0) {
+        deps.relay.notify();
+        deps.logger.info({ released }, "released expired authorizations");
+      }
       if (expired > 0) {
         deps.relay.notify();
         deps.logger.info({ expired }, "expired unpaid payments");

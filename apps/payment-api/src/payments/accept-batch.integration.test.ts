@@ -35,6 +35,7 @@ function item(
       currency: "CNY",
       subject: "batch test",
       status: "risk_review",
+      captureMethod: "automatic",
       payerId: `u_${hex()}`,
       payerIp: null,
       payerDeviceId: null,

@@ -26,6 +26,14 @@ export type AcceptItem = {
     | "settlement"
     | "failureCode"
     | "failureMessage"
+    | "amountAuthorized"
+    | "amountCaptured"
+    | "amountRefunded"
+    | "amountRefundPending"
+    | "authorizedAt"
+    | "authorizationExpiresAt"
+    | "capturedAt"
+    | "paidAttemptId"
   >;
   requestId: string;
   payUrl?: string;
@@ -46,6 +54,14 @@ function newRow(values: AcceptItem["values"], now: Date): PaymentRow {
     settlement: null,
     failureCode: null,
     failureMessage: null,
+    amountAuthorized: 0,
+    amountCaptured: 0,
+    amountRefunded: 0,
+    amountRefundPending: 0,
+    authorizedAt: null,
+    authorizationExpiresAt: null,
+    capturedAt: null,
+    paidAttemptId: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -207,15 +223,16 @@ async function writeBatch(
       on conflict do nothing returning 1
     ), p as (
       insert into payment.payments (id, merchant_id, merchant_order_no, product, amount, currency, subject, status, payer_id, payer_ip,
-        payer_device_id, payer_phone, method, notify_url, return_url, metadata, expires_at)
-      select id, m, o, product, amount, currency, subject, status, payer, ip, device, phone, method::jsonb, notify, ret, meta::jsonb, exp::timestamptz
+        payer_device_id, payer_phone, method, notify_url, return_url, metadata, expires_at, capture_method)
+      select id, m, o, product, amount, currency, subject, status, payer, ip, device, phone, method::jsonb, notify, ret, meta::jsonb, exp::timestamptz, capture
       from unnest(${v.map((x) => x.id)}::text[], ${v.map((x) => x.merchantId)}::text[], ${v.map((x) => x.merchantOrderNo)}::text[],
         ${v.map((x) => x.product)}::text[], ${v.map((x) => String(x.amount))}::bigint[], ${v.map((x) => x.currency)}::text[],
         ${v.map((x) => x.subject)}::text[], ${v.map((x) => x.status)}::text[], ${v.map((x) => x.payerId)}::text[],
         ${v.map((x) => x.payerIp)}::text[], ${v.map((x) => x.payerDeviceId)}::text[], ${v.map((x) => x.payerPhone)}::text[],
         ${v.map((x) => json(x.method))}::text[], ${v.map((x) => x.notifyUrl)}::text[], ${v.map((x) => x.returnUrl)}::text[],
-        ${v.map((x) => json(x.metadata))}::text[], ${v.map((x) => x.expiresAt.toISOString())}::text[])
-        as u(id, m, o, product, amount, currency, subject, status, payer, ip, device, phone, method, notify, ret, meta, exp)
+        ${v.map((x) => json(x.metadata))}::text[], ${v.map((x) => x.expiresAt.toISOString())}::text[],
+        ${v.map((x) => x.captureMethod)}::text[])
+        as u(id, m, o, product, amount, currency, subject, status, payer, ip, device, phone, method, notify, ret, meta, exp, capture)
       on conflict (merchant_id, merchant_order_no) do nothing returning 1
     ), t as (
       insert into payment.payment_transitions (payment_id, merchant_id, from_status, to_status, version, cause, cause_ref, event_id, envelope)

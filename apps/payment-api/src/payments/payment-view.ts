@@ -1,5 +1,5 @@
 import type { Payment } from "@pps/api-contract";
-import type { ApiProduct, PaymentStatus } from "@pps/domain";
+import type { ApiProduct, CaptureMethod, PaymentStatus } from "@pps/domain";
 import type { PayerAction, PaymentMethod } from "@pps/messaging";
 import type { PaymentRow } from "./snapshot.ts";
 
@@ -24,6 +24,13 @@ export function toApiPayment(row: PaymentRow, extra: { payUrl?: string | undefin
     failure: row.failureCode ? { code: row.failureCode, message: row.failureMessage } : null,
     settlement: (row.settlement as Payment["settlement"]) ?? null,
     metadata: row.metadata as Record<string, string>,
+    capture_method: row.captureMethod as CaptureMethod,
+    amount_authorized: row.amountAuthorized,
+    amount_captured: row.amountCaptured,
+    amount_refunded: row.amountRefunded,
+    amount_refund_pending: row.amountRefundPending,
+    authorization_expires_at: row.authorizationExpiresAt?.toISOString() ?? null,
+    captured_at: row.capturedAt?.toISOString() ?? null,
     ...(extra.payUrl ? { pay_url: extra.payUrl } : {}),
     expires_at: row.expiresAt.toISOString(),
     created_at: row.createdAt.toISOString(),

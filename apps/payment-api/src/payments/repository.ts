@@ -1,9 +1,11 @@
-import { sql } from "drizzle-orm";
+import type { TransactionSql } from "postgres";
 import { paymentOutbox, paymentTransitions, payments } from "@pps/db/schema";
-import { AppError, paymentStateMachine, type PaymentStatus } from "@pps/domain";
+import { AppError, type PaymentStatus } from "@pps/domain";
 import { outboxRow, paymentEvents, type EventDefinition } from "@pps/messaging";
 import type { Tx } from "../http/idempotency.ts";
 import { changeMessages, type PaymentRow } from "./snapshot.ts";
+// transitions-batch imports this module too; both only use each other's exports at call time.
+import { transitionMany } from "./transitions-batch.ts";
 
 /** The event announcing that a payment entered `status`. */
 export const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
@@ -16,6 +18,8 @@ export const EVENT_FOR: Record<PaymentStatus, EventDefinition> = {
   failed: paymentEvents.failed,
   expired: paymentEvents.expired,
   canceled: paymentEvents.canceled,
+  requires_capture: paymentEvents.requiresCapture,
+  requires_review: paymentEvents.requiresReview,
 };
 
 export type Cause = { cause: string; causeRef?: string | null; detail?: unknown };
@@ -68,22 +72,33 @@ export async function insertPayment(tx: Tx, values: typeof payments.$inferInsert
 }
 
 export type TransitionPatch = Partial<
-  Pick<PaymentRow, "channel" | "channelTxnId" | "action" | "settlement" | "failureCode" | "failureMessage">
+  Pick<
+    PaymentRow,
+    | "channel"
+    | "channelTxnId"
+    | "paidAttemptId"
+    | "action"
+    | "settlement"
+    | "failureCode"
+    | "failureMessage"
+    | "amountAuthorized"
+    | "amountCaptured"
+    | "authorizedAt"
+    | "authorizationExpiresAt"
+    | "capturedAt"
+  >
 >;
 
-const COLUMN: Record<keyof TransitionPatch, string> = {
-  channel: "channel",
-  channelTxnId: "channel_txn_id",
-  action: "action",
-  settlement: "settlement",
-  failureCode: "failure_code",
-  failureMessage: "failure_message",
-};
+/** The postgres.js transaction under a drizzle one, so both kinds of caller share transitionMany. */
+export function sqlOf(tx: Tx): TransactionSql {
+  const client = (tx as unknown as { session?: { client?: TransactionSql } }).session?.client;
+  if (typeof client !== "function") throw new Error("not a postgres.js transaction");
+  return client;
+}
 
 /**
- * Moves a payment to `to` only from a state the machine allows (and, if given, only from `onlyFrom`),
- * with one conditional UPDATE: a concurrent or stale change finds no row and changes nothing. Returns
- * the updated row and the previous status, or null when the transition did not apply.
+ * One payment's transition (see transitionMany, the one implementation of a payment state change) in a
+ * drizzle transaction. Returns the updated row and the previous status, or null when it did not apply.
  */
 export async function transition(
   tx: Tx,
@@ -92,33 +107,14 @@ export async function transition(
   cause: Cause,
   opts: { patch?: TransitionPatch; onlyFrom?: PaymentStatus[]; event?: EventDefinition } = {},
 ): Promise<{ row: PaymentRow; previous: PaymentStatus } | null> {
-  const allowed = paymentStateMachine.sourcesOf(to).filter((s) => !opts.onlyFrom || opts.onlyFrom.includes(s));
-  if (allowed.length === 0) return null;
-  const sets = Object.entries(opts.patch ?? {}).map(([k, v]) => {
-    const value = v !== null && typeof v === "object" ? JSON.stringify(v) : v;
-    return sql`${sql.identifier(COLUMN[k as keyof TransitionPatch])} = ${value}`;
-  });
-  const extra = sets.length ? sql`, ${sql.join(sets, sql`, `)}` : sql``;
-  const result = await tx.execute(sql`
-    update ${payments} p
-       set status = ${to}, version = p.version + 1, updated_at = now()${extra}
-      from (select id, status as previous from ${payments} where id = ${paymentId} for update) old
-     where p.id = old.id and p.status in (${sql.join(
-       allowed.map((s) => sql`${s}`),
-       sql`, `,
-     )})
-    returning p.*, old.previous`);
-  const raw = result[0] as Record<string, unknown> | undefined;
-  if (!raw) return null;
-  const row = fromRaw(raw);
-  const previous = raw.previous as PaymentStatus;
-  await recordChange(tx, row, previous, cause, opts.event);
-  return { row, previous };
+  const [done] = await transitionMany(sqlOf(tx), [{ paymentId, to, cause, ...opts }]);
+  return done ?? null;
 }
 
 /** Raw SQL rows come back snake_case with string bigints and dates; map them like drizzle does. */
 export function fromRaw(r: Record<string, unknown>): PaymentRow {
   const date = (v: unknown) => (v instanceof Date ? v : new Date(String(v)));
+  const optDate = (v: unknown) => (v === null || v === undefined ? null : date(v));
   return {
     id: r.id as string,
     merchantId: r.merchant_id as string,
@@ -137,7 +133,16 @@ export function fromRaw(r: Record<string, unknown>): PaymentRow {
     notifyUrl: r.notify_url as string,
     returnUrl: r.return_url as string,
     metadata: r.metadata,
+    captureMethod: (r.capture_method as string | undefined) ?? "automatic",
+    amountAuthorized: Number(r.amount_authorized ?? 0),
+    amountCaptured: Number(r.amount_captured ?? 0),
+    amountRefunded: Number(r.amount_refunded ?? 0),
+    amountRefundPending: Number(r.amount_refund_pending ?? 0),
+    authorizedAt: optDate(r.authorized_at),
+    authorizationExpiresAt: optDate(r.authorization_expires_at),
+    capturedAt: optDate(r.captured_at),
     channel: (r.channel as string | null) ?? null,
+    paidAttemptId: (r.paid_attempt_id as string | null) ?? null,
     channelTxnId: (r.channel_txn_id as string | null) ?? null,
     action: r.action ?? null,
     settlement: r.settlement ?? null,

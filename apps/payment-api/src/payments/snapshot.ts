@@ -1,5 +1,5 @@
 import type { payments } from "@pps/db/schema";
-import type { PaymentStatus, Product } from "@pps/domain";
+import type { CaptureMethod, PaymentStatus, Product } from "@pps/domain";
 import {
   type Envelope,
   type EventDefinition,
@@ -36,6 +36,12 @@ export function toSnapshot(row: PaymentRow, previousStatus: PaymentStatus | null
     expiresAt: row.expiresAt.toISOString(),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    captureMethod: row.captureMethod as CaptureMethod,
+    amountAuthorized: row.amountAuthorized,
+    amountCaptured: row.amountCaptured,
+    amountRefunded: row.amountRefunded,
+    amountRefundPending: row.amountRefundPending,
+    authorizationExpiresAt: row.authorizationExpiresAt?.toISOString() ?? null,
   };
 }
 

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
 import { channelEvents, makeEnvelope, riskEvents, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
 import { isolatedDatabase } from "@pps/test-support";
+import { createLogger } from "@pps/logger";
+import { attemptIdOf } from "@pps/domain";
 import { createChannelResultBatchHandler } from "../consumers/channel-results.ts";
 import { createRiskDecisionBatchHandler } from "../consumers/risk-decisions.ts";
 import type { CallbackResult } from "@pps/channels";
@@ -37,6 +39,7 @@ async function newPayment(): Promise<string> {
       currency: "CNY",
       subject: "s",
       status: "risk_review",
+      captureMethod: "automatic",
       payerId: `u_${hex()}`,
       payerIp: null,
       payerDeviceId: null,
@@ -171,7 +174,7 @@ describe("batch consumers", () => {
     const result = (outcome: AttemptResult["outcome"], extra: Partial<AttemptResult> = {}) =>
       makeEnvelope({
         type: channelEvents.attemptResult.type,
-        version: 1,
+        version: 2,
         aggregateId: p,
         payload: {
           paymentId: p,
@@ -188,10 +191,17 @@ describe("batch consumers", () => {
           failureMessage: null,
           willRetry: false,
           occurredAt: new Date().toISOString(),
+          authorizationExpiresAt: null,
+          reportedAmount: null,
+          reportedCurrency: null,
           ...extra,
         } satisfies AttemptResult,
       });
-    const handler = createChannelResultBatchHandler({ db, relay });
+    const handler = createChannelResultBatchHandler({
+      db,
+      relay,
+      logger: createLogger({ service: "test", level: "silent" }),
+    });
     const action = result("requires_action", {
       action: { type: "qr_code", payload: "alipays://x" } as AttemptResult["action"],
     });
@@ -252,20 +262,82 @@ describe("callback batch", () => {
       applier.submit(cb(old, "failed")),
       applier.submit(cb("att_unknown", "succeeded")),
     ]);
-    expect((await first).outcome).toBe("mismatch");
+    // A success for another amount is held for review, not applied (and acknowledged: we hold it).
+    expect((await first).outcome).toBe("held_for_review");
     expect(verdicts.map((v) => v.outcome)).toEqual(["applied", "duplicate", "stale", "stale", "unknown_attempt"]);
-    expect(await state(paid)).toMatchObject({ status: "succeeded", version: 2, outbox: 2 });
+    // Created and succeeded, and on the restricted topic the message that tells the router the callback
+    // settled the attempt (so it stops querying the channel about it).
+    expect(await state(paid)).toMatchObject({ status: "succeeded", version: 2, outbox: 2, internal: 2 });
     expect(await state(failedOver)).toMatchObject({ status: "requires_action", outbox: 1 });
-    expect(await state(other)).toMatchObject({ status: "requires_action", outbox: 1 });
+    expect(await state(other)).toMatchObject({ status: "requires_review", outbox: 2 });
     const recorded = await db.$client<{ outcome: string }[]>`
       select outcome from payment.channel_callbacks where attempt_id = any(${[a1, old, a3, "att_unknown"]}::text[]) order by id`;
     expect(recorded.map((r) => r.outcome).sort()).toEqual([
       "applied",
       "duplicate",
-      "mismatch",
+      "held_for_review",
       "stale",
       "stale",
       "unknown_attempt",
     ]);
+  });
+
+  it("applies a callback that arrives before the router's report, which then cannot take it back", async () => {
+    const p = await newPayment();
+    await db.$client`update payment.payments set status = 'processing' where id = ${p}`;
+    const attemptId = attemptIdOf(p, 1);
+    const applier = createCallbackApplier(db);
+    const verdict = await applier.submit({
+      channel: "wechat",
+      result: {
+        channel: "wechat",
+        attemptId,
+        channelTxnId: "wx_early",
+        status: "succeeded",
+        amount: 500,
+        currency: "CNY",
+        settlement: null,
+        failureCode: null,
+        failureMessage: null,
+        occurredAt: new Date().toISOString(),
+      },
+    });
+    expect(verdict).toMatchObject({ outcome: "applied", paymentId: p });
+    expect(await state(p)).toMatchObject({ status: "succeeded", channel: "wechat" });
+    // The router's report of the same attempt (pending: it had asked and the answer said "wait") comes late.
+    const handler = createChannelResultBatchHandler({
+      db,
+      relay,
+      logger: createLogger({ service: "test", level: "silent" }),
+    });
+    const report = makeEnvelope({
+      type: channelEvents.attemptResult.type,
+      version: 2,
+      aggregateId: p,
+      payload: {
+        paymentId: p,
+        attemptId,
+        attemptNo: 1,
+        channel: "wechat",
+        outcome: "pending",
+        channelTxnId: "wx_early",
+        amount: 500,
+        currency: "CNY",
+        settlement: null,
+        action: null,
+        failureCode: null,
+        failureMessage: null,
+        willRetry: false,
+        occurredAt: new Date().toISOString(),
+        authorizationExpiresAt: null,
+        reportedAmount: null,
+        reportedCurrency: null,
+      } satisfies AttemptResult,
+    });
+    await handler([{ envelope: report, ctx }]);
+    const [attempt] = await db.$client<{ outcome: string }[]>`
+      select outcome from payment.payment_attempts where attempt_id = ${attemptId}`;
+    expect(attempt?.outcome).toBe("succeeded");
+    expect(await state(p)).toMatchObject({ status: "succeeded", version: 2 });
   });
 });
