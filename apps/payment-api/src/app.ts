@@ -11,6 +11,7 @@ import { registerNotifications } from "./api/notifications.ts";
 import { registerOperations } from "./api/operations.ts";
 import { registerPayLink } from "./api/pay-link.ts";
 import { registerResendVerification } from "./api/resend-verification.ts";
+import { registerReviews } from "./api/reviews.ts";
 import { registerVerifyPayment } from "./api/verify-payment.ts";
 import type { PaymentApiEnv } from "./http/auth.ts";
 import type { ApiDeps, PaymentApiApp } from "./http/context.ts";
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): PaymentApiApp {
   registerPayLink(app, deps);
   registerChannelCallbacks(app, deps);
   registerAdmin(app, deps);
+  registerReviews(app, deps);
   registerEventsFeed(app, deps);
   registerNotifications(app, deps);
   registerInternal(app, deps);

@@ -151,6 +151,15 @@ async function refused(call: Promise<unknown>): Promise<PaymentsApiError> {
   return error as PaymentsApiError;
 }
 
+async function review(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${api.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
 const countOps = async (paymentId: string) =>
   Number(
     (await db.$client`select count(*)::int as n from payment.payment_operations where payment_id = ${paymentId}`)[0]!.n,
@@ -267,6 +276,24 @@ describe("refunds", () => {
     expect(await countOps(failed.id)).toBe(0);
   });
 
+  it("answers a repeated Idempotency-Key with the first refund, and refuses it with another body", async () => {
+    const p = await paidPayment(wallet(4_000), "alipay");
+    const k = key();
+    const body = { merchant_refund_no: refundNo(), amount: 400 };
+    const first = await client.refundPayment(p.id, body, k);
+    const again = await client.request("POST", `/v1/payments/${p.id}/refunds`, {
+      body,
+      idempotencyKey: k.idempotencyKey,
+    });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect((again.body as Operation).id).toBe(first.id);
+    const other = await refused(client.refundPayment(p.id, { ...body, amount: 401 }, k));
+    expect([other.status, other.code]).toEqual([409, "request.idempotency_key_reused"]);
+    expect(await countOps(p.id)).toBe(1);
+    expect((await client.getPayment(p.id)).amount_refund_pending).toBe(400);
+  });
+
   it("refuses flows the channel lacks before anything is written", async () => {
     const p = await paidPayment(wallet(2_000, "wechat"), "wechat");
     const cancel = await refused(client.cancelPayment(p.id, {}, key()));
@@ -290,6 +317,22 @@ describe("refunds", () => {
       what: "refund held",
     }).then(() => client.getPayment(p.id));
     expect(held).toMatchObject({ amount_refunded: 0, amount_refund_pending: 1_000 });
+
+    // An operator checks the channel's record and decides; the decision goes through the same write path.
+    const noToken = await fetch(`${api.url}/v1/admin/operations/${op.id}/review`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ outcome: "succeeded", note: "checked" }),
+    });
+    expect(noToken.status).toBe(401);
+    const decided = await review(`/v1/admin/operations/${op.id}/review`, {
+      outcome: "succeeded",
+      note: "statement shows 1,000",
+    });
+    expect(decided).toMatchObject({ status: 200, body: { id: op.id, status: "succeeded" } });
+    expect(await client.getPayment(p.id)).toMatchObject({ amount_refunded: 1_000, amount_refund_pending: 0 });
+    const again = await review(`/v1/admin/operations/${op.id}/review`, { outcome: "failed", note: "twice" });
+    expect(again.status).toBe(409);
   });
 });
 
@@ -448,5 +491,15 @@ describe("money taken is never hidden", () => {
     expect((await refused(client.refundPayment(p.id, { merchant_refund_no: refundNo(), amount: 1 }, key()))).code).toBe(
       "payment.invalid_state",
     );
+    const decided = await review(`/v1/admin/payments/${p.id}/review`, {
+      outcome: "failed",
+      note: "channel has no such charge",
+    });
+    expect(decided).toMatchObject({ status: 200, body: { status: "failed", failure: { code: "review_failed" } } });
+    expect((await client.getPayment(p.id)).timeline.at(-1)).toMatchObject({
+      from: "requires_review",
+      to: "failed",
+      cause: "operator_review",
+    });
   });
 });

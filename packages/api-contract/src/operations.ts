@@ -103,3 +103,15 @@ export const refundListSchema = z
 
 export const refundIdParams = z.object({ id: refundIdSchema.openapi({ param: { name: "id", in: "path" } }) });
 export const byRefundNoQuery = z.strictObject({ merchant_refund_no: merchantRefSchema });
+
+export const reviewBody = z
+  .strictObject({
+    outcome: z.enum(["succeeded", "failed"]).openapi({
+      description:
+        "What the channel's own record shows after looking: succeeded (it took, or moved, the amount we asked for) or failed (it did not).",
+    }),
+    note: text(500).openapi({ description: "Why: what was checked (kept in the audit trail)." }),
+  })
+  .openapi("ReviewDecision");
+
+export const operationIdParams = z.object({ id: operationIdSchema.openapi({ param: { name: "id", in: "path" } }) });

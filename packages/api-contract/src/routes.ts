@@ -22,6 +22,8 @@ import {
 } from "./notifications.ts";
 import {
   byRefundNoQuery,
+  operationIdParams,
+  reviewBody,
   cancelBody,
   captureBody,
   operationSchema,
@@ -357,6 +359,38 @@ export const setPayerStatus = createRoute({
   },
 });
 
+export const resolvePaymentReview = createRoute({
+  method: "post",
+  path: "/v1/admin/payments/{id}/review",
+  operationId: "resolvePaymentReview",
+  tags: ["Admin"],
+  summary: "Decide a payment held for review (requires_review)",
+  description:
+    "A channel reported a result whose amount or currency did not match the payment, so nothing was applied. After checking the channel's record, say whether it took the payment's amount (succeeded: applied in full) or not (failed).",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: paymentIdParams, query: noQuery, body: jsonBody(reviewBody) },
+  responses: {
+    200: { description: "The payment after the decision.", content: json(paymentSchema) },
+    ...errorResponses([...ADMIN_ERRORS, "payment.not_found", "payment.invalid_state"]),
+  },
+});
+
+export const resolveOperationReview = createRoute({
+  method: "post",
+  path: "/v1/admin/operations/{id}/review",
+  operationId: "resolveOperationReview",
+  tags: ["Admin"],
+  summary: "Decide an operation held for review (requires_review)",
+  description:
+    "A channel reported an operation result that did not match it (amount, currency), so it keeps its reservation and moved nothing. succeeded applies it (a refund's amount becomes refunded); failed releases it.",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: operationIdParams, query: noQuery, body: jsonBody(reviewBody) },
+  responses: {
+    200: { description: "The operation after the decision.", content: json(operationSchema) },
+    ...errorResponses([...ADMIN_ERRORS, "operation.not_found", "payment.invalid_state"]),
+  },
+});
+
 export const getMerchantSigning = createRoute({
   method: "get",
   path: "/internal/v1/merchants/{id}/signing",
@@ -539,5 +573,7 @@ export const paymentApiRoutes = {
   createMerchant,
   updateMerchant,
   setPayerStatus,
+  resolvePaymentReview,
+  resolveOperationReview,
   getMerchantSigning,
 } as const;

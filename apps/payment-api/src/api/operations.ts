@@ -14,7 +14,13 @@ import type { TransactionSql } from "postgres";
 import { type ApiDeps, type Ctx, type PaymentApiApp, signedCall } from "../http/context.ts";
 import { requestHash, runIdempotent } from "../http/idempotency.ts";
 import { checkRefundRules, onSettlementDay, requireFlow, reverseKind } from "../payments/operation-rules.ts";
-import { type OperationRow, operationFromRaw, type ReserveRefusal, reserveOperation } from "../payments/operations.ts";
+import {
+  OperationRefused,
+  type OperationRow,
+  operationFromRaw,
+  type ReserveRefusal,
+  reserveOperation,
+} from "../payments/operations.ts";
 import { toApiOperation } from "../payments/operation-view.ts";
 import { fromRaw, sqlOf } from "../payments/repository.ts";
 import type { PaymentRow } from "../payments/snapshot.ts";
@@ -122,7 +128,7 @@ async function execute(c: Ctx, deps: ApiDeps, paymentId: string, decide: (p: Pay
       const payment = await lockPayment(sql, merchant.id, paymentId);
       const ask = decide(payment, now);
       const amount = await plan(sql, payment, ask, now);
-      const reserved = await reserveOperation(sql, {
+      const op = await reserveOperation(sql, {
         id: newId(OPERATION_ID_PREFIX[ask.kind]),
         kind: ask.kind,
         paymentId,
@@ -132,12 +138,12 @@ async function execute(c: Ctx, deps: ApiDeps, paymentId: string, decide: (p: Pay
         reason: ask.reason,
         origin: ask.origin,
         cause: { cause: "api", causeRef: c.get("requestId") },
-      });
-      if (!reserved.ok) {
-        const [code, message] = REFUSALS[reserved.refusal];
+      }).catch((err: unknown) => {
+        if (!(err instanceof OperationRefused)) throw err;
+        const [code, message] = REFUSALS[err.refusal];
         throw appError(code, message);
-      }
-      return { status: 201, body: toApiOperation(reserved.op, payment.merchantOrderNo) };
+      });
+      return { status: 201, body: toApiOperation(op, payment.merchantOrderNo) };
     },
   );
   if (!result.replayed) deps.relay.notify();

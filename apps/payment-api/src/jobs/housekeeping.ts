@@ -47,22 +47,30 @@ export async function expireDuePayments(deps: Pick<ApiDeps, "db">, limit = 500):
  */
 export async function expireDueAuthorizations(deps: Pick<ApiDeps, "db">, limit = 500): Promise<number> {
   return deps.db.$client.begin(async (sql) => {
+    // Locked first: a capture or void takes the same lock before it is recorded, so once we hold it the
+    // next statement sees every one committed before (and none can start until we are done).
     const due = await sql<{ id: string }[]>`
-      select p.id from payment.payments p
-      where p.status = 'requires_capture' and p.authorization_expires_at < now()
-        and not exists (select 1 from payment.payment_operations o
-          where o.payment_id = p.id and o.kind in ('capture', 'void') and o.status = 'pending')
-      order by p.authorization_expires_at
-      limit ${limit}`;
+      select id from payment.payments
+      where status = 'requires_capture' and authorization_expires_at < now()
+      order by authorization_expires_at
+      limit ${limit}
+      for update skip locked`;
+    if (due.length === 0) return 0;
+    const busy = await sql<{ payment_id: string }[]>`
+      select payment_id from payment.payment_operations
+      where payment_id = any(${due.map((d) => d.id)}::text[]) and kind in ('capture', 'void') and status = 'pending'`;
+    const waiting = new Set(busy.map((b) => b.payment_id));
     const done = await transitionMany(
       sql,
-      due.map(({ id }) => ({
-        paymentId: id,
-        to: "canceled" as const,
-        cause: { cause: "authorization_expiry" },
-        onlyFrom: ["requires_capture" as const],
-        patch: { failureCode: "authorization_expired", failureMessage: "not captured within the channel's window" },
-      })),
+      due
+        .filter(({ id }) => !waiting.has(id))
+        .map(({ id }) => ({
+          paymentId: id,
+          to: "canceled" as const,
+          cause: { cause: "authorization_expiry" },
+          onlyFrom: ["requires_capture" as const],
+          patch: { failureCode: "authorization_expired", failureMessage: "not captured within the channel's window" },
+        })),
     );
     return done.filter(Boolean).length;
   });

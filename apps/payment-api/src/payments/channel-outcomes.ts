@@ -147,8 +147,9 @@ export async function applyLateSuccessPolicy(
       const choice = reverseKind(row, new Date());
       const amount =
         choice.kind === "refund" ? choice.amount! : choice.kind === "void" ? row.amountAuthorized : row.amountCaptured;
-      // A savepoint: a refused policy must not undo the late success itself.
-      const reserved = await sql.savepoint((sp) =>
+      // A savepoint: a refused policy (OperationRefused rolls its reservation back) must not undo the late
+      // success itself.
+      await sql.savepoint((sp) =>
         reserveOperation(sp as unknown as TransactionSql, {
           id: newId(OPERATION_ID_PREFIX[choice.kind]),
           kind: choice.kind,
@@ -161,12 +162,7 @@ export async function applyLateSuccessPolicy(
           cause: { cause: "late_success_policy", causeRef: row.id },
         }),
       );
-      if (reserved.ok) n++;
-      else
-        logger?.error(
-          { paymentId: row.id, refusal: reserved.refusal },
-          "late success could not be refunded automatically",
-        );
+      n++;
     } catch (err) {
       logger?.error({ err, paymentId: row.id }, "late success could not be refunded automatically");
     }

@@ -209,12 +209,16 @@ export type ReserveRefusal =
  * - void: status requires_capture, the authorization not expired, amount = authorized.
  * The operation row is inserted by the same statement (only if the condition held), and the partial
  * unique indexes make a second live capture/void/cancel, or a reused merchant number, insert nothing.
- * Returns the operation, or why nothing was written.
+ * Returns the operation; throws OperationRefused, saying why, when nothing may be written.
  */
-export async function reserveOperation(
-  sql: TransactionSql,
-  n: NewOperation,
-): Promise<{ ok: true; op: OperationRow } | { ok: false; refusal: ReserveRefusal }> {
+export class OperationRefused extends Error {
+  override readonly name = "OperationRefused";
+  constructor(readonly refusal: ReserveRefusal) {
+    super(`operation refused: ${refusal}`);
+  }
+}
+
+export async function reserveOperation(sql: TransactionSql, n: NewOperation): Promise<OperationRow> {
   const rows = await sql<Record<string, unknown>[]>`
     with p as (
       update payment.payments set
@@ -238,15 +242,16 @@ export async function reserveOperation(
     on conflict do nothing
     returning o.*`;
   const raw = rows[0];
-  if (!raw) return { ok: false, refusal: await whyRefused(sql, n) };
+  if (!raw) throw new OperationRefused(await whyRefused(sql, n));
   const op = operationFromRaw(raw);
   await recordOperationChanges(sql, [{ op, previous: null, cause: n.cause }]);
-  return { ok: true, op };
+  return op;
 }
 
 /**
  * Why reserveOperation wrote nothing. When the payment matched but the insert conflicted, the statement
- * has already reserved: the caller's transaction must roll back (every caller throws on a refusal).
+ * has already reserved: hence OperationRefused is thrown, so the caller's transaction (or savepoint) rolls
+ * back and no reservation outlives its refusal.
  */
 async function whyRefused(sql: TransactionSql, n: NewOperation): Promise<ReserveRefusal> {
   const [p] = await sql<Record<string, unknown>[]>`select * from payment.payments where id = ${n.paymentId}`;
