@@ -5,10 +5,16 @@ import { type AttemptResult, channelEvents, type Envelope } from "@pps/messaging
 import { Coalescer, type Settled, settleInRounds } from "@pps/runtime";
 import type { AttemptRef } from "./attempt-result.ts";
 import type { RoutingInput, Candidate } from "./ranking.ts";
-import { type AttemptStatus, FINAL_ATTEMPT_STATUSES } from "./resolution-policy.ts";
-
-/** The consumer name in routing.inbox. */
-export const CONSUMER = "router";
+import { type AttemptStatus, FINAL_ATTEMPT_STATUSES, type OutcomeUpdate } from "./resolution-policy.ts";
+import {
+  CONSUMER,
+  claimDueStatement,
+  iso,
+  outboxInsert,
+  outcomeUpdate,
+  queriedTable,
+  settleByCallback,
+} from "./routing-sql.ts";
 
 const OUTBOX_TOPIC = channelEvents.attemptResult.topic;
 
@@ -29,15 +35,7 @@ export type NewAttempt = AttemptRef & {
   lastError?: string | null;
 };
 
-export type AttemptUpdate = {
-  status: AttemptStatus;
-  channelTxnId: string | null;
-  failureCode: string | null;
-  lastError: string | null;
-  nextQueryAt: number | null;
-  /** Start the query schedule of the new status from the beginning. */
-  resetQueryCount: boolean;
-};
+export type AttemptUpdate = OutcomeUpdate<AttemptStatus> & { channelTxnId: string | null };
 
 export type DueAttempt = AttemptRef & {
   status: AttemptStatus;
@@ -76,11 +74,7 @@ export type AttemptStoreOptions = {
 };
 
 const TERMINAL = FINAL_ATTEMPT_STATUSES;
-const FINAL_LIST = sql.join(
-  TERMINAL.map((s) => sql`${s}::text`),
-  sql`, `,
-);
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const ATTEMPTS = queriedTable("routing.attempts", "channel_txn_id", TERMINAL);
 const byKey =
   <T>(key: (item: T) => string) =>
   (a: T, b: T) =>
@@ -152,10 +146,6 @@ const DECISION_COLUMNS = sql.raw(
 const ATTEMPT_COLUMNS = sql.raw(
   "id, payment_id, attempt_no, channel, status, amount, currency, expires_at, next_query_at, failure_code, last_error, completed_at",
 );
-
-function outboxValues(envelope: Envelope<AttemptResult>) {
-  return sql`${envelope.id}::uuid, ${OUTBOX_TOPIC}::text, ${envelope.aggregateId}::text, ${JSON.stringify(envelope)}::jsonb`;
-}
 
 export class AttemptStore {
   private readonly begins: Coalescer<BeginItem, BeginResult>;
@@ -290,20 +280,6 @@ export class AttemptStore {
     return items.map((i) => done.has(i.id));
   }
 
-  private updateStatement(id: string, from: { status: AttemptStatus }, u: AttemptUpdate) {
-    return sql`update routing.attempts set
-        status = ${u.status}::text,
-        channel_txn_id = coalesce(${u.channelTxnId}::text, channel_txn_id),
-        failure_code = ${u.failureCode}::text,
-        last_error = coalesce(${u.lastError}::text, last_error),
-        next_query_at = ${iso(u.nextQueryAt)}::timestamptz,
-        query_count = ${u.resetQueryCount ? sql`0` : sql`query_count`},
-        updated_at = now(),
-        completed_at = ${TERMINAL.includes(u.status) ? sql`now()` : sql`completed_at`}
-      where id = ${id}::text and status = ${from.status}::text
-      returning id`;
-  }
-
   /**
    * A channel's callback settled this attempt (payment-api's payment.internal.channel_settled): claims the
    * message and stops the attempt being queried, in one statement. An attempt not final yet takes the
@@ -311,26 +287,12 @@ export class AttemptStore {
    * conditional on `sending`); one already final keeps its status (payment-api applies whatever comes
    * later). `claimed` false: a redelivery; `settled` false: no such attempt.
    */
-  async settleByCallback(
+  settleByCallback(
     messageId: string,
     id: string,
     outcome: "succeeded" | "failed" | "authorized",
   ): Promise<{ claimed: boolean; settled: boolean }> {
-    const rows = await this.db.execute<{ claimed: number; settled: number }>(sql`
-      with claimed as (
-        insert into routing.inbox (consumer, message_id) values (${CONSUMER}::text, ${messageId}::uuid)
-        on conflict do nothing returning message_id
-      ), u as (
-        update routing.attempts set
-          status = case when status in (${FINAL_LIST}) then status else ${outcome}::text end,
-          next_query_at = null,
-          updated_at = now(),
-          completed_at = coalesce(completed_at, now())
-        where id = ${id}::text and exists (select 1 from claimed)
-        returning id
-      )
-      select (select count(*) from claimed)::int as claimed, (select count(*) from u)::int as settled`);
-    return { claimed: (rows[0]?.claimed ?? 0) > 0, settled: (rows[0]?.settled ?? 0) > 0 };
+    return settleByCallback(this.db, ATTEMPTS, messageId, id, outcome);
   }
 
   /**
@@ -344,18 +306,15 @@ export class AttemptStore {
     next: NewAttempt,
   ): Promise<boolean> {
     const rows = await this.db.execute<{ n: number }>(sql`
-      with u as (${this.updateStatement(failed.id, { status: "sending" }, failed.update)}),
-      o as (insert into routing.outbox (event_id, topic, key, envelope) select ${outboxValues(failed.event)} from u returning id),
+      with u as (${outcomeUpdate(ATTEMPTS, failed.id, { status: "sending" }, failed.update, failed.update.channelTxnId)}),
+      o as (${outboxInsert(OUTBOX_TOPIC, failed.event)} from u returning id),
       d as (insert into routing.decisions (${DECISION_COLUMNS}) select ${decisionValues(decision)} from u returning id),
       a as (insert into routing.attempts (${ATTEMPT_COLUMNS}) select ${attemptValues(next)} from u returning id)
       select (select count(*) from u)::int as n`);
     return (rows[0]?.n ?? 0) > 0;
   }
 
-  /**
-   * Claims attempts whose query is due, pushing their next_query_at out by `leaseMs` so no other replica
-   * takes them meanwhile, and counting the query.
-   */
+  /** Claims attempts whose query is due, under a lease of `leaseMs` (claimDueStatement). */
   async claimDue(limit: number, leaseMs: number): Promise<DueAttempt[]> {
     const rows = await this.db.execute<{
       id: string;
@@ -369,12 +328,14 @@ export class AttemptStore {
       query_count: number;
       created_at: string | Date;
       expires_at: string | Date;
-    }>(sql`
-      update routing.attempts set next_query_at = now() + make_interval(secs => ${leaseMs / 1000}::float8), query_count = query_count + 1
-      where id in (
-        select id from routing.attempts where next_query_at <= now() order by next_query_at limit ${limit}::int for update skip locked
-      )
-      returning id, payment_id, attempt_no, channel, status, amount, currency, channel_txn_id, query_count, created_at, expires_at`);
+    }>(
+      claimDueStatement(
+        ATTEMPTS,
+        limit,
+        leaseMs,
+        "id, payment_id, attempt_no, channel, status, amount, currency, channel_txn_id, query_count, created_at, expires_at",
+      ),
+    );
     return rows.map((r) => ({
       id: r.id,
       paymentId: r.payment_id,

@@ -1,20 +1,8 @@
 import { OPERATION_KINDS } from "@pps/domain";
-import {
-  BEARER_ERRORS,
-  createRoute,
-  errorResponses,
-  json,
-  noQuery,
-  type ServiceApp,
-  validationHook,
-  z,
-} from "@pps/runtime";
+import { BEARER_ERRORS, type ServiceApp, validationHook, z } from "@pps/runtime";
 import { OPERATION_CALL_STATUSES, type OperationCallStatus } from "./operation-policy.ts";
 import type { OperationCallStore } from "./operation-store.ts";
-import { adminSecurity } from "./router-api.ts";
-
-const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-const timestamp = z.string().openapi({ format: "date-time" });
+import { paymentRecordsRoute, queriedRowShape, queriedRowView } from "./payment-records-route.ts";
 
 export const operationCallsSchema = z
   .object({
@@ -30,43 +18,20 @@ export const operationCallsSchema = z
         amount: z.int().openapi({ description: "Minor units of the currency." }),
         currency: z.string(),
         channelOpId: z.string().nullable(),
-        failureCode: z.string().nullable(),
-        lastError: z.string().nullable(),
-        queryCount: z.int(),
-        nextQueryAt: timestamp
-          .nullable()
-          .openapi({ description: "When the channel is asked about it next; null: never." }),
-        createdAt: timestamp,
-        updatedAt: timestamp,
-        completedAt: timestamp.nullable(),
+        ...queriedRowShape("When the channel is asked about it next; null: never."),
       }),
     ),
   })
   .openapi("OperationCalls");
 type OperationCallsBody = z.output<typeof operationCallsSchema>;
 
-export const getOperationCallsRoute = createRoute({
-  method: "get",
+export const getOperationCallsRoute = paymentRecordsRoute({
   path: "/v1/routing/operations/{paymentId}",
   operationId: "getOperationCalls",
-  tags: ["Routing"],
   summary: "The channel calls of a payment's operations (capture, void, cancel, refund)",
-  security: adminSecurity,
-  request: {
-    params: z.object({
-      paymentId: z
-        .string()
-        .openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }),
-    }),
-    query: noQuery,
-  },
-  responses: {
-    200: {
-      description: "The payment's operation calls in the order they were requested (none: an empty list).",
-      content: json(operationCallsSchema),
-    },
-    ...errorResponses(BEARER_ERRORS),
-  },
+  description: "The payment's operation calls in the order they were requested (none: an empty list).",
+  schema: operationCallsSchema,
+  errors: BEARER_ERRORS,
 });
 
 /** GET /v1/routing/operations/{paymentId}: what each operation's channel call did, and whether it is still asked about. */
@@ -86,13 +51,7 @@ export function getOperationCalls(app: ServiceApp, deps: { operations: Operation
           amount: o.amount,
           currency: o.currency,
           channelOpId: o.channelOpId,
-          failureCode: o.failureCode,
-          lastError: o.lastError,
-          queryCount: o.queryCount,
-          nextQueryAt: iso(o.nextQueryAt),
-          createdAt: o.createdAt.toISOString(),
-          updatedAt: o.updatedAt.toISOString(),
-          completedAt: iso(o.completedAt),
+          ...queriedRowView(o),
         })),
       };
       return c.json(body, 200);

@@ -1,23 +1,11 @@
 import { AppError } from "@pps/domain";
-import {
-  BEARER_ERRORS,
-  createRoute,
-  errorResponses,
-  json,
-  noQuery,
-  type ServiceApp,
-  validationHook,
-  z,
-} from "@pps/runtime";
+import { BEARER_ERRORS, type ServiceApp, validationHook, z } from "@pps/runtime";
 import type { AttemptStore } from "./attempt-store.ts";
 import { channelIdSchema } from "./channel-views.ts";
 import { CIRCUIT_STATES } from "./circuit-breaker.ts";
+import { paymentRecordsRoute, queriedRowShape, queriedRowView, timestamp } from "./payment-records-route.ts";
 import { type Candidate, EXCLUSION_REASONS } from "./ranking.ts";
 import { ATTEMPT_STATUSES } from "./resolution-policy.ts";
-import { adminSecurity } from "./router-api.ts";
-
-const iso = (d: Date | null) => (d === null ? null : d.toISOString());
-const timestamp = z.string().openapi({ format: "date-time" });
 
 const candidateSchema = z
   .object({
@@ -77,41 +65,20 @@ export const routingDecisionsSchema = z
         amount: z.int(),
         currency: z.string(),
         channelTxnId: z.string().nullable(),
-        failureCode: z.string().nullable(),
-        lastError: z.string().nullable(),
-        queryCount: z.int(),
-        nextQueryAt: timestamp.nullable(),
-        createdAt: timestamp,
-        updatedAt: timestamp,
-        completedAt: timestamp.nullable(),
+        ...queriedRowShape(),
       }),
     ),
   })
   .openapi("RoutingDecisions");
 type RoutingDecisionsBody = z.output<typeof routingDecisionsSchema>;
 
-export const getRoutingDecisionsRoute = createRoute({
-  method: "get",
+export const getRoutingDecisionsRoute = paymentRecordsRoute({
   path: "/v1/routing/decisions/{paymentId}",
   operationId: "getRoutingDecisions",
-  tags: ["Routing"],
   summary: "Why each channel was (not) chosen for a payment, and what each attempt did",
-  security: adminSecurity,
-  request: {
-    params: z.object({
-      paymentId: z
-        .string()
-        .openapi({ description: "The payment id (pay_…).", example: "pay_01JDW6W3W9Q4T1H3ZB0Y4KQ8MX" }),
-    }),
-    query: noQuery,
-  },
-  responses: {
-    200: {
-      description: "The decisions (the first and each failover) and the attempts, in order.",
-      content: json(routingDecisionsSchema),
-    },
-    ...errorResponses([...BEARER_ERRORS, "payment.not_found"]),
-  },
+  description: "The decisions (the first and each failover) and the attempts, in order.",
+  schema: routingDecisionsSchema,
+  errors: [...BEARER_ERRORS, "payment.not_found"],
 });
 
 /** GET /v1/routing/decisions/{paymentId}: why each channel was (not) chosen, and what each attempt did. */
@@ -145,13 +112,7 @@ export function getRoutingDecisions(app: ServiceApp, deps: { store: AttemptStore
           amount: a.amount,
           currency: a.currency,
           channelTxnId: a.channelTxnId,
-          failureCode: a.failureCode,
-          lastError: a.lastError,
-          queryCount: a.queryCount,
-          nextQueryAt: iso(a.nextQueryAt),
-          createdAt: a.createdAt.toISOString(),
-          updatedAt: a.updatedAt.toISOString(),
-          completedAt: iso(a.completedAt),
+          ...queriedRowView(a),
         })),
       };
       return c.json(body, 200);

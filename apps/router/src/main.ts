@@ -65,29 +65,17 @@ runMain(async () => {
   const planner = new RoutePlanner(state);
   const callbackUrl = (channel: string) => `${env.CALLBACK_BASE_URL}/v1/channel-callbacks/${channel}`;
   const limiter = new InFlightLimiter(env.ROUTER_CONCURRENCY);
-  const runner = new AttemptRunner({
+  // What every runner and resolver of channel calls is given.
+  const channelCalls = {
     adapters,
-    state,
-    planner,
-    store,
     notify,
     metrics,
     logger,
     timeoutMs: env.CHANNEL_TIMEOUT_MS,
     stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
-    callbackUrl,
-    waiting,
-    ...wait,
-  });
-  const operationRunner = new OperationRunner({
-    adapters,
-    store: operations,
-    notify,
-    metrics,
-    logger,
-    timeoutMs: env.CHANNEL_TIMEOUT_MS,
-    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
-  });
+  };
+  const runner = new AttemptRunner({ ...channelCalls, state, planner, store, callbackUrl, waiting, ...wait });
+  const operationRunner = new OperationRunner({ ...channelCalls, store: operations });
   const waiter = new RouteWaiter({
     waiting,
     planner,
@@ -99,24 +87,8 @@ runMain(async () => {
     timeoutMs: env.CHANNEL_TIMEOUT_MS,
     retryMs: env.ROUTE_WAIT_RETRY_MS,
   });
-  const resolver = new AttemptResolver({
-    store,
-    adapters,
-    notify,
-    metrics,
-    logger,
-    timeoutMs: env.CHANNEL_TIMEOUT_MS,
-    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
-  });
-  const operationResolver = new OperationResolver({
-    store: operations,
-    adapters,
-    notify,
-    metrics,
-    logger,
-    timeoutMs: env.CHANNEL_TIMEOUT_MS,
-    stuckQueryDelaysMs: env.ROUTER_STUCK_QUERY_DELAYS_MS,
-  });
+  const resolver = new AttemptResolver({ ...channelCalls, store });
+  const operationResolver = new OperationResolver({ ...channelCalls, store: operations });
   const consumer = createRouterConsumer({
     kafka: infra.kafka,
     topicPrefix: env.KAFKA_TOPIC_PREFIX,

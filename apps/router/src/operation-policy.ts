@@ -1,9 +1,13 @@
 import type { OperationOutcome, OperationQueryOutcome } from "@pps/channels";
 import {
-  NOT_FOUND_GIVE_UP_MS,
+  finalAnswer,
+  nextStuckQuery,
   nextUnknownQuery,
+  type OutcomeUpdate,
+  type QueryResolution,
   STUCK_QUERY_DELAYS_MS,
   UNKNOWN_GIVE_UP_MS,
+  unansweredQuery,
 } from "./resolution-policy.ts";
 
 /**
@@ -19,17 +23,7 @@ export const FINAL_OPERATION_CALL_STATUSES: readonly OperationCallStatus[] = ["s
 export const OPERATION_NO_RECORD_CODE = "channel_unavailable";
 
 /** What one call's outcome does to its row: the new status, what to keep, and when to ask the channel again. */
-export type OperationCallUpdate = {
-  status: OperationCallStatus;
-  channelOpId: string | null;
-  failureCode: string | null;
-  lastError: string | null;
-  nextQueryAt: number | null;
-  /** Start the query schedule of the new status from the beginning. */
-  resetQueryCount: boolean;
-};
-
-const delayAt = (delays: readonly number[], n: number) => delays[Math.min(n, delays.length - 1)]!;
+export type OperationCallUpdate = OutcomeUpdate<OperationCallStatus> & { channelOpId: string | null };
 
 /**
  * When to look at an operation that stays pending (its callback may be lost) next: the stuck-query schedule,
@@ -41,8 +35,7 @@ export function nextPendingOperationQuery(
   createdAt: number,
   delays: readonly number[] = STUCK_QUERY_DELAYS_MS,
 ): number | null {
-  if (now - createdAt >= UNKNOWN_GIVE_UP_MS) return null;
-  return Math.min(now + delayAt(delays, queriesDone), createdAt + UNKNOWN_GIVE_UP_MS);
+  return nextStuckQuery(queriesDone, now, createdAt + UNKNOWN_GIVE_UP_MS, delays);
 }
 
 /** The row's update for the answer of the call itself. */
@@ -77,15 +70,8 @@ export type ResolvingOperationCall = {
   createdAt: number;
 };
 
-export type OperationResolution = {
-  status: OperationCallStatus;
-  /** A new operation_result goes out only when the status changes. */
-  publish: boolean;
-  nextQueryAt: number | null;
-  failure: { code: string; message: string } | null;
-  /** No more queries and no answer: reconciliation has to settle it. */
-  gaveUp: boolean;
-};
+/** A new operation_result goes out only when the status changes. */
+export type OperationResolution = QueryResolution<OperationCallStatus>;
 
 /** What a query answer means for an operation call we are resolving (sending / unknown) or watching (pending). */
 export function resolveOperationQuery(
@@ -94,20 +80,13 @@ export function resolveOperationQuery(
   now: number,
   stuckDelays: readonly number[] = STUCK_QUERY_DELAYS_MS,
 ): OperationResolution {
-  const changed = (status: OperationCallStatus) => status !== call.status;
   switch (outcome.status) {
     case "succeeded":
-      return { status: "succeeded", publish: changed("succeeded"), nextQueryAt: null, failure: null, gaveUp: false };
+      return finalAnswer(call.status, "succeeded");
     case "failed":
-      return {
-        status: "failed",
-        publish: changed("failed"),
-        nextQueryAt: null,
-        failure: { code: outcome.code, message: outcome.message },
-        gaveUp: false,
-      };
+      return finalAnswer(call.status, "failed", { code: outcome.code, message: outcome.message });
     case "pending": {
-      const publish = changed("pending");
+      const publish = call.status !== "pending";
       const next = nextPendingOperationQuery(publish ? 0 : call.queryCount, now, call.createdAt, stuckDelays);
       return { status: "pending", publish, nextQueryAt: next, failure: null, gaveUp: next === null };
     }
@@ -118,27 +97,11 @@ export function resolveOperationQuery(
         const next = nextPendingOperationQuery(call.queryCount, now, call.createdAt, stuckDelays);
         return { status: "pending", publish: false, nextQueryAt: next, failure: null, gaveUp: next === null };
       }
-      if (outcome.status === "not_found" && now - call.createdAt >= NOT_FOUND_GIVE_UP_MS) {
-        // Long past any call still on its way: the channel never got it, so nothing moved.
-        return {
-          status: "failed",
-          publish: true,
-          nextQueryAt: null,
-          failure: {
-            code: OPERATION_NO_RECORD_CODE,
-            message: "the channel has no record of this operation: it never arrived, nothing moved",
-          },
-          gaveUp: false,
-        };
-      }
-      const next = nextUnknownQuery(call.status === "sending" ? 0 : call.queryCount, now, call.createdAt);
-      return {
-        status: "unknown",
-        publish: changed("unknown"),
-        nextQueryAt: next,
-        failure: null,
-        gaveUp: next === null,
-      };
+      // Long past any call still on its way, a channel with no record never got it, so nothing moved.
+      return unansweredQuery(call, outcome.status, now, {
+        code: OPERATION_NO_RECORD_CODE,
+        message: "the channel has no record of this operation: it never arrived, nothing moved",
+      });
     }
   }
 }

@@ -41,7 +41,10 @@ export const NO_RECORD_CODE = "channel_no_record";
 
 const delayAt = (delays: readonly number[], n: number) => delays[Math.min(n, delays.length - 1)]!;
 
-/** When to query an attempt that is pending / requires_action next; null once the payment has expired. */
+/**
+ * When to query an attempt that is pending / requires_action next; null once the payment has expired. The
+ * same schedule watches pending operation calls, with the end of their query window as `expiresAt`.
+ */
 export function nextStuckQuery(
   queriesDone: number,
   now: number,
@@ -58,6 +61,19 @@ export function nextUnknownQuery(queriesDone: number, now: number, createdAt: nu
   return now + delayAt(UNKNOWN_QUERY_DELAYS_MS, queriesDone);
 }
 
+/**
+ * What an outcome does to a row that is queried on a schedule (an attempt, an operation call), besides the
+ * channel's own reference, which each kind names its own way.
+ */
+export type OutcomeUpdate<S extends string> = {
+  status: S;
+  failureCode: string | null;
+  lastError: string | null;
+  nextQueryAt: number | null;
+  /** Start the query schedule of the new status from the beginning. */
+  resetQueryCount: boolean;
+};
+
 export type ResolvingAttempt = {
   status: AttemptStatus;
   /** Queries done in the current status, this one included. */
@@ -66,15 +82,51 @@ export type ResolvingAttempt = {
   expiresAt: number;
 };
 
-export type Resolution = {
-  status: AttemptStatus;
-  /** A new attempt_result goes out only when the status changes. */
+/** What a query answer means for a row being resolved (an attempt or an operation call). */
+export type QueryResolution<S extends string> = {
+  status: S;
+  /** A new result event goes out only when the status changes. */
   publish: boolean;
   nextQueryAt: number | null;
   failure: { code: string; message: string } | null;
   /** No more queries and no answer: reconciliation has to settle it. */
   gaveUp: boolean;
 };
+
+export type Resolution = QueryResolution<AttemptStatus>;
+
+/** A definitive answer (the channel's own): nothing more to ask. */
+export function finalAnswer<S extends string>(
+  from: string,
+  status: S,
+  failure: { code: string; message: string } | null = null,
+): QueryResolution<S> {
+  return { status, publish: status !== from, nextQueryAt: null, failure, gaveUp: false };
+}
+
+/**
+ * No answer (unknown, or not_found) about a row the channel never acknowledged (sending / unknown): failed
+ * with `noRecord` once the channel still has no record of it long after we sent it, else unknown on the
+ * backoff until the query window closes.
+ */
+export function unansweredQuery(
+  row: { status: string; queryCount: number; createdAt: number },
+  answer: "not_found" | "unknown",
+  now: number,
+  noRecord: { code: string; message: string },
+): QueryResolution<"failed" | "unknown"> {
+  if (answer === "not_found" && now - row.createdAt >= NOT_FOUND_GIVE_UP_MS) {
+    return { status: "failed", publish: true, nextQueryAt: null, failure: noRecord, gaveUp: false };
+  }
+  const next = nextUnknownQuery(row.status === "sending" ? 0 : row.queryCount, now, row.createdAt);
+  return {
+    status: "unknown",
+    publish: row.status !== "unknown",
+    nextQueryAt: next,
+    failure: null,
+    gaveUp: next === null,
+  };
+}
 
 /** What a query answer means for an attempt we are resolving (unknown / sending) or watching (pending / requires_action). */
 export function resolveQuery(
@@ -83,29 +135,16 @@ export function resolveQuery(
   now: number,
   stuckDelays: readonly number[] = STUCK_QUERY_DELAYS_MS,
 ): Resolution {
-  const changed = (status: AttemptStatus) => status !== a.status;
   switch (outcome.status) {
     case "succeeded":
     case "authorized":
       // Both final: the money is taken, or held until a capture or void (operations, not queries of this attempt).
-      return {
-        status: outcome.status,
-        publish: changed(outcome.status),
-        nextQueryAt: null,
-        failure: null,
-        gaveUp: false,
-      };
+      return finalAnswer(a.status, outcome.status);
     case "failed":
-      return {
-        status: "failed",
-        publish: changed("failed"),
-        nextQueryAt: null,
-        failure: { code: outcome.code, message: outcome.message },
-        gaveUp: false,
-      };
+      return finalAnswer(a.status, "failed", { code: outcome.code, message: outcome.message });
     case "pending":
     case "requires_action": {
-      const publish = changed(outcome.status);
+      const publish = outcome.status !== a.status;
       // A new status starts its own schedule.
       const next = nextStuckQuery(publish ? 0 : a.queryCount, now, a.expiresAt, stuckDelays);
       return { status: outcome.status, publish, nextQueryAt: next, failure: null, gaveUp: false };
@@ -122,23 +161,10 @@ export function resolveQuery(
           gaveUp: false,
         };
       }
-      if (outcome.status === "not_found" && now - a.createdAt >= NOT_FOUND_GIVE_UP_MS) {
-        return {
-          status: "failed",
-          publish: true,
-          nextQueryAt: null,
-          failure: { code: NO_RECORD_CODE, message: "the channel has no record of this attempt" },
-          gaveUp: false,
-        };
-      }
-      const next = nextUnknownQuery(a.status === "sending" ? 0 : a.queryCount, now, a.createdAt);
-      return {
-        status: "unknown",
-        publish: changed("unknown"),
-        nextQueryAt: next,
-        failure: null,
-        gaveUp: next === null,
-      };
+      return unansweredQuery(a, outcome.status, now, {
+        code: NO_RECORD_CODE,
+        message: "the channel has no record of this attempt",
+      });
     }
   }
 }

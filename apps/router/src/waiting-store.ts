@@ -2,11 +2,10 @@ import { sql } from "drizzle-orm";
 import type { Database } from "@pps/db";
 import { type AttemptResult, channelEvents, type Envelope, type InternalPaymentSnapshot } from "@pps/messaging";
 import type { AttemptUpdate, DecisionRecord, NewAttempt } from "./attempt-store.ts";
-import { CONSUMER } from "./attempt-store.ts";
 import { FINAL_ATTEMPT_STATUSES } from "./resolution-policy.ts";
+import { inboxClaim, iso, outboxInsert } from "./routing-sql.ts";
 
 const OUTBOX_TOPIC = channelEvents.attemptResult.topic;
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** What a payment needs while it waits for a channel. */
 export type WaitingRow = {
@@ -41,11 +40,6 @@ function decisionInsert(d: DecisionRecord) {
       ${d.input.bankCode}::text, ${d.input.wallet}::text, ${JSON.stringify(d.candidates)}::jsonb, ${d.winner}::text, ${d.reason}::text`;
 }
 
-function outboxInsert(e: Envelope<AttemptResult>) {
-  return sql`insert into routing.outbox (event_id, topic, key, envelope)
-    select ${e.id}::uuid, ${OUTBOX_TOPIC}::text, ${e.aggregateId}::text, ${JSON.stringify(e)}::jsonb`;
-}
-
 /**
  * routing.waiting_payments: payments waiting for a channel to recover. Every change is one statement, so a
  * crash leaves a payment either waiting or routed (or given up), never both or neither.
@@ -59,10 +53,7 @@ export class WaitingStore {
    */
   async park(messageId: string, row: WaitingRow): Promise<{ claimed: boolean; started: boolean }> {
     const rows = await this.db.execute<{ claimed: number; started: number }>(sql`
-      with claimed as (
-        insert into routing.inbox (consumer, message_id) values (${CONSUMER}::text, ${messageId}::uuid)
-        on conflict do nothing returning message_id
-      ), w as (
+      with claimed as (${inboxClaim(messageId)}), w as (
         insert into routing.waiting_payments (${WAITING_COLUMNS})
         select ${waitingValues(row)} from claimed
         where not exists (select 1 from routing.attempts a where a.payment_id = ${row.paymentId}::text)
@@ -88,7 +79,7 @@ export class WaitingStore {
           next_query_at = null, query_count = 0, updated_at = now(), completed_at = now()
         where id = ${failed.id}::text and status = 'sending'
         returning id
-      ), o as (${outboxInsert(failed.event)} from u returning id),
+      ), o as (${outboxInsert(OUTBOX_TOPIC, failed.event)} from u returning id),
       w as (
         insert into routing.waiting_payments (${WAITING_COLUMNS}) select ${waitingValues(row)} from u
         on conflict do nothing returning payment_id
@@ -153,7 +144,7 @@ export class WaitingStore {
         returning payment_id
       ), d as (${decisionInsert(decision)} from w on conflict do nothing returning id),
       a as (${attemptInsert(attempt)} from w returning id),
-      o as (${outboxInsert(event)} from a returning id)
+      o as (${outboxInsert(OUTBOX_TOPIC, event)} from a returning id)
       select (select count(*) from a)::int as n`);
     return (rows[0]?.n ?? 0) > 0;
   }

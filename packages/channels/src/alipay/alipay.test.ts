@@ -5,12 +5,12 @@ import type { FetchLike } from "../shared/http.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectFlowsNotOffered,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
   refusedFetch,
-  resetFetch,
-  timeoutFetch,
 } from "../shared/test-fixtures.ts";
-import type { OperationRequest } from "../types.ts";
 import { alipaySignParams, alipayVerifyParams, responseKey, type AlipayResponse } from "./client.ts";
 import { createAlipayAdapter } from "./index.ts";
 import {
@@ -105,19 +105,7 @@ describe("alipay transformers", () => {
   });
 });
 
-const operation = (over: Partial<OperationRequest> = {}): OperationRequest => ({
-  kind: "refund",
-  operationId: "re_1",
-  paymentId: "pay_1",
-  attemptId: "att_1",
-  channelTxnId: "2024X",
-  amount: 300,
-  currency: "CNY",
-  paymentAmount: 1234,
-  reason: null,
-  callbackUrl: "https://api.test/v1/channel-callbacks/alipay",
-  ...over,
-});
+const operation = operationRequestFor("alipay", { channelTxnId: "2024X", amount: 300, reason: null });
 
 const bizOf = (params: Record<string, string>) => JSON.parse(params["biz_content"]!) as Record<string, unknown>;
 
@@ -440,8 +428,7 @@ describe("alipay adapter", () => {
       "alipay.trade.query",
     ]);
     const before = fetch.methods.length;
-    expect(await adapter.operate(operation({ kind: "cancel" }))).toMatchObject({ code: "flow_not_supported" });
-    expect(await adapter.queryOperation(operation({ kind: "cancel" }))).toMatchObject({ code: "flow_not_supported" });
+    await expectFlowsNotOffered(adapter, operation, ["cancel"]);
     expect(await adapter.operate(operation({ kind: "capture", channelTxnId: null }))).toMatchObject({
       status: "failed",
       code: "channel_rejected",
@@ -452,14 +439,11 @@ describe("alipay adapter", () => {
   it("an operation whose answer is garbled, unsigned, 5xx or lost is unknown; a signed busy or nothing sent is unavailable", async () => {
     const op = (fetch: FetchLike) => createAlipayAdapter(devEndpoint("alipay"), { fetch }).operate(operation());
     const done = () => ({ code: "10000", out_trade_no: "att_1", fund_change: "Y", send_back_fee: "3.00" });
-    expect((await op(answerFetch(200, "not json"))).status).toBe("unknown");
-    expect((await op(gateway(done, { signed: false }))).status).toBe("unknown");
-    expect((await op(gateway(done, { status: 500 }))).status).toBe("unknown");
-    expect((await op(timeoutFetch)).status).toBe("unknown");
-    expect((await op(resetFetch)).status).toBe("unknown");
     const busy = () => ({ code: "20000", msg: "Service Currently Unavailable", sub_code: "ACQ.SYSTEM_BUSY" });
-    expect(await op(gateway(busy, { status: 503 }))).toMatchObject({ status: "failed", code: "channel_unavailable" });
-    expect(await op(refusedFetch)).toMatchObject({ status: "failed", code: "channel_unavailable" });
+    await expectOperationTransport(op, {
+      busy: gateway(busy, { status: 503 }),
+      lost: [answerFetch(200, "not json"), gateway(done, { signed: false }), gateway(done, { status: 500 })],
+    });
     // A query never fails an operation because of its own transport.
     const q = (fetch: FetchLike) => createAlipayAdapter(devEndpoint("alipay"), { fetch }).queryOperation(operation());
     expect((await q(refusedFetch)).status).toBe("unknown");

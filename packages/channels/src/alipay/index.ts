@@ -1,12 +1,13 @@
 import { CHANNEL_FLOWS } from "../flows.ts";
 import {
-  type ClientAnswer,
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
   queryTransportOutcome,
   resolveOptions,
   transportOutcome,
   type AdapterOptions,
 } from "../shared/adapter.ts";
-import { flowNotOffered, operationFailed, operationUnknown } from "../shared/outcomes.ts";
+import { flowNotOffered, operationFailed } from "../shared/outcomes.ts";
 import type {
   ChannelAdapter,
   ChannelCapabilities,
@@ -46,18 +47,6 @@ export const ALIPAY_CAPABILITIES: ChannelCapabilities = {
   wallets: ["alipay"],
   flows: CHANNEL_FLOWS.alipay,
 };
-
-/** The transport part of an operation call: nothing sent or a signed busy is a definitive "not done". */
-function operationTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `channel busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-  }
-}
 
 type OperationCall = {
   params: (req: OperationRequest, now: Date) => Record<string, string>;
@@ -137,9 +126,7 @@ export function createAlipayAdapter(endpoint: ChannelEndpoint, options?: Adapter
       const op = callFor(request);
       if ("status" in op) return op;
       const answer = await client.call(op.queryParams(request, opts.now()), call?.timeoutMs ?? opts.timeoutMs);
-      return answer.kind === "ok"
-        ? op.queryOutcome(answer.data, request)
-        : operationUnknown(`query ${answer.kind}: ${answer.detail}`);
+      return answer.kind === "ok" ? op.queryOutcome(answer.data, request) : operationQueryTransportOutcome(answer);
     },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);

@@ -1,17 +1,27 @@
-import { fromDecimalString, toDecimalString, type Money } from "@pps/money";
+import type { Money } from "@pps/money";
 import { CHANNEL_FLOWS } from "../flows.ts";
 import { encodePassthrough } from "../shared/adapter.ts";
+import { readDecimal, toDecimal } from "../shared/amounts.ts";
 import {
   assertNever,
   failed,
   operationFailed,
+  operationFailedCallback,
+  operationSucceeded,
+  operationSucceededCallback,
   operationUnknown,
+  paymentAuthorizedCallback,
+  paymentFailedCallback,
+  paymentSucceededCallback,
+  qrCodeOrPending,
+  refusalOutcome,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
+  type PaymentCallbackBase,
 } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaDateTime } from "../shared/time.ts";
 import type {
-  CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
   OperationFailureCode,
@@ -57,7 +67,7 @@ function common(endpoint: ChannelEndpoint, method: string, now: Date): Record<st
 export function toAlipayPrecreateParams(req: PayRequest, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
   const biz = {
     out_trade_no: req.attemptId,
-    total_amount: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+    total_amount: toDecimal(req.amount, req.currency),
     trans_currency: req.currency,
     subject: req.subject,
     // A QR code for a PC checkout, an app hand-off on the phone.
@@ -79,7 +89,7 @@ export function toAlipayFreezeParams(req: PayRequest, endpoint: ChannelEndpoint,
     out_order_no: req.attemptId,
     out_request_no: req.attemptId,
     order_title: req.subject,
-    amount: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+    amount: toDecimal(req.amount, req.currency),
     trans_currency: req.currency,
     product_code: "PRE_AUTH",
     timeout_express: `${minutes}m`,
@@ -123,13 +133,8 @@ function msg(r: {
 
 /** An amount in yuan as Alipay wrote it (in trans_currency when it names one, CNY otherwise); null when not one. */
 function reportedAmount(value: string | undefined, currency: string | undefined): Money | null {
-  if (!value) return null;
-  try {
-    const m = fromDecimalString(value, currency ?? "CNY");
-    return m.amount > 0 ? m : null;
-  } catch {
-    return null;
-  }
+  const m = readDecimal(value, currency ?? "CNY");
+  return m && m.amount > 0 ? m : null;
 }
 
 /** A paid trade, with what Alipay says it took: without total_amount it is not a success we can apply. */
@@ -142,13 +147,7 @@ function paidOutcome(r: AlipayResponse, tradeNo: string): ChannelOutcome {
 export function alipayStatusToOutcome(status: AlipayTradeStatus, r: AlipayResponse, tradeNo: string): ChannelOutcome {
   switch (status) {
     case "WAIT_BUYER_PAY":
-      return r.qr_code
-        ? {
-            status: "requires_action",
-            channelTxnId: tradeNo,
-            action: { type: "qr_code", payload: r.qr_code, deeplink: r.deeplink ?? null },
-          }
-        : { status: "pending", channelTxnId: tradeNo };
+      return qrCodeOrPending(tradeNo, r.qr_code, r.deeplink);
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED":
       return paidOutcome(r, tradeNo);
@@ -209,7 +208,7 @@ export function alipayNotificationToCallback(n: AlipayNotification): ParsedCallb
   if (!amount) return { ok: false, reason: "malformed", detail: `bad total_amount ${n.total_amount}` };
   const occurredAt = fromChinaTime(n.gmt_payment ?? n.gmt_close ?? n.notify_time);
   if (!occurredAt) return { ok: false, reason: "malformed", detail: "bad gmt_payment/notify_time" };
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "alipay",
     attemptId: n.out_trade_no,
     channelTxnId: n.trade_no,
@@ -223,17 +222,13 @@ export function alipayNotificationToCallback(n: AlipayNotification): ParsedCallb
   switch (status) {
     case "TRADE_SUCCESS":
     case "TRADE_FINISHED":
-      return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return paymentSucceededCallback(base);
     case "TRADE_CLOSED":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          failureCode: alipayFailureCode(n.close_reason),
-          failureMessage: `TRADE_CLOSED ${n.close_reason ?? ""}`.trim(),
-        },
-      };
+      return paymentFailedCallback(
+        base,
+        alipayFailureCode(n.close_reason),
+        `TRADE_CLOSED ${n.close_reason ?? ""}`.trim(),
+      );
     case "WAIT_BUYER_PAY":
       return { ok: false, reason: "not_final", detail: `trade_status ${status}` };
     default:
@@ -280,13 +275,7 @@ export function alipayFreezeOutcome(r: AlipayResponse): ChannelOutcome {
   if (!authNo) return unknown("alipay answered 10000 without auth_no");
   switch (r.status ?? "INIT") {
     case "INIT":
-      return r.code_value
-        ? {
-            status: "requires_action",
-            channelTxnId: authNo,
-            action: { type: "qr_code", payload: r.code_value, deeplink: r.deeplink ?? null },
-          }
-        : { status: "pending", channelTxnId: authNo };
+      return qrCodeOrPending(authNo, r.code_value, r.deeplink);
     case "CLOSED":
       // The payer never froze the funds (gave up, or the voucher timed out).
       return failed(alipayFailureCode(r.close_reason), msg(r), authNo);
@@ -344,7 +333,7 @@ export function toAlipayCaptureParams(
     auth_no: req.channelTxnId ?? "",
     product_code: "PREAUTH_PAY",
     auth_confirm_mode: "COMPLETE",
-    total_amount: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+    total_amount: toDecimal(req.amount, req.currency),
     trans_currency: req.currency,
     subject: req.reason ?? "capture",
   };
@@ -359,7 +348,7 @@ export function toAlipayUnfreezeParams(
   const biz = {
     auth_no: req.channelTxnId ?? "",
     out_request_no: req.operationId,
-    amount: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+    amount: toDecimal(req.amount, req.currency),
     remark: req.reason ?? "void",
   };
   return { ...common(endpoint, ALIPAY_UNFREEZE, now), biz_content: JSON.stringify(biz) };
@@ -391,7 +380,7 @@ export function toAlipayRefundParams(
 ): Record<string, string> {
   const biz = {
     out_trade_no: req.attemptId,
-    refund_amount: toDecimalString({ amount: req.amount, currency: req.currency } as Money),
+    refund_amount: toDecimal(req.amount, req.currency),
     out_request_no: req.operationId,
     ...(req.reason ? { refund_reason: req.reason } : {}),
   };
@@ -464,10 +453,8 @@ function alipayOperationRefusal(r: AlipayResponse): OperationOutcome {
       return operationFailed("channel_rejected", msg(r));
     case "40006": // no permission for this API: not signed up for the product
       return operationFailed("flow_not_supported", msg(r));
-    case "40004": {
-      const code = alipayOperationFailureCode(r.sub_code);
-      return code ? operationFailed(code, msg(r)) : operationUnknown(`alipay ${msg(r)}`);
-    }
+    case "40004":
+      return refusalOutcome(alipayOperationFailureCode(r.sub_code), msg(r), `alipay ${msg(r)}`);
     case "20000":
       return r.sub_code === "ACQ.SYSTEM_BUSY"
         ? operationFailed("channel_unavailable", msg(r))
@@ -483,9 +470,7 @@ function reportedOperation(
   channelOpId: string | null,
   what: string,
 ): OperationOutcome {
-  const moved = reportedAmount(value, currency);
-  if (!moved) return operationUnknown(`alipay reported ${what} without its amount`);
-  return { status: "succeeded", channelOpId, amount: moved.amount, currency: moved.currency };
+  return operationSucceeded(channelOpId, reportedAmount(value, currency), `alipay reported ${what} without its amount`);
 }
 
 export function alipayCaptureOutcome(r: AlipayResponse, req: OperationRequest): OperationOutcome {
@@ -586,22 +571,16 @@ function alipayRefundNotificationToCallback(n: AlipayNotification, requestNo: st
   if (!amount) return { ok: false, reason: "not_final", detail: "refund notification without send_back_fee" };
   const at = fromChinaTime(n.gmt_refund ?? n.notify_time);
   if (!at) return { ok: false, reason: "malformed", detail: "bad gmt_refund/notify_time" };
-  return {
-    ok: true,
-    operation: {
-      channel: "alipay",
-      kind: "refund",
-      operationId: requestNo,
-      channelOpId: null,
-      status: "succeeded",
-      amount: amount.amount,
-      currency: amount.currency,
-      failureCode: null,
-      failureMessage: null,
-      occurredAt: at.toISOString(),
-      notificationId: n.notify_id,
-    },
-  };
+  return operationSucceededCallback({
+    channel: "alipay",
+    kind: "refund",
+    operationId: requestNo,
+    channelOpId: null,
+    amount: amount.amount,
+    currency: amount.currency,
+    occurredAt: at.toISOString(),
+    notificationId: n.notify_id,
+  });
 }
 
 /** The freeze's notification is the payment's result; an unfreeze's is the void's. */
@@ -612,25 +591,21 @@ export function alipayAuthNotificationToCallback(n: AlipayAuthNotification): Par
   const at = fromChinaTime(n.gmt_trans ?? n.notify_time);
   if (!at) return { ok: false, reason: "malformed", detail: "bad gmt_trans/notify_time" };
   if (n.notify_type === "fund_auth_unfreeze") {
-    const done = n.status === "SUCCESS";
-    return {
-      ok: true,
-      operation: {
-        channel: "alipay",
-        kind: "void",
-        operationId: n.out_request_no,
-        channelOpId: n.operation_id,
-        status: done ? "succeeded" : "failed",
-        amount: amount.amount,
-        currency: amount.currency,
-        failureCode: done ? null : "channel_rejected",
-        failureMessage: done ? null : `unfreeze ${n.status}`,
-        occurredAt: at.toISOString(),
-        notificationId: n.notify_id,
-      },
+    const unfreeze: OperationCallbackBase = {
+      channel: "alipay",
+      kind: "void",
+      operationId: n.out_request_no,
+      channelOpId: n.operation_id,
+      amount: amount.amount,
+      currency: amount.currency,
+      occurredAt: at.toISOString(),
+      notificationId: n.notify_id,
     };
+    return n.status === "SUCCESS"
+      ? operationSucceededCallback(unfreeze)
+      : operationFailedCallback(unfreeze, "channel_rejected", `unfreeze ${n.status}`);
   }
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "alipay",
     attemptId: n.out_order_no,
     channelTxnId: n.auth_no,
@@ -641,25 +616,12 @@ export function alipayAuthNotificationToCallback(n: AlipayAuthNotification): Par
     notificationId: n.notify_id,
   };
   if (n.status === "CLOSED")
-    return {
-      ok: true,
-      result: {
-        ...base,
-        status: "failed",
-        failureCode: alipayFailureCode(n.close_reason),
-        failureMessage: `freeze CLOSED ${n.close_reason ?? ""}`.trim(),
-      },
-    };
+    return paymentFailedCallback(
+      base,
+      alipayFailureCode(n.close_reason),
+      `freeze CLOSED ${n.close_reason ?? ""}`.trim(),
+    );
   const expiresAt = freezeExpiry(n.gmt_trans);
   if (!expiresAt) return { ok: false, reason: "malformed", detail: "freeze without gmt_trans" };
-  return {
-    ok: true,
-    result: {
-      ...base,
-      status: "authorized",
-      authorizationExpiresAt: expiresAt,
-      failureCode: null,
-      failureMessage: null,
-    },
-  };
+  return paymentAuthorizedCallback(base, expiresAt);
 }

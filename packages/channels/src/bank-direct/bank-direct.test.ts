@@ -4,12 +4,14 @@ import type { FetchLike } from "../shared/http.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
   refusedFetch,
   resetFetch,
+  sentForm,
   timeoutFetch,
 } from "../shared/test-fixtures.ts";
-import type { OperationRequest } from "../types.ts";
 import { createBankDirectAdapter } from "./index.ts";
 import { signBankParams, type BankAnswer } from "./client.ts";
 import { bankPayOutcome, bankQueryOutcome, toBankPayParams } from "./transformers.ts";
@@ -19,8 +21,7 @@ const merchantNo = DEV_CHANNEL_KEYS.bank_direct.merchantId;
 const answer = (fields: Record<string, string>): BankAnswer => ({ sign: "x", ...fields }) as BankAnswer;
 const signedJson = (fields: Record<string, string>) => JSON.stringify(signBankParams(fields, key));
 const mk = (fetch: FetchLike) => createBankDirectAdapter(devEndpoint("bank_direct"), { fetch });
-const sentForm = (f: ReturnType<typeof answerFetch>, i = 0) =>
-  Object.fromEntries(new URLSearchParams(String(f.calls[i]?.init.body)));
+const operationRequest = operationRequestFor("bank_direct", { channelTxnId: "B1" });
 
 function notification(over: Record<string, string> = {}): string {
   const fields = {
@@ -36,22 +37,6 @@ function notification(over: Record<string, string> = {}): string {
     ...over,
   };
   return new URLSearchParams(signBankParams(fields, key)).toString();
-}
-
-function operationRequest(over: Partial<OperationRequest> = {}): OperationRequest {
-  return {
-    kind: "refund",
-    operationId: "re_1",
-    paymentId: "pay_1",
-    attemptId: "att_1",
-    channelTxnId: "B1",
-    amount: 500,
-    currency: "CNY",
-    paymentAmount: 1234,
-    reason: "returned goods",
-    callbackUrl: "https://api.test/v1/channel-callbacks/bank_direct",
-    ...over,
-  };
 }
 
 /** A signed 0000 answer about one operation, as the bank gives it. */
@@ -461,22 +446,17 @@ describe("bank_direct operations", () => {
 
   it("transport: refused and a signed busy are channel_unavailable; timeout, reset, 5xx, garbled, unsigned are unknown", async () => {
     const req = operationRequest();
-    expect(await mk(refusedFetch).operate(req)).toMatchObject({ status: "failed", code: "channel_unavailable" });
-    expect(await mk(answerFetch(503, signedJson({ rsp_code: "9999", rsp_msg: "busy" }))).operate(req)).toMatchObject({
-      status: "failed",
-      code: "channel_unavailable",
+    await expectOperationTransport((f) => mk(f).operate(req), {
+      busy: answerFetch(503, signedJson({ rsp_code: "9999", rsp_msg: "busy" })),
+      lost: [
+        answerFetch(500, "oops"),
+        answerFetch(502, signedJson(opAnswer())),
+        answerFetch(200, "{not json"),
+        answerFetch(200, JSON.stringify({ ...opAnswer(), sign: "FORGED" })),
+        answerFetch(200, JSON.stringify(opAnswer())),
+        answerFetch(200, signedJson({ ...opAnswer(), op_state: "DONE" })),
+      ],
     });
-    for (const f of [
-      timeoutFetch,
-      resetFetch,
-      answerFetch(500, "oops"),
-      answerFetch(502, signedJson(opAnswer())),
-      answerFetch(200, "{not json"),
-      answerFetch(200, JSON.stringify({ ...opAnswer(), sign: "FORGED" })),
-      answerFetch(200, JSON.stringify(opAnswer())),
-      answerFetch(200, signedJson({ ...opAnswer(), op_state: "DONE" })),
-    ])
-      expect((await mk(f).operate(req)).status).toBe("unknown");
   });
 
   it("queries an operation by its type and our request number; not found, busy and garbled answers", async () => {

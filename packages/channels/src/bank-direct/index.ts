@@ -1,6 +1,13 @@
 import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
-import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
-import { failed, flowNotOffered, operationUnknown } from "../shared/outcomes.ts";
+import {
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
+  queryTransportOutcome,
+  resolveOptions,
+  transportOutcome,
+  type AdapterOptions,
+} from "../shared/adapter.ts";
+import { failed, flowNotOffered } from "../shared/outcomes.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createBankClient } from "./client.ts";
 import {
@@ -8,7 +15,6 @@ import {
   bankOperationNotificationToCallback,
   bankOperationOutcome,
   bankOperationQueryOutcome,
-  bankOperationTransportOutcome,
   bankPayOutcome,
   bankQueryOutcome,
   toBankOperationParams,
@@ -54,7 +60,9 @@ export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: Ada
         toBankOperationParams(request, endpoint, opts.now()),
         call?.timeoutMs ?? opts.timeoutMs,
       );
-      return answer.kind === "ok" ? bankOperationOutcome(request, answer.data) : bankOperationTransportOutcome(answer);
+      return answer.kind === "ok"
+        ? bankOperationOutcome(request, answer.data)
+        : operationTransportOutcome(answer, "bank");
     },
     async queryOperation(request, call) {
       if (!offersOperation(flows, request.kind)) return flowNotOffered("bank_direct", request.kind);
@@ -64,7 +72,7 @@ export function createBankDirectAdapter(endpoint: ChannelEndpoint, options?: Ada
       );
       return answer.kind === "ok"
         ? bankOperationQueryOutcome(request, answer.data)
-        : operationUnknown(`operation query ${answer.kind}: ${answer.detail}`);
+        : operationQueryTransportOutcome(answer, "operation query");
     },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);

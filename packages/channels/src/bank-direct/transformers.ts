@@ -1,20 +1,27 @@
 import type { OperationKind } from "@pps/domain";
-import { fromDecimalString, toDecimalString, type Money } from "@pps/money";
 import {
   assertNever,
   failed,
   operationFailed,
+  operationFailedCallback,
+  operationSucceeded,
+  operationSucceededCallback,
   operationUnknown,
+  paymentAuthorizedCallback,
+  paymentFailedCallback,
+  paymentSucceededCallback,
+  refusalOutcome,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
+  type PaymentCallbackBase,
 } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
-import { encodePassthrough, randomNonce, type ClientAnswer } from "../shared/adapter.ts";
+import { encodePassthrough, randomNonce } from "../shared/adapter.ts";
+import { readDecimal, toDecimal } from "../shared/amounts.ts";
 import type {
-  CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
-  OperationCallbackResult,
   OperationFailureCode,
   OperationOutcome,
   OperationQueryOutcome,
@@ -33,25 +40,13 @@ import {
   type BankTradeState,
 } from "./client.ts";
 
-const decimal = (amount: number, currency: string) => toDecimalString({ amount, currency } as Money);
-
-/** A decimal amount the bank wrote, in minor units; null when absent or not an amount of that currency. */
-function parseAmount(value: string | undefined, currency: string | undefined): Money | null {
-  if (!value || !currency) return null;
-  try {
-    return fromDecimalString(value, currency);
-  } catch {
-    return null;
-  }
-}
-
 export function toBankPayParams(req: PayRequest, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
   return {
     merchant_no: endpoint.merchantId,
     order_no: req.attemptId,
     // PREAUTH holds the amount until a capture or void (or 7 days); SALE takes it at once.
     trade_type: req.captureMethod === "manual" ? "PREAUTH" : "SALE",
-    amount: decimal(req.amount, req.currency),
+    amount: toDecimal(req.amount, req.currency),
     currency: req.currency,
     product: req.product,
     bank_code: req.method.bankCode ?? "",
@@ -124,7 +119,7 @@ export function bankStateToOutcome(state: BankTradeState, a: BankAnswer, txnId: 
       return { status: "pending", channelTxnId: txnId };
     case "SUCCESS": {
       // What the bank took: the captured part of a pre-authorization, the order amount of a sale.
-      const taken = parseAmount(a.capture_amount ?? a.amount, a.currency);
+      const taken = readDecimal(a.capture_amount ?? a.amount, a.currency);
       if (!taken) return unknown("bank answered SUCCESS without a readable amount and currency");
       return {
         status: "succeeded",
@@ -135,7 +130,7 @@ export function bankStateToOutcome(state: BankTradeState, a: BankAnswer, txnId: 
       };
     }
     case "AUTHORIZED": {
-      const held = parseAmount(a.auth_amount ?? a.amount, a.currency);
+      const held = readDecimal(a.auth_amount ?? a.amount, a.currency);
       const expiresAt = a.auth_expire_time ? fromChinaTime(a.auth_expire_time) : null;
       if (!held || !expiresAt) return unknown("bank answered AUTHORIZED without amount, currency or auth_expire_time");
       return {
@@ -197,11 +192,11 @@ export function bankNotificationToCallback(n: BankNotification): ParsedCallback 
   const state = n.trade_state;
   // A pre-authorization reports what it holds; a capture, what it took.
   const reported = state === "AUTHORIZED" ? n.auth_amount : state === "SUCCESS" ? n.capture_amount : undefined;
-  const amount = parseAmount(reported ?? n.amount, n.currency);
+  const amount = readDecimal(reported ?? n.amount, n.currency);
   if (!amount) return { ok: false, reason: "malformed", detail: `bad amount ${n.amount} ${n.currency}` };
   const occurredAt = (n.pay_time && fromChinaTime(n.pay_time)) || fromChinaTime(n.notify_time);
   if (!occurredAt) return { ok: false, reason: "malformed", detail: "bad pay_time/notify_time" };
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "bank_direct",
     attemptId: n.order_no,
     channelTxnId: n.bank_txn_no,
@@ -213,43 +208,18 @@ export function bankNotificationToCallback(n: BankNotification): ParsedCallback 
   };
   switch (state) {
     case "SUCCESS":
-      return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return paymentSucceededCallback(base);
     case "AUTHORIZED": {
       const expiresAt = n.auth_expire_time ? fromChinaTime(n.auth_expire_time) : null;
       if (!expiresAt) return { ok: false, reason: "malformed", detail: "AUTHORIZED without auth_expire_time" };
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "authorized",
-          authorizationExpiresAt: expiresAt.toISOString(),
-          failureCode: null,
-          failureMessage: null,
-        },
-      };
+      return paymentAuthorizedCallback(base, expiresAt.toISOString());
     }
     case "FAILED":
     case "CLOSED":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          failureCode: bankErrorCode(n.err_code, state),
-          failureMessage: message(n),
-        },
-      };
+      return paymentFailedCallback(base, bankErrorCode(n.err_code, state), message(n));
     case "VOIDED":
     case "CANCELED":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          failureCode: reversedStateCode(state),
-          failureMessage: `${state}: ${message(n)}`,
-        },
-      };
+      return paymentFailedCallback(base, reversedStateCode(state), `${state}: ${message(n)}`);
     case "PROCESSING":
     case "PAYING":
       return { ok: false, reason: "not_final", detail: `trade_state ${state}` };
@@ -284,9 +254,9 @@ export function toBankOperationParams(
     ...(req.channelTxnId ? { bank_txn_no: req.channelTxnId } : {}),
     op_type: BANK_OPERATIONS[req.kind].opType,
     request_no: req.operationId,
-    op_amount: decimal(req.amount, req.currency),
+    op_amount: toDecimal(req.amount, req.currency),
     currency: req.currency,
-    order_amount: decimal(req.paymentAmount, req.currency),
+    order_amount: toDecimal(req.paymentAmount, req.currency),
     reason: req.reason ?? "",
     notify_url: req.callbackUrl,
     timestamp: toChinaCompact(now),
@@ -358,11 +328,12 @@ function bankOperationRecordOutcome(req: OperationRequest, a: BankOperationAnswe
   if (a.request_no !== req.operationId || a.op_type !== BANK_OPERATIONS[req.kind].opType)
     return operationUnknown(`bank answered about ${a.op_type ?? "?"} ${a.request_no ?? "?"}`);
   switch (a.op_state) {
-    case "SUCCESS": {
-      const moved = parseAmount(a.op_amount, a.op_currency);
-      if (!moved) return operationUnknown("bank answered SUCCESS without a readable op_amount and op_currency");
-      return { status: "succeeded", channelOpId: a.op_txn_no, amount: moved.amount, currency: moved.currency };
-    }
+    case "SUCCESS":
+      return operationSucceeded(
+        a.op_txn_no,
+        readDecimal(a.op_amount, a.op_currency),
+        "bank answered SUCCESS without a readable op_amount and op_currency",
+      );
     case "PROCESSING":
       return { status: "pending", channelOpId: a.op_txn_no };
     case "FAILED":
@@ -375,10 +346,12 @@ function bankOperationRecordOutcome(req: OperationRequest, a: BankOperationAnswe
 /** An operation answer → our outcome. */
 export function bankOperationOutcome(req: OperationRequest, a: BankOperationAnswer): OperationOutcome {
   if (a.rsp_code === "0000") return bankOperationRecordOutcome(req, a);
-  const refusal = bankOperationRefusal(a.rsp_code);
   // Including 3001 REQUEST_CONFLICT: this request number exists at the bank, so the operation may be done.
-  if (!refusal) return operationUnknown(`bank rsp_code ${a.rsp_code}: ${message(a)}`);
-  return operationFailed(refusal, `${a.rsp_code}: ${a.rsp_msg ?? "no message"}`);
+  return refusalOutcome(
+    bankOperationRefusal(a.rsp_code),
+    `${a.rsp_code}: ${a.rsp_msg ?? "no message"}`,
+    `bank rsp_code ${a.rsp_code}: ${message(a)}`,
+  );
 }
 
 /** An operation query answer → our outcome; a refused query tells nothing about the operation. */
@@ -393,28 +366,12 @@ export function bankOperationQueryOutcome(req: OperationRequest, a: BankOperatio
   }
 }
 
-/** The transport part of an operation call: nothing sent or a signed busy is a failure, the rest unknown. */
-export function bankOperationTransportOutcome(
-  answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>,
-): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `bank busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-    default:
-      return assertNever(answer, "client answer");
-  }
-}
-
 export function bankOperationNotificationToCallback(n: BankOperationNotification): ParsedCallback {
-  const moved = parseAmount(n.op_amount, n.op_currency);
+  const moved = readDecimal(n.op_amount, n.op_currency);
   if (!moved) return { ok: false, reason: "malformed", detail: `bad op_amount ${n.op_amount} ${n.op_currency}` };
   const occurredAt = (n.op_time && fromChinaTime(n.op_time)) || fromChinaTime(n.notify_time);
   if (!occurredAt) return { ok: false, reason: "malformed", detail: "bad op_time/notify_time" };
-  const base: Omit<OperationCallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: OperationCallbackBase = {
     channel: "bank_direct",
     kind: KIND_OF_OP_TYPE[n.op_type],
     operationId: n.request_no,
@@ -426,17 +383,9 @@ export function bankOperationNotificationToCallback(n: BankOperationNotification
   };
   switch (n.op_state) {
     case "SUCCESS":
-      return { ok: true, operation: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return operationSucceededCallback(base);
     case "FAILED":
-      return {
-        ok: true,
-        operation: {
-          ...base,
-          status: "failed",
-          failureCode: bankOperationRefusal(n.op_err_code) ?? "channel_rejected",
-          failureMessage: opMessage(n),
-        },
-      };
+      return operationFailedCallback(base, bankOperationRefusal(n.op_err_code) ?? "channel_rejected", opMessage(n));
     case "PROCESSING":
       return { ok: false, reason: "not_final", detail: `op_state ${n.op_state}` };
     default:

@@ -4,12 +4,13 @@ import type { FetchLike } from "../shared/http.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectFlowsNotOffered,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
   refusedFetch,
-  resetFetch,
-  timeoutFetch,
+  sentJson,
 } from "../shared/test-fixtures.ts";
-import type { OperationRequest } from "../types.ts";
 import { carrierMessageSignature, type CarrierCharge, type CarrierRefund } from "./client.ts";
 import { createCarrierAdapter } from "./index.ts";
 import { carrierCreateOutcome, carrierQueryOutcome } from "./transformers.ts";
@@ -109,18 +110,12 @@ describe("carrier adapter", () => {
 
 // Refunds (the only operation carrier billing has), their query and their events.
 
-const refundRequest = (over: Partial<OperationRequest> = {}): OperationRequest => ({
-  kind: "refund",
+const refundRequest = operationRequestFor("carrier", {
   operationId: "re_01",
-  paymentId: "pay_1",
-  attemptId: "att_1",
   channelTxnId: "CHG1",
   amount: 3_000,
-  currency: "CNY",
   paymentAmount: 20_000,
   reason: "customer asked",
-  callbackUrl: "https://api.test/v1/channel-callbacks/carrier",
-  ...over,
 });
 
 const refundJson = (status: CarrierRefund["status"], over: Partial<CarrierRefund> = {}): CarrierRefund => ({
@@ -151,7 +146,7 @@ describe("carrier refunds", () => {
     const f = carrierFetch(201, refundJson("SUCCEEDED"));
     expect(await operate(f)).toEqual({ status: "succeeded", channelOpId: "RF1", amount: 3_000, currency: "CNY" });
     expect(f.calls[0]!.url).toBe("http://channel.test/carrier/v1/refunds");
-    expect(JSON.parse(f.calls[0]!.init.body as string)).toEqual({
+    expect(sentJson(f)).toEqual({
       partnerId: DEV_CHANNEL_KEYS.carrier.merchantId,
       partnerRefundId: "re_01",
       chargeId: "CHG1",
@@ -163,7 +158,7 @@ describe("carrier refunds", () => {
     expect((f.calls[0]!.init.headers as Record<string, string>)["x-signature"]).toMatch(/^[0-9a-f]{64}$/);
     const byRef = carrierFetch(201, refundJson("SUCCEEDED"));
     await operate(byRef, refundRequest({ channelTxnId: null }));
-    expect(JSON.parse(byRef.calls[0]!.init.body as string)).not.toHaveProperty("chargeId");
+    expect(sentJson(byRef)).not.toHaveProperty("chargeId");
   });
 
   it("maps the refund's state and the carrier's refusals", async () => {
@@ -203,14 +198,15 @@ describe("carrier refunds", () => {
   });
 
   it("after sending: unsigned, garbled or 5xx answers and timeouts are unknown; refused connections not done", async () => {
-    expect((await operate(carrierFetch(201, refundJson("SUCCEEDED"), false))).status).toBe("unknown");
-    expect((await operate(carrierFetch(201, "{garbled"))).status).toBe("unknown");
-    expect((await operate(carrierFetch(201, { refundId: "RF1" }))).status).toBe("unknown");
-    expect((await operate(carrierFetch(500, { error: { code: "INTERNAL" } }))).status).toBe("unknown");
-    expect((await operate(carrierFetch(502, { error: { code: "SERVICE_BUSY" } }))).status).toBe("unknown");
-    expect((await operate(timeoutFetch)).status).toBe("unknown");
-    expect((await operate(resetFetch)).status).toBe("unknown");
-    expect(await operate(refusedFetch)).toMatchObject({ status: "failed", code: "channel_unavailable" });
+    await expectOperationTransport(operate, {
+      lost: [
+        carrierFetch(201, refundJson("SUCCEEDED"), false),
+        carrierFetch(201, "{garbled"),
+        carrierFetch(201, { refundId: "RF1" }),
+        carrierFetch(500, { error: { code: "INTERNAL" } }),
+        carrierFetch(502, { error: { code: "SERVICE_BUSY" } }),
+      ],
+    });
   });
 
   it("no pre-authorization, capture, void or cancel: refused without a call", async () => {
@@ -220,16 +216,7 @@ describe("carrier refunds", () => {
       status: "failed",
       code: "channel_rejected",
     });
-    for (const kind of ["capture", "void", "cancel"] as const) {
-      expect(await adapter.operate(refundRequest({ kind }))).toMatchObject({
-        status: "failed",
-        code: "flow_not_supported",
-      });
-      expect(await adapter.queryOperation(refundRequest({ kind }))).toMatchObject({
-        status: "failed",
-        code: "flow_not_supported",
-      });
-    }
+    await expectFlowsNotOffered(adapter, refundRequest, ["capture", "void", "cancel"]);
     expect(f.calls).toHaveLength(0);
   });
 

@@ -5,9 +5,12 @@ import {
   parseJson,
   header,
   headersToRecord,
+  mapRestSuccess,
   randomNonce,
+  readRestAnswer,
   type ClientAnswer,
   type ResolvedOptions,
+  type RestAnswer,
 } from "../shared/adapter.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -113,16 +116,13 @@ export function verifyCarrierMessage(headers: Record<string, string>, body: stri
   return !!ts && !!sig && verify("HMAC_SHA256", `${ts}\n${body}`, sig, key);
 }
 
-type Raw<T> = { status: number; ok: T } | { status: number; error: CarrierError["error"] };
+type Raw<T> = RestAnswer<T, CarrierError["error"]>;
 
-function mapSuccess<T, U>(
-  answer: ClientAnswer<Raw<T>>,
-  wrap: (status: number, value: T) => U,
-): ClientAnswer<U | { status: number; error: CarrierError["error"] }> {
-  if (answer.kind !== "ok") return answer;
-  const data = answer.data;
-  return { ...answer, data: "ok" in data ? wrap(data.status, data.ok) : data };
-}
+/** The carrier's error answer, read as its error object. */
+const carrierError = {
+  schema: carrierErrorSchema.transform((e) => e.error),
+  busy: (e: CarrierError["error"]) => e.code === CARRIER_BUSY_CODE,
+};
 
 export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
   /** One signed exchange; a 2xx answer is parsed by `success`, anything else as the carrier's error object. */
@@ -150,30 +150,16 @@ export function createCarrierClient(endpoint: ChannelEndpoint, opts: ResolvedOpt
         return { ok: false, detail: "bad or missing signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
-      const json = parsedJson.value;
-      if (a.status < 300) {
-        const parsed = success.schema.safeParse(json);
-        return parsed.success
-          ? { ok: true, data: { status: a.status, ok: parsed.data }, busy: false }
-          : { ok: false, detail: `unexpected ${success.what} shape` };
-      }
-      const error = carrierErrorSchema.safeParse(json);
-      return error.success
-        ? {
-            ok: true,
-            data: { status: a.status, error: error.data.error },
-            busy: error.data.error.code === CARRIER_BUSY_CODE,
-          }
-        : { ok: false, detail: "unexpected error shape" };
+      return readRestAnswer(a.status, parsedJson.value, success, carrierError);
     });
   }
 
   const charge = { schema: carrierChargeSchema, what: "charge" };
   const refund = { schema: carrierRefundSchema, what: "refund" };
   const asCharge = (answer: ClientAnswer<Raw<CarrierCharge>>): ClientAnswer<CarrierAnswer> =>
-    mapSuccess(answer, (status, value) => ({ status, charge: value }));
+    mapRestSuccess(answer, (status, value) => ({ status, charge: value }));
   const asRefund = (answer: ClientAnswer<Raw<CarrierRefund>>): ClientAnswer<CarrierRefundAnswer> =>
-    mapSuccess(answer, (status, value) => ({ status, refund: value }));
+    mapRestSuccess(answer, (status, value) => ({ status, refund: value }));
 
   return {
     createCharge: async (body: string, timeoutMs: number) =>

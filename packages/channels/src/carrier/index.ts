@@ -1,13 +1,14 @@
 import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
 import {
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
   queryTransportOutcome,
   resolveOptions,
   transportOutcome,
   type AdapterOptions,
-  type ClientAnswer,
 } from "../shared/adapter.ts";
-import { failed, flowNotOffered, operationFailed, operationUnknown } from "../shared/outcomes.ts";
-import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint, OperationOutcome } from "../types.ts";
+import { failed, flowNotOffered } from "../shared/outcomes.ts";
+import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createCarrierClient } from "./client.ts";
 import {
   CARRIER_MAX_AMOUNT,
@@ -27,18 +28,6 @@ export const CARRIER_CAPABILITIES: ChannelCapabilities = {
   maxAmount: CARRIER_MAX_AMOUNT,
   flows: CHANNEL_FLOWS.carrier,
 };
-
-/** After sending: busy or not sent is a definitive "not done", anything else unknown (resolved by query). */
-function operationTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `channel busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-  }
-}
 
 export function createCarrierAdapter(endpoint: ChannelEndpoint, options?: AdapterOptions): ChannelAdapter {
   const opts = resolveOptions(options);
@@ -81,7 +70,7 @@ export function createCarrierAdapter(endpoint: ChannelEndpoint, options?: Adapte
       const answer = await client.getRefund(request.operationId, call?.timeoutMs ?? opts.timeoutMs);
       return answer.kind === "ok"
         ? carrierRefundQueryOutcome(answer.data, request.operationId)
-        : operationUnknown(`refund query ${answer.kind}: ${answer.detail}`);
+        : operationQueryTransportOutcome(answer, "refund query");
     },
     parseCallback({ headers, rawBody }) {
       const verified = client.verifyEvent(headers, rawBody);

@@ -3,12 +3,18 @@ import {
   assertNever,
   failed,
   operationFailed,
+  operationFailedCallback,
+  operationSucceededCallback,
   operationUnknown,
+  paymentFailedCallback,
+  paymentSucceededCallback,
+  refusalOutcome,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
+  type PaymentCallbackBase,
 } from "../shared/outcomes.ts";
 import type {
-  CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
   OperationFailureCode,
@@ -131,7 +137,7 @@ export function carrierEventToCallback(e: CarrierEvent): ParsedCallback {
   const occurredAt = new Date(c.completedAt ?? e.eventTime);
   if (Number.isNaN(occurredAt.getTime()))
     return { ok: false, reason: "malformed", detail: "bad completedAt/eventTime" };
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "carrier",
     attemptId: c.partnerOrderId,
     channelTxnId: c.chargeId,
@@ -144,12 +150,9 @@ export function carrierEventToCallback(e: CarrierEvent): ParsedCallback {
   const outcome = carrierStatusToOutcome(c.status, c);
   switch (outcome.status) {
     case "succeeded":
-      return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return paymentSucceededCallback(base);
     case "failed":
-      return {
-        ok: true,
-        result: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message },
-      };
+      return paymentFailedCallback(base, outcome.code, outcome.message);
     case "requires_action":
     case "pending":
     case "unknown":
@@ -227,9 +230,8 @@ function refundToOperation(r: CarrierRefund, operationId: string): OperationOutc
 export function carrierRefundOutcome(a: CarrierRefundAnswer, operationId: string): OperationOutcome {
   if ("refund" in a) return refundToOperation(a.refund, operationId);
   const text = `${a.error.code}: ${a.error.message ?? ""}`;
-  const code = carrierRefusalCode(a.error.code);
   // REFUND_CONFLICT (our number reused with other parameters) and anything new.
-  return code ? operationFailed(code, text) : operationUnknown(`carrier ${text}`);
+  return refusalOutcome(carrierRefusalCode(a.error.code), text, `carrier ${text}`);
 }
 
 export function carrierRefundQueryOutcome(a: CarrierRefundAnswer, operationId: string): OperationQueryOutcome {
@@ -244,9 +246,9 @@ export function carrierRefundEventToCallback(e: CarrierRefundEvent): ParsedCallb
   if (Number.isNaN(occurredAt.getTime()))
     return { ok: false, reason: "malformed", detail: "bad completedAt/eventTime" };
   const outcome = refundToOperation(r, r.partnerRefundId);
-  const base = {
-    channel: "carrier" as const,
-    kind: "refund" as const,
+  const base: OperationCallbackBase = {
+    channel: "carrier",
+    kind: "refund",
     operationId: r.partnerRefundId,
     channelOpId: r.refundId,
     amount: r.amount,
@@ -256,12 +258,9 @@ export function carrierRefundEventToCallback(e: CarrierRefundEvent): ParsedCallb
   };
   switch (outcome.status) {
     case "succeeded":
-      return { ok: true, operation: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return operationSucceededCallback(base);
     case "failed":
-      return {
-        ok: true,
-        operation: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message },
-      };
+      return operationFailedCallback(base, outcome.code, outcome.message);
     case "pending":
     case "unknown":
       return { ok: false, reason: "not_final", detail: `refund ${r.status}` };

@@ -6,9 +6,12 @@ import {
   parseJson,
   header,
   headersToRecord,
+  mapRestSuccess,
   randomNonce,
+  readRestAnswer,
   type ClientAnswer,
   type ResolvedOptions,
+  type RestAnswer,
 } from "../shared/adapter.ts";
 import type { ChannelEndpoint } from "../types.ts";
 
@@ -182,16 +185,9 @@ export function verifyPaypalTransmission(
 }
 
 type OrderRef = { attemptId: string; channelTxnId: string | null };
-type Raw<T> = { status: number; ok: T } | { status: number; error: PaypalError };
+type Raw<T> = RestAnswer<T, PaypalError>;
 
-function mapSuccess<T, U>(
-  answer: ClientAnswer<Raw<T>>,
-  wrap: (status: number, value: T) => U,
-): ClientAnswer<U | { status: number; error: PaypalError }> {
-  if (answer.kind !== "ok") return answer;
-  const data = answer.data;
-  return { ...answer, data: "ok" in data ? wrap(data.status, data.ok) : data };
-}
+const paypalError = { schema: paypalErrorSchema, busy: (e: PaypalError) => e.name === PAYPAL_BUSY_NAME };
 
 export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOptions) {
   /** One signed exchange; a 2xx answer is parsed by `success`, anything else as PayPal's error object. */
@@ -221,25 +217,15 @@ export function createPaypalClient(endpoint: ChannelEndpoint, opts: ResolvedOpti
         return { ok: false, detail: "bad or missing transmission signature" };
       const parsedJson = parseJson(a.body);
       if (!parsedJson.ok) return { ok: false, detail: "not JSON" };
-      const json = parsedJson.value;
-      if (a.status < 300) {
-        const parsed = success.schema.safeParse(json);
-        return parsed.success
-          ? { ok: true, data: { status: a.status, ok: parsed.data }, busy: false }
-          : { ok: false, detail: `unexpected ${success.what} shape` };
-      }
-      const error = paypalErrorSchema.safeParse(json);
-      return error.success
-        ? { ok: true, data: { status: a.status, error: error.data }, busy: error.data.name === PAYPAL_BUSY_NAME }
-        : { ok: false, detail: "unexpected error shape" };
+      return readRestAnswer(a.status, parsedJson.value, success, paypalError);
     });
   }
 
   const order = { schema: paypalOrderSchema, what: "order" };
   const asOrder = (answer: ClientAnswer<Raw<PaypalOrder>>): ClientAnswer<PaypalAnswer> =>
-    mapSuccess(answer, (status, value) => ({ status, order: value }));
+    mapRestSuccess(answer, (status, value) => ({ status, order: value }));
   const asResource = <T>(answer: ClientAnswer<Raw<T>>): ClientAnswer<PaypalResourceAnswer<T>> =>
-    mapSuccess(answer, (status, value) => ({ status, resource: value }));
+    mapRestSuccess(answer, (status, value) => ({ status, resource: value }));
   // Every operation is sent under our operation id as PayPal-Request-Id: a repeat returns the first result.
   const operationHeaders = (operationId: string) => ({
     "paypal-request-id": operationId,

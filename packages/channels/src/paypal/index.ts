@@ -1,13 +1,14 @@
 import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
 import {
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
   queryTransportOutcome,
   resolveOptions,
   transportOutcome,
   type AdapterOptions,
-  type ClientAnswer,
 } from "../shared/adapter.ts";
-import { failed, flowNotOffered, operationFailed, operationUnknown } from "../shared/outcomes.ts";
-import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint, OperationOutcome } from "../types.ts";
+import { failed, flowNotOffered, operationFailed } from "../shared/outcomes.ts";
+import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createPaypalClient } from "./client.ts";
 import {
   paypalCaptureOutcome,
@@ -30,18 +31,6 @@ export const PAYPAL_CAPABILITIES: ChannelCapabilities = {
   currencies: ["USD", "EUR", "GBP", "JPY", "HKD", "AUD", "CAD", "SGD"],
   flows: CHANNEL_FLOWS.paypal,
 };
-
-/** After sending: busy or not sent is a definitive "not done", anything else unknown (resolved by query). */
-function operationTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `channel busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-  }
-}
 
 export function createPaypalAdapter(endpoint: ChannelEndpoint, options?: AdapterOptions): ChannelAdapter {
   const opts = resolveOptions(options);
@@ -112,13 +101,13 @@ export function createPaypalAdapter(endpoint: ChannelEndpoint, options?: Adapter
         const answer = await client.findRefund(request.operationId, timeoutMs);
         return answer.kind === "ok"
           ? paypalRefundQueryOutcome(answer.data, request.operationId)
-          : operationUnknown(`refund query ${answer.kind}: ${answer.detail}`);
+          : operationQueryTransportOutcome(answer, "refund query");
       }
       // A capture or a void: the order's details, interpreted (see paypalOrderOperationOutcome).
       const answer = await client.getOrder(request, timeoutMs);
       return answer.kind === "ok"
         ? paypalOrderOperationOutcome(answer.data, request)
-        : operationUnknown(`${kind} query ${answer.kind}: ${answer.detail}`);
+        : operationQueryTransportOutcome(answer, `${kind} query`);
     },
     parseCallback({ headers, rawBody }) {
       const verified = client.verifyWebhook(headers, rawBody);

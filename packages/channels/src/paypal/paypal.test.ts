@@ -6,10 +6,13 @@ import type { FetchLike } from "../shared/http.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectFlowsNotOffered,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
-  refusedFetch,
-  resetFetch,
+  sentJson,
   timeoutFetch,
+  type RecordingFetch,
 } from "../shared/test-fixtures.ts";
 import type { OperationRequest } from "../types.ts";
 import { paypalTransmissionPayload, type PaypalOrder, type PaypalRefund } from "./client.ts";
@@ -225,32 +228,28 @@ const sale = order("COMPLETED", {
   ],
 });
 
-const opRequest = (kind: OperationRequest["kind"], over: Partial<OperationRequest> = {}): OperationRequest => ({
-  kind,
-  operationId: `${kind}_01`,
-  paymentId: "pay_1",
-  attemptId: "att_1",
+const paypalOperation = operationRequestFor("paypal", {
   channelTxnId: "O1",
   amount: 1_500,
   currency: "USD",
   paymentAmount: 2_500,
   reason: "customer asked",
-  callbackUrl: "https://api.test/v1/channel-callbacks/paypal",
-  ...over,
 });
+const opRequest = (kind: OperationRequest["kind"], over: Partial<OperationRequest> = {}): OperationRequest =>
+  paypalOperation({ kind, operationId: `${kind}_01`, ...over });
 
 type Scripted = { status: number; body: unknown; signed?: boolean };
 
 /** A fetch that answers each call with the next scripted answer, signed as PayPal signs. */
-function scriptedFetch(...answers: Scripted[]): FetchLike & { calls: { url: string; init: RequestInit }[] } {
-  const calls: { url: string; init: RequestInit }[] = [];
+function scriptedFetch(...answers: Scripted[]): RecordingFetch {
+  const calls: RecordingFetch["calls"] = [];
   const f = (async (url: string, init: RequestInit) => {
     const a = answers[calls.length];
     calls.push({ url, init });
     if (!a) throw new Error(`unexpected call ${url}`);
     const body = typeof a.body === "string" ? a.body : JSON.stringify(a.body);
     return new Response(body, { status: a.status, headers: a.signed === false ? {} : transmission(body) });
-  }) as FetchLike & { calls: typeof calls };
+  }) as RecordingFetch;
   f.calls = calls;
   return f;
 }
@@ -369,7 +368,7 @@ describe("paypal operations", () => {
     const headers = f.calls[1]!.init.headers as Record<string, string>;
     expect(headers["paypal-request-id"]).toBe("capture_01");
     expect(headers["paypal-auth-signature"]).toMatch(/^[0-9a-f]{64}$/);
-    expect(JSON.parse(f.calls[1]!.init.body as string)).toEqual({
+    expect(sentJson(f, 1)).toEqual({
       amount: { currency_code: "USD", value: "15.00" },
       final_capture: true,
       invoice_id: "capture_01",
@@ -401,7 +400,7 @@ describe("paypal operations", () => {
     // Without the order's id, the order is found by our reference.
     expect(f.calls[0]!.url).toBe("http://channel.test/paypal/v2/checkout/orders?reference_id=att_1");
     expect(f.calls[1]!.url).toBe("http://channel.test/paypal/v2/payments/captures/CAPO1/refund");
-    expect(JSON.parse(f.calls[1]!.init.body as string)).toEqual({
+    expect(sentJson(f, 1)).toEqual({
       amount: { currency_code: "USD", value: "15.00" },
       invoice_id: "refund_01",
       note_to_payer: "customer asked",
@@ -464,25 +463,23 @@ describe("paypal operations", () => {
   });
 
   it("after sending: unsigned, garbled or 5xx answers and timeouts are unknown; refused connections not done", async () => {
-    const refundAfterLookup = async (second: FetchLike | Scripted) => {
+    const refundAfterLookup = async (second: FetchLike) => {
       let n = 0;
       const lookup = scriptedFetch({ status: 200, body: sale });
       const f: FetchLike = async (url, init) => {
         n += 1;
-        if (n === 1) return lookup(url, init);
-        return typeof second === "function" ? second(url, init) : scriptedFetch(second)(url, init);
+        return n === 1 ? lookup(url, init) : second(url, init);
       };
       return createPaypalAdapter(devEndpoint("paypal"), { fetch: f }).operate(opRequest("refund"));
     };
-    expect((await refundAfterLookup({ status: 201, body: refundResource("COMPLETED"), signed: false })).status).toBe(
-      "unknown",
-    );
-    expect((await refundAfterLookup({ status: 201, body: "{not json" })).status).toBe("unknown");
-    expect((await refundAfterLookup({ status: 201, body: { id: "RF1" } })).status).toBe("unknown");
-    expect((await refundAfterLookup({ status: 500, body: ppError("INTERNAL_SERVER_ERROR") })).status).toBe("unknown");
-    expect((await refundAfterLookup(timeoutFetch)).status).toBe("unknown");
-    expect((await refundAfterLookup(resetFetch)).status).toBe("unknown");
-    expect(await refundAfterLookup(refusedFetch)).toMatchObject({ status: "failed", code: "channel_unavailable" });
+    await expectOperationTransport(refundAfterLookup, {
+      lost: [
+        scriptedFetch({ status: 201, body: refundResource("COMPLETED"), signed: false }),
+        scriptedFetch({ status: 201, body: "{not json" }),
+        scriptedFetch({ status: 201, body: { id: "RF1" } }),
+        scriptedFetch({ status: 500, body: ppError("INTERNAL_SERVER_ERROR") }),
+      ],
+    });
   });
 
   it("nothing is sent when the order cannot be looked up or has nothing to act on", async () => {
@@ -505,10 +502,11 @@ describe("paypal operations", () => {
     expect(held.calls).toHaveLength(1);
     // PayPal has no same-day cancel: refused without a call.
     const none = scriptedFetch();
-    expect(await once(none, "cancel")).toMatchObject({ status: "failed", code: "flow_not_supported" });
-    expect(
-      await createPaypalAdapter(devEndpoint("paypal"), { fetch: none }).queryOperation(opRequest("cancel")),
-    ).toMatchObject({ status: "failed", code: "flow_not_supported" });
+    await expectFlowsNotOffered(
+      createPaypalAdapter(devEndpoint("paypal"), { fetch: none }),
+      (over) => opRequest("cancel", over),
+      ["cancel"],
+    );
     expect(none.calls).toHaveLength(0);
   });
 });

@@ -1,16 +1,23 @@
-import { fromDecimalString, toDecimalString, type Money } from "@pps/money";
+import type { Money } from "@pps/money";
 import { encodePassthrough } from "../shared/adapter.ts";
+import { readDecimal, toDecimal } from "../shared/amounts.ts";
 import {
   assertNever,
   failed,
   operationFailed,
+  operationFailedCallback,
+  operationSucceeded,
+  operationSucceededCallback,
   operationUnknown,
+  paymentAuthorizedCallback,
+  paymentFailedCallback,
+  paymentSucceededCallback,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
 } from "../shared/outcomes.ts";
 import type {
   ChannelOutcome,
-  OperationCallbackResult,
   OperationOutcome,
   OperationQueryOutcome,
   OperationRequest,
@@ -33,17 +40,9 @@ import {
   type PaypalWebhook,
 } from "./client.ts";
 
-function decimal(amount: number, currency: string): string {
-  return toDecimalString({ amount, currency } as Money);
-}
-
 /** A PayPal money object in minor units, or null when it does not read. */
 function moneyOf(m: { currency_code: string; value: string }): Money | null {
-  try {
-    return fromDecimalString(m.value, m.currency_code);
-  } catch {
-    return null;
-  }
+  return readDecimal(m.value, m.currency_code);
 }
 
 export function toPaypalOrderBody(req: PayRequest): string {
@@ -55,7 +54,7 @@ export function toPaypalOrderBody(req: PayRequest): string {
         reference_id: req.attemptId,
         custom_id: encodePassthrough(req.metadata),
         description: req.subject,
-        amount: { currency_code: req.currency, value: decimal(req.amount, req.currency) },
+        amount: { currency_code: req.currency, value: toDecimal(req.amount, req.currency) },
       },
     ],
     application_context: {
@@ -258,45 +257,23 @@ function orderWebhookToCallback(w: PaypalWebhook, order: PaypalOrder): ParsedCal
   };
   switch (outcome.status) {
     case "succeeded":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "succeeded",
-          amount: outcome.amount,
-          currency: outcome.currency,
-          settlement: outcome.settlement,
-          failureCode: null,
-          failureMessage: null,
-        },
-      };
+      return paymentSucceededCallback({
+        ...base,
+        amount: outcome.amount,
+        currency: outcome.currency,
+        settlement: outcome.settlement,
+      });
     case "authorized":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "authorized",
-          authorizationExpiresAt: outcome.expiresAt,
-          amount: outcome.amount,
-          currency: outcome.currency,
-          settlement: null,
-          failureCode: null,
-          failureMessage: null,
-        },
-      };
+      return paymentAuthorizedCallback(
+        { ...base, amount: outcome.amount, currency: outcome.currency, settlement: null },
+        outcome.expiresAt,
+      );
     case "failed":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          amount: ordered.amount,
-          currency: ordered.currency,
-          settlement: null,
-          failureCode: outcome.code,
-          failureMessage: outcome.message,
-        },
-      };
+      return paymentFailedCallback(
+        { ...base, amount: ordered.amount, currency: ordered.currency, settlement: null },
+        outcome.code,
+        outcome.message,
+      );
     case "requires_action":
     case "pending":
       return { ok: false, reason: "not_final", detail: `${w.event_type} order ${order.status}` };
@@ -322,7 +299,7 @@ function operationWebhookToCallback(
   if (Number.isNaN(occurredAt.getTime())) return { ok: false, reason: "malformed", detail: "bad update_time" };
   const moved = moneyOf(resource.amount);
   if (!moved) return { ok: false, reason: "malformed", detail: `bad ${kind} amount` };
-  const base: Omit<OperationCallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: OperationCallbackBase = {
     channel: "paypal",
     kind,
     operationId: resource.invoice_id,
@@ -334,12 +311,9 @@ function operationWebhookToCallback(
   };
   switch (outcome.status) {
     case "succeeded":
-      return { ok: true, operation: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return operationSucceededCallback(base);
     case "failed":
-      return {
-        ok: true,
-        operation: { ...base, status: "failed", failureCode: outcome.code, failureMessage: outcome.message },
-      };
+      return operationFailedCallback(base, outcome.code, outcome.message);
     case "pending":
       return { ok: false, reason: "not_final", detail: `${w.event_type} ${kind} ${resource.status}` };
     case "unknown":
@@ -390,7 +364,7 @@ export function paypalWebhookToCallback(w: PaypalWebhook): ParsedCallback {
 
 export function toPaypalCaptureBody(req: OperationRequest): string {
   return JSON.stringify({
-    amount: { currency_code: req.currency, value: decimal(req.amount, req.currency) },
+    amount: { currency_code: req.currency, value: toDecimal(req.amount, req.currency) },
     // One capture per authorization: the rest of the hold is released with it.
     final_capture: true,
     invoice_id: req.operationId,
@@ -401,7 +375,7 @@ export function toPaypalCaptureBody(req: OperationRequest): string {
 export function toPaypalRefundBody(req: OperationRequest): string {
   return JSON.stringify({
     // In the payment's currency: PayPal converts to what it settled to us (CNY) at its own rate.
-    amount: { currency_code: req.currency, value: decimal(req.amount, req.currency) },
+    amount: { currency_code: req.currency, value: toDecimal(req.amount, req.currency) },
     invoice_id: req.operationId,
     ...(req.reason ? { note_to_payer: req.reason } : {}),
   });
@@ -431,12 +405,8 @@ function captureToOperation(capture: PaypalCapture, operationId: string): Operat
   switch (status) {
     case "COMPLETED":
     case "PARTIALLY_REFUNDED": // captured, and refunded since: the capture itself succeeded
-    case "REFUNDED": {
-      const taken = moneyOf(capture.amount);
-      return taken
-        ? { status: "succeeded", channelOpId: capture.id, amount: taken.amount, currency: taken.currency }
-        : operationUnknown("paypal capture with an unreadable amount");
-    }
+    case "REFUNDED":
+      return operationSucceeded(capture.id, moneyOf(capture.amount), "paypal capture with an unreadable amount");
     case "PENDING":
       return { status: "pending", channelOpId: capture.id };
     case "DECLINED":
@@ -449,12 +419,12 @@ function captureToOperation(capture: PaypalCapture, operationId: string): Operat
 
 function voidToOperation(authorization: PaypalAuthorization): OperationOutcome {
   switch (authorization.status) {
-    case "VOIDED": {
-      const released = moneyOf(authorization.amount);
-      return released
-        ? { status: "succeeded", channelOpId: authorization.id, amount: released.amount, currency: released.currency }
-        : operationUnknown("paypal authorization with an unreadable amount");
-    }
+    case "VOIDED":
+      return operationSucceeded(
+        authorization.id,
+        moneyOf(authorization.amount),
+        "paypal authorization with an unreadable amount",
+      );
     case "EXPIRED":
       return operationFailed("authorization_expired", `authorization ${detail(authorization)}`);
     default:
@@ -466,12 +436,8 @@ function refundToOperation(refund: PaypalRefund, operationId: string): Operation
   if (foreign(refund, operationId)) return operationUnknown(`paypal refund for ${refund.invoice_id}`);
   const status = refund.status;
   switch (status) {
-    case "COMPLETED": {
-      const returned = moneyOf(refund.amount);
-      return returned
-        ? { status: "succeeded", channelOpId: refund.id, amount: returned.amount, currency: returned.currency }
-        : operationUnknown("paypal refund with an unreadable amount");
-    }
+    case "COMPLETED":
+      return operationSucceeded(refund.id, moneyOf(refund.amount), "paypal refund with an unreadable amount");
     case "PENDING":
       return { status: "pending", channelOpId: refund.id };
     case "FAILED":

@@ -1,4 +1,5 @@
-import type { ChannelOutcome } from "../types.ts";
+import type { z } from "zod";
+import type { ChannelOutcome, OperationOutcome } from "../types.ts";
 import {
   DEFAULT_TIMEOUT_MS,
   type FetchLike,
@@ -7,7 +8,7 @@ import {
   type HttpTransport,
   nodeHttpTransport,
 } from "./http.ts";
-import { unavailable, unknown } from "./outcomes.ts";
+import { assertNever, operationFailed, operationUnknown, unavailable, unknown } from "./outcomes.ts";
 
 /** Options every create<Name>Adapter takes. */
 export type AdapterOptions = {
@@ -41,8 +42,11 @@ export type ClientAnswer<T> =
   | { kind: "not_sent"; detail: string }
   | { kind: "unknown"; detail: string };
 
+/** An exchange that gave no answer to read: see ClientAnswer. */
+export type TransportFailure = Exclude<ClientAnswer<unknown>, { kind: "ok" }>;
+
 /** The transport part of every adapter's mapping (the ok part is the channel's own). */
-export function transportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): ChannelOutcome {
+export function transportOutcome(answer: TransportFailure): ChannelOutcome {
   switch (answer.kind) {
     case "busy":
       return unavailable(`channel busy, nothing taken: ${answer.detail}`);
@@ -54,8 +58,34 @@ export function transportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: 
 }
 
 /** A query that went wrong in transport tells nothing about the payment: always unknown, never failed. */
-export function queryTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): ChannelOutcome {
+export function queryTransportOutcome(answer: TransportFailure): ChannelOutcome {
   return unknown(`query ${answer.kind}: ${answer.detail}`);
+}
+
+/**
+ * The transport part of an operation call: nothing sent, or the channel's signed busy, is a definitive "not
+ * done"; anything else (lost, garbled, unsigned, 5xx) is unknown, resolved by a query with the same request
+ * number. `who` names the channel in the busy message.
+ */
+export function operationTransportOutcome(answer: TransportFailure, who = "channel"): OperationOutcome {
+  switch (answer.kind) {
+    case "busy":
+      return operationFailed("channel_unavailable", `${who} busy, nothing done: ${answer.detail}`);
+    case "not_sent":
+      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
+    case "unknown":
+      return operationUnknown(answer.detail);
+    default:
+      return assertNever(answer, "client answer");
+  }
+}
+
+/**
+ * An operation query that went wrong in transport tells nothing about the operation: always unknown, never
+ * failed (busy included). `what` names the query in the reason.
+ */
+export function operationQueryTransportOutcome(answer: TransportFailure, what = "query"): OperationOutcome {
+  return operationUnknown(`${what} ${answer.kind}: ${answer.detail}`);
 }
 
 /** JSON.parse that reports failure as a value, for the answer and callback parsers. */
@@ -82,6 +112,41 @@ export function classifyAnswer<T>(
   if (res.status >= 500) return { kind: "unknown", detail: `HTTP ${res.status} from channel` };
   if (!verified.ok) return { kind: "unknown", detail: `untrusted answer (HTTP ${res.status}): ${verified.detail}` };
   return { kind: "ok", status: res.status, data: verified.data };
+}
+
+/** A REST channel's answer: the resource of a 2xx answer, or the channel's error object, with the HTTP status. */
+export type RestAnswer<T, E> = { status: number; ok: T } | { status: number; error: E };
+
+/**
+ * Reads a REST channel's verified JSON answer: a 2xx one by `success`, any other as the channel's error
+ * object (`busy` tells its own "busy, nothing taken" error); the verify step of classifyAnswer.
+ */
+export function readRestAnswer<T, E>(
+  status: number,
+  json: unknown,
+  success: { schema: z.ZodType<T>; what: string },
+  error: { schema: z.ZodType<E>; busy: (e: E) => boolean },
+): { ok: true; data: RestAnswer<T, E>; busy: boolean } | { ok: false; detail: string } {
+  if (status < 300) {
+    const parsed = success.schema.safeParse(json);
+    return parsed.success
+      ? { ok: true, data: { status, ok: parsed.data }, busy: false }
+      : { ok: false, detail: `unexpected ${success.what} shape` };
+  }
+  const parsed = error.schema.safeParse(json);
+  return parsed.success
+    ? { ok: true, data: { status, error: parsed.data }, busy: error.busy(parsed.data) }
+    : { ok: false, detail: "unexpected error shape" };
+}
+
+/** A REST answer's resource wrapped as the client's own answer type; its errors and transport failures pass. */
+export function mapRestSuccess<T, E, U>(
+  answer: ClientAnswer<RestAnswer<T, E>>,
+  wrap: (status: number, value: T) => U,
+): ClientAnswer<U | { status: number; error: E }> {
+  if (answer.kind !== "ok") return answer;
+  const data = answer.data;
+  return { ...answer, data: "ok" in data ? wrap(data.status, data.ok) : data };
 }
 
 /** Our metadata in the channel's passthrough field ("attach" and friends), as sorted form pairs. */

@@ -1,6 +1,13 @@
 import { CHANNEL_FLOWS, offersOperation } from "../flows.ts";
-import { queryTransportOutcome, resolveOptions, transportOutcome, type AdapterOptions } from "../shared/adapter.ts";
-import { failed, flowNotOffered, operationUnknown } from "../shared/outcomes.ts";
+import {
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
+  queryTransportOutcome,
+  resolveOptions,
+  transportOutcome,
+  type AdapterOptions,
+} from "../shared/adapter.ts";
+import { failed, flowNotOffered } from "../shared/outcomes.ts";
 import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createUnionPayClient } from "./client.ts";
 import {
@@ -12,7 +19,6 @@ import {
   unionpayOperationNotificationToCallback,
   unionpayOperationOutcome,
   unionpayOperationQueryOutcome,
-  unionpayOperationTransportOutcome,
   unionpayPayOutcome,
   unionpayQueryOutcome,
 } from "./transformers.ts";
@@ -55,7 +61,7 @@ export function createUnionPayAdapter(endpoint: ChannelEndpoint, options?: Adapt
       );
       return answer.kind === "ok"
         ? unionpayOperationOutcome(request, answer.data)
-        : unionpayOperationTransportOutcome(answer);
+        : operationTransportOutcome(answer, "unionpay");
     },
     async queryOperation(request, call) {
       if (!offersOperation(flows, request.kind)) return flowNotOffered("unionpay", request.kind);
@@ -65,7 +71,7 @@ export function createUnionPayAdapter(endpoint: ChannelEndpoint, options?: Adapt
       );
       return answer.kind === "ok"
         ? unionpayOperationQueryOutcome(request, answer.data)
-        : operationUnknown(`operation query ${answer.kind}: ${answer.detail}`);
+        : operationQueryTransportOutcome(answer, "operation query");
     },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);

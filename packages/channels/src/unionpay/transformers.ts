@@ -1,19 +1,26 @@
 import type { OperationKind } from "@pps/domain";
-import { encodePassthrough, type ClientAnswer } from "../shared/adapter.ts";
+import { encodePassthrough } from "../shared/adapter.ts";
+import { readMinorUnits } from "../shared/amounts.ts";
 import {
   assertNever,
   failed,
-  operationFailed,
+  operationFailedCallback,
+  operationSucceeded,
+  operationSucceededCallback,
   operationUnknown,
+  paymentAuthorizedCallback,
+  paymentFailedCallback,
+  paymentSucceededCallback,
+  refusalOutcome,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
+  type PaymentCallbackBase,
 } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
 import type {
-  CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
-  OperationCallbackResult,
   OperationFailureCode,
   OperationOutcome,
   OperationQueryOutcome,
@@ -42,9 +49,8 @@ function schemeAmount(
   currencyCode: string | undefined,
 ): { amount: number; currency: string } | null {
   const currency = currencyCode ? ALPHA_CURRENCY[currencyCode] : undefined;
-  if (!txnAmt || !/^\d+$/.test(txnAmt) || !currency) return null;
-  const amount = Number(txnAmt);
-  return Number.isSafeInteger(amount) && amount > 0 ? { amount, currency } : null;
+  const amount = readMinorUnits(txnAmt);
+  return amount !== null && currency ? { amount, currency } : null;
 }
 
 export function toUnionPayPayFields(req: PayRequest, endpoint: ChannelEndpoint, now: Date): Record<string, string> {
@@ -203,7 +209,7 @@ export function unionpayNotificationToCallback(n: UnionPayNotification): ParsedC
   const currency = ALPHA_CURRENCY[n.currencyCode];
   const occurredAt = fromChinaTime(n.traceTime);
   if (!currency || !occurredAt) return { ok: false, reason: "malformed", detail: "bad currencyCode or traceTime" };
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "unionpay",
     attemptId: n.orderId,
     channelTxnId: n.queryId,
@@ -220,42 +226,17 @@ export function unionpayNotificationToCallback(n: UnionPayNotification): ParsedC
       if (type === "02") {
         const expiresAt = n.authExpireTime ? fromChinaTime(n.authExpireTime) : null;
         if (!expiresAt) return { ok: false, reason: "malformed", detail: "pre-authorization without authExpireTime" };
-        return {
-          ok: true,
-          result: {
-            ...base,
-            status: "authorized",
-            authorizationExpiresAt: expiresAt.toISOString(),
-            failureCode: null,
-            failureMessage: null,
-          },
-        };
+        return paymentAuthorizedCallback(base, expiresAt.toISOString());
       }
       if (type === "31" || type === "32")
-        return {
-          ok: true,
-          result: {
-            ...base,
-            status: "failed",
-            failureCode: reversedCode(type),
-            failureMessage: `${type} 00: ${n.respMsg ?? ""}`,
-          },
-        };
+        return paymentFailedCallback(base, reversedCode(type), `${type} 00: ${n.respMsg ?? ""}`);
       if (type === "04") return { ok: false, reason: "malformed", detail: "refund notification without origQryId" };
-      return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return paymentSucceededCallback(base);
     case "05":
     case "51":
     case "31":
     case "32":
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          failureCode: failureCode(code),
-          failureMessage: `${code}: ${n.respMsg ?? ""}`,
-        },
-      };
+      return paymentFailedCallback(base, failureCode(code), `${code}: ${n.respMsg ?? ""}`);
     case "03":
     case "04":
       return { ok: false, reason: "not_final", detail: `respCode ${code}` };
@@ -371,27 +352,32 @@ function operationRecordOutcome(req: OperationRequest, a: UnionPayOperationAnswe
     return operationUnknown(`unionpay answered about ${a.txnType ?? "?"} ${a.orderId ?? "?"}`);
   const msg = `${a.origRespCode}: ${a.origRespMsg ?? a.respMsg ?? ""}`;
   switch (a.origRespCode) {
-    case "00": {
-      const moved = schemeAmount(a.txnAmt, a.currencyCode);
-      if (!moved) return operationUnknown("unionpay answered 00 without a readable txnAmt and currencyCode");
-      return { status: "succeeded", channelOpId: a.queryId, ...moved };
-    }
+    case "00":
+      return operationSucceeded(
+        a.queryId,
+        schemeAmount(a.txnAmt, a.currencyCode),
+        "unionpay answered 00 without a readable txnAmt and currencyCode",
+      );
     case "03": // in progress: a refund waits for the issuer
     case "04":
       return { status: "pending", channelOpId: a.queryId };
-    default: {
-      const refusal = unionpayOperationRefusal(a.origRespCode, req.kind);
-      return refusal ? operationFailed(refusal, msg) : operationUnknown(`unionpay ${a.txnType} origRespCode ${msg}`);
-    }
+    default:
+      return refusalOutcome(
+        unionpayOperationRefusal(a.origRespCode, req.kind),
+        msg,
+        `unionpay ${a.txnType} origRespCode ${msg}`,
+      );
   }
 }
 
 export function unionpayOperationOutcome(req: OperationRequest, a: UnionPayOperationAnswer): OperationOutcome {
   if (a.respCode === "00") return operationRecordOutcome(req, a);
-  const refusal = unionpayOperationRefusal(a.respCode, req.kind);
   // Including 94 (this orderId was used already): the transaction may be done under it.
-  if (!refusal) return operationUnknown(`unionpay respCode ${a.respCode}: ${a.respMsg ?? ""}`);
-  return operationFailed(refusal, `${a.respCode}: ${a.respMsg ?? ""}`);
+  return refusalOutcome(
+    unionpayOperationRefusal(a.respCode, req.kind),
+    `${a.respCode}: ${a.respMsg ?? ""}`,
+    `unionpay respCode ${a.respCode}: ${a.respMsg ?? ""}`,
+  );
 }
 
 export function unionpayOperationQueryOutcome(
@@ -408,28 +394,12 @@ export function unionpayOperationQueryOutcome(
   }
 }
 
-/** The transport part of a back transaction: nothing sent or a signed busy is a failure, the rest unknown. */
-export function unionpayOperationTransportOutcome(
-  answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>,
-): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `unionpay busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-    default:
-      return assertNever(answer, "client answer");
-  }
-}
-
 export function unionpayOperationNotificationToCallback(n: UnionPayOperationNotification): ParsedCallback {
   const moved = schemeAmount(n.txnAmt, n.currencyCode);
   const occurredAt = fromChinaTime(n.traceTime);
   if (!moved || !occurredAt) return { ok: false, reason: "malformed", detail: "bad txnAmt, currencyCode or traceTime" };
   const kind = KIND_OF_TXN_TYPE[n.txnType];
-  const base: Omit<OperationCallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: OperationCallbackBase = {
     channel: "unionpay",
     kind,
     operationId: n.orderId,
@@ -439,10 +409,9 @@ export function unionpayOperationNotificationToCallback(n: UnionPayOperationNoti
     notificationId: n.traceNo,
   };
   const msg = `${n.respCode}: ${n.respMsg ?? ""}`;
-  if (n.respCode === "00")
-    return { ok: true, operation: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+  if (n.respCode === "00") return operationSucceededCallback(base);
   if (n.respCode === "03" || n.respCode === "04") return { ok: false, reason: "not_final", detail: `respCode ${msg}` };
   const refusal = unionpayOperationRefusal(n.respCode, kind);
   if (!refusal) return { ok: false, reason: "malformed", detail: `unknown respCode ${msg}` };
-  return { ok: true, operation: { ...base, status: "failed", failureCode: refusal, failureMessage: msg } };
+  return operationFailedCallback(base, refusal, msg);
 }

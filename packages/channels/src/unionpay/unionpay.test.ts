@@ -4,13 +4,14 @@ import type { FetchLike } from "../shared/http.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
   refusedFetch,
-  resetFetch,
+  sentJson,
   timeoutFetch,
 } from "../shared/test-fixtures.ts";
 import type { OperationKind } from "@pps/domain";
-import type { OperationRequest } from "../types.ts";
 import { signUnionPay, type UnionPayAnswer } from "./client.ts";
 import { createUnionPayAdapter } from "./index.ts";
 import { toUnionPayPayFields, unionpayPayOutcome, unionpayQueryOutcome } from "./transformers.ts";
@@ -20,8 +21,7 @@ const merId = DEV_CHANNEL_KEYS.unionpay.merchantId;
 const a = (f: Record<string, string>) => ({ signature: "x", ...f }) as UnionPayAnswer;
 const signedJson = (f: Record<string, string>) => JSON.stringify(signUnionPay(f, channelKey));
 const mk = (fetch: FetchLike) => createUnionPayAdapter(devEndpoint("unionpay"), { fetch });
-const sentJson = (f: ReturnType<typeof answerFetch>, i = 0) =>
-  JSON.parse(String(f.calls[i]?.init.body)) as Record<string, string>;
+const operationRequest = operationRequestFor("unionpay", { channelTxnId: "Q1" });
 
 function notification(over: Record<string, string> = {}): string {
   return signedJson({
@@ -36,22 +36,6 @@ function notification(over: Record<string, string> = {}): string {
     traceTime: "20240302003005",
     ...over,
   });
-}
-
-function operationRequest(over: Partial<OperationRequest> = {}): OperationRequest {
-  return {
-    kind: "refund",
-    operationId: "re_1",
-    paymentId: "pay_1",
-    attemptId: "att_1",
-    channelTxnId: "Q1",
-    amount: 500,
-    currency: "CNY",
-    paymentAmount: 1234,
-    reason: "returned goods",
-    callbackUrl: "https://api.test/v1/channel-callbacks/unionpay",
-    ...over,
-  };
 }
 
 const TXN_TYPE: Record<OperationKind, string> = { capture: "03", void: "32", cancel: "31", refund: "04" };
@@ -355,21 +339,16 @@ describe("unionpay back transactions", () => {
 
   it("transport: refused and a signed busy are channel_unavailable; timeout, reset, 5xx, garbled, unsigned are unknown", async () => {
     const req = operationRequest();
-    expect(await mk(refusedFetch).operate(req)).toMatchObject({ status: "failed", code: "channel_unavailable" });
-    expect(await mk(answerFetch(503, signedJson({ respCode: "96", respMsg: "busy" }))).operate(req)).toMatchObject({
-      status: "failed",
-      code: "channel_unavailable",
+    await expectOperationTransport((f) => mk(f).operate(req), {
+      busy: answerFetch(503, signedJson({ respCode: "96", respMsg: "busy" })),
+      lost: [
+        answerFetch(500, "oops"),
+        answerFetch(502, signedJson(opAnswer())),
+        answerFetch(200, "[1,2"),
+        answerFetch(200, JSON.stringify({ ...opAnswer(), signature: "Zm9yZ2Vk" })),
+        answerFetch(200, JSON.stringify(opAnswer())),
+      ],
     });
-    for (const f of [
-      timeoutFetch,
-      resetFetch,
-      answerFetch(500, "oops"),
-      answerFetch(502, signedJson(opAnswer())),
-      answerFetch(200, "[1,2"),
-      answerFetch(200, JSON.stringify({ ...opAnswer(), signature: "Zm9yZ2Vk" })),
-      answerFetch(200, JSON.stringify(opAnswer())),
-    ])
-      expect((await mk(f).operate(req)).status).toBe("unknown");
   });
 
   it("queries a back transaction by its orderId and type; not found, busy and garbled answers", async () => {

@@ -1,14 +1,15 @@
 import { CHANNEL_FLOWS } from "../flows.ts";
 import { toFlatXml } from "../shared/xml.ts";
 import {
-  type ClientAnswer,
+  operationQueryTransportOutcome,
+  operationTransportOutcome,
   queryTransportOutcome,
   resolveOptions,
   transportOutcome,
   type AdapterOptions,
 } from "../shared/adapter.ts";
-import { failed, flowNotOffered, operationFailed, operationUnknown } from "../shared/outcomes.ts";
-import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint, OperationOutcome } from "../types.ts";
+import { failed, flowNotOffered } from "../shared/outcomes.ts";
+import type { ChannelAdapter, ChannelCapabilities, ChannelEndpoint } from "../types.ts";
 import { createWechatClient } from "./client.ts";
 import {
   DEFAULT_WECHAT_APP_ID,
@@ -30,18 +31,6 @@ export const WECHAT_CAPABILITIES: ChannelCapabilities = {
   wallets: ["wechat"],
   flows: CHANNEL_FLOWS.wechat,
 };
-
-/** The transport part of an operation call: nothing sent or a signed busy is a definitive "not done". */
-function operationTransportOutcome(answer: Exclude<ClientAnswer<unknown>, { kind: "ok" }>): OperationOutcome {
-  switch (answer.kind) {
-    case "busy":
-      return operationFailed("channel_unavailable", `channel busy, nothing done: ${answer.detail}`);
-    case "not_sent":
-      return operationFailed("channel_unavailable", `request not sent: ${answer.detail}`);
-    case "unknown":
-      return operationUnknown(answer.detail);
-  }
-}
 
 /**
  * WeChat Pay v2: pay by QR code or app hand-off, result by notification; no pre-authorization and no
@@ -91,7 +80,7 @@ export function createWechatAdapter(
       );
       return answer.kind === "ok"
         ? wechatRefundQueryOutcome(answer.data, request)
-        : operationUnknown(`refundquery ${answer.kind}: ${answer.detail}`);
+        : operationQueryTransportOutcome(answer, "refundquery");
     },
     parseCallback({ rawBody }) {
       const verified = client.verifyNotification(rawBody);

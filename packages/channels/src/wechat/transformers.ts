@@ -1,15 +1,24 @@
 import { encodePassthrough, randomNonce } from "../shared/adapter.ts";
+import { readMinorUnits } from "../shared/amounts.ts";
 import {
   assertNever,
   failed,
   operationFailed,
+  operationFailedCallback,
+  operationSucceeded,
+  operationSucceededCallback,
   operationUnknown,
+  paymentFailedCallback,
+  paymentSucceededCallback,
+  qrCodeOrPending,
+  refusalOutcome,
   unknown,
   type FailureCode,
+  type OperationCallbackBase,
+  type PaymentCallbackBase,
 } from "../shared/outcomes.ts";
 import { fromChinaTime, toChinaCompact } from "../shared/time.ts";
 import type {
-  CallbackResult,
   ChannelEndpoint,
   ChannelOutcome,
   OperationFailureCode,
@@ -96,9 +105,9 @@ function reportedFee(
   fee: string | undefined,
   feeType: string | undefined,
 ): { amount: number; currency: string } | null {
-  if (!fee || !/^\d+$/.test(fee) || !feeType || !/^[A-Z]{3}$/.test(feeType)) return null;
-  const amount = Number(fee);
-  return Number.isSafeInteger(amount) && amount > 0 ? { amount, currency: feeType } : null;
+  if (!feeType || !/^[A-Z]{3}$/.test(feeType)) return null;
+  const amount = readMinorUnits(fee);
+  return amount === null ? null : { amount, currency: feeType };
 }
 
 /** A paid order, with what WeChat says it took: without total_fee and fee_type we cannot call it a success. */
@@ -114,13 +123,7 @@ export function wechatStateToOutcome(state: WechatTradeState, a: WechatAnswer, t
     case "REFUND": // it was paid; a refund is a later, separate matter
       return paidOutcome(a, txnId);
     case "NOTPAY":
-      return a.code_url
-        ? {
-            status: "requires_action",
-            channelTxnId: txnId,
-            action: { type: "qr_code", payload: a.code_url, deeplink: a.deeplink ?? null },
-          }
-        : { status: "pending", channelTxnId: txnId };
+      return qrCodeOrPending(txnId, a.code_url, a.deeplink);
     case "USERPAYING":
       return { status: "pending", channelTxnId: txnId };
     case "CLOSED":
@@ -182,7 +185,7 @@ export function wechatNotificationToCallback(n: WechatNotification): ParsedCallb
   if (!fee) return { ok: false, reason: "malformed", detail: "bad total_fee or fee_type" };
   const occurredAt = fromChinaTime(n.time_end);
   if (!occurredAt) return { ok: false, reason: "malformed", detail: "bad time_end" };
-  const base: Omit<CallbackResult, "status" | "failureCode" | "failureMessage"> = {
+  const base: PaymentCallbackBase = {
     channel: "wechat",
     attemptId: n.out_trade_no,
     channelTxnId: n.transaction_id,
@@ -195,21 +198,13 @@ export function wechatNotificationToCallback(n: WechatNotification): ParsedCallb
   switch (state) {
     case "SUCCESS":
     case "REFUND":
-      return { ok: true, result: { ...base, status: "succeeded", failureCode: null, failureMessage: null } };
+      return paymentSucceededCallback(base);
     case "CLOSED":
     case "REVOKED":
     case "PAYERROR": {
       const fallback: FailureCode =
         state === "CLOSED" ? "expired" : state === "REVOKED" ? "payer_canceled" : "card_declined";
-      return {
-        ok: true,
-        result: {
-          ...base,
-          status: "failed",
-          failureCode: wechatErrorCode(n.err_code, fallback),
-          failureMessage: msg(n),
-        },
-      };
+      return paymentFailedCallback(base, wechatErrorCode(n.err_code, fallback), msg(n));
     }
     case "NOTPAY":
     case "USERPAYING":
@@ -228,10 +223,8 @@ export function toWechatRefundFields(
   appId: string,
 ): Record<string, string> {
   return {
-    appid: appId,
-    mch_id: endpoint.merchantId,
-    nonce_str: randomNonce(),
-    ...(req.channelTxnId ? { transaction_id: req.channelTxnId } : { out_trade_no: req.attemptId }),
+    // The order, named as its query names it: by WeChat's transaction id once we know it.
+    ...toWechatQueryFields(req, endpoint, appId),
     out_refund_no: req.operationId,
     total_fee: String(req.paymentAmount),
     refund_fee: String(req.amount),
@@ -302,8 +295,7 @@ export function wechatRefundOutcome(a: WechatRefundAnswer, req: OperationRequest
       return operationUnknown(`wechat accepted out_refund_no ${a.out_refund_no ?? "(none)"}, not ${req.operationId}`);
     return { status: "pending", channelOpId: a.refund_id ?? null };
   }
-  const code = wechatRefundFailureCode(a.err_code);
-  return code ? operationFailed(code, msg(a)) : operationUnknown(`wechat refund ${msg(a)}`);
+  return refusalOutcome(wechatRefundFailureCode(a.err_code), msg(a), `wechat refund ${msg(a)}`);
 }
 
 /** The fields of the refund at index n of a refundquery answer, or null when the answer has none that is ours. */
@@ -337,11 +329,12 @@ export function wechatRefundQueryOutcome(a: WechatRefundQueryAnswer, req: Operat
   if (!isRefundStatus(status)) return operationUnknown(`wechat refund_status ${status ?? "(none)"}`);
   const channelOpId = refund.get("refund_id") ?? null;
   switch (status) {
-    case "SUCCESS": {
-      const fee = reportedFee(refund.get("refund_fee"), a.fee_type);
-      if (!fee) return operationUnknown("wechat reported a refund SUCCESS without refund_fee or fee_type");
-      return { status: "succeeded", channelOpId, ...fee };
-    }
+    case "SUCCESS":
+      return operationSucceeded(
+        channelOpId,
+        reportedFee(refund.get("refund_fee"), a.fee_type),
+        "wechat reported a refund SUCCESS without refund_fee or fee_type",
+      );
     case "PROCESSING":
       return { status: "pending", channelOpId };
     case "REFUNDCLOSE":
@@ -358,41 +351,28 @@ export function wechatRefundQueryOutcome(a: WechatRefundQueryAnswer, req: Operat
 export function wechatRefundNotificationToCallback(n: WechatRefundNotification, now: Date): ParsedCallback {
   const fee = reportedFee(n.refund_fee, n.fee_type);
   if (!fee) return { ok: false, reason: "malformed", detail: "bad refund_fee or fee_type" };
-  const base = {
-    channel: "wechat" as const,
-    kind: "refund" as const,
+  const base = (occurredAt: Date): OperationCallbackBase => ({
+    channel: "wechat",
+    kind: "refund",
     operationId: n.out_refund_no,
     channelOpId: n.refund_id,
     ...fee,
+    occurredAt: occurredAt.toISOString(),
     notificationId: n.notify_id,
-  };
+  });
   const status = n.refund_status;
   switch (status) {
     case "SUCCESS": {
       const at = n.success_time ? fromChinaTime(n.success_time) : null;
       if (!at) return { ok: false, reason: "malformed", detail: "bad success_time" };
-      return {
-        ok: true,
-        operation: {
-          ...base,
-          status: "succeeded",
-          failureCode: null,
-          failureMessage: null,
-          occurredAt: at.toISOString(),
-        },
-      };
+      return operationSucceededCallback(base(at));
     }
     case "REFUNDCLOSE":
-      return {
-        ok: true,
-        operation: {
-          ...base,
-          status: "failed",
-          failureCode: "channel_rejected",
-          failureMessage: "REFUNDCLOSE: the refund was closed, nothing returned",
-          occurredAt: now.toISOString(),
-        },
-      };
+      return operationFailedCallback(
+        base(now),
+        "channel_rejected",
+        "REFUNDCLOSE: the refund was closed, nothing returned",
+      );
     case "PROCESSING":
     case "CHANGE":
       return { ok: false, reason: "not_final", detail: `refund_status ${status}` };

@@ -3,14 +3,15 @@ import { DEV_CHANNEL_KEYS } from "../dev-keys.ts";
 import {
   answerFetch,
   devEndpoint,
+  expectFlowsNotOffered,
+  expectOperationTransport,
+  operationRequestFor,
   payRequest,
   refusedFetch,
-  resetFetch,
-  timeoutFetch,
+  sentBody,
 } from "../shared/test-fixtures.ts";
 import type { AdapterOptions } from "../shared/adapter.ts";
 import { parseFlatXml, toFlatXml } from "../shared/xml.ts";
-import type { OperationRequest } from "../types.ts";
 import {
   wechatSign,
   wechatVerify,
@@ -108,19 +109,7 @@ describe("wechat transformers", () => {
   });
 });
 
-const operation = (over: Partial<OperationRequest> = {}): OperationRequest => ({
-  kind: "refund",
-  operationId: "re_1",
-  paymentId: "pay_1",
-  attemptId: "att_1",
-  channelTxnId: "4200X",
-  amount: 300,
-  currency: "CNY",
-  paymentAmount: 1234,
-  reason: "damaged",
-  callbackUrl: "https://api.test/v1/channel-callbacks/wechat",
-  ...over,
-});
+const operation = operationRequestFor("wechat", { channelTxnId: "4200X", amount: 300, reason: "damaged" });
 
 const ra = (f: Record<string, string>) =>
   ({ sign: "x", return_code: "SUCCESS", result_code: "SUCCESS", ...f }) as WechatRefundAnswer;
@@ -241,16 +230,7 @@ describe("wechat adapter", () => {
       status: "failed",
       code: "channel_rejected",
     });
-    for (const kind of ["capture", "void", "cancel"] as const) {
-      expect(await adapter.operate(operation({ kind }))).toMatchObject({
-        status: "failed",
-        code: "flow_not_supported",
-      });
-      expect(await adapter.queryOperation(operation({ kind }))).toMatchObject({
-        status: "failed",
-        code: "flow_not_supported",
-      });
-    }
+    await expectFlowsNotOffered(adapter, operation, ["capture", "void", "cancel"]);
     expect(fetch.calls).toHaveLength(0);
   });
 
@@ -265,7 +245,7 @@ describe("wechat adapter", () => {
     const adapter = createWechatAdapter(devEndpoint("wechat"), { fetch });
     expect(await adapter.operate(operation())).toEqual({ status: "pending", channelOpId: "5030R" });
     expect(fetch.calls[0]!.url).toBe("http://channel.test/wechat/secapi/pay/refund");
-    const sent = parseFlatXml(String(fetch.calls[0]!.init.body))!;
+    const sent = parseFlatXml(sentBody(fetch))!;
     expect(wechatVerify(sent, DEV_CHANNEL_KEYS.wechat.merchantSigningKey)).toBe(true);
     expect(sent).toMatchObject({ out_refund_no: "re_1", refund_fee: "300", total_fee: "1234" });
 
@@ -288,24 +268,22 @@ describe("wechat adapter", () => {
       currency: "CNY",
     });
     expect(queryFetch.calls[0]!.url).toBe("http://channel.test/wechat/pay/refundquery");
-    expect(parseFlatXml(String(queryFetch.calls[0]!.init.body))).toMatchObject({ out_refund_no: "re_1" });
+    expect(parseFlatXml(sentBody(queryFetch))).toMatchObject({ out_refund_no: "re_1" });
   });
 
   it("a refund whose answer is garbled, unsigned, 5xx or lost is unknown; a signed busy or nothing sent is unavailable", async () => {
     const op = (options: AdapterOptions) => createWechatAdapter(devEndpoint("wechat"), options).operate(operation());
     const accepted = { return_code: "SUCCESS", result_code: "SUCCESS", out_refund_no: "re_1" };
-    expect((await op({ fetch: answerFetch(200, "<html>oops</html>") })).status).toBe("unknown");
-    expect((await op({ fetch: answerFetch(200, toFlatXml({ ...accepted, sign: "00" })) })).status).toBe("unknown");
-    expect((await op({ fetch: answerFetch(200, signedXml(accepted, "another-key")) })).status).toBe("unknown");
-    expect((await op({ fetch: answerFetch(500, signedXml(accepted)) })).status).toBe("unknown");
-    expect((await op({ fetch: timeoutFetch })).status).toBe("unknown");
-    expect((await op({ fetch: resetFetch })).status).toBe("unknown");
     const busy = signedXml({ return_code: "FAIL", return_msg: "busy", err_code: "SYSTEMBUSY" });
-    expect(await op({ fetch: answerFetch(503, busy) })).toMatchObject({
-      status: "failed",
-      code: "channel_unavailable",
+    await expectOperationTransport((fetch) => op({ fetch }), {
+      busy: answerFetch(503, busy),
+      lost: [
+        answerFetch(200, "<html>oops</html>"),
+        answerFetch(200, toFlatXml({ ...accepted, sign: "00" })),
+        answerFetch(200, signedXml(accepted, "another-key")),
+        answerFetch(500, signedXml(accepted)),
+      ],
     });
-    expect(await op({ fetch: refusedFetch })).toMatchObject({ status: "failed", code: "channel_unavailable" });
     // A query never fails an operation because of its own transport.
     const q = (fetch: typeof refusedFetch) =>
       createWechatAdapter(devEndpoint("wechat"), { fetch }).queryOperation(operation());
