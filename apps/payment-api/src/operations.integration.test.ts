@@ -368,6 +368,17 @@ describe("pre-authorization", () => {
     expect(refund.status).toBe("pending");
   });
 
+  it("captures the whole authorization when no amount is given", async () => {
+    const p = await paidPayment(card(3_300), "paypal", "authorized");
+    const capture = await client.capturePayment(p.id, {}, key());
+    expect(capture).toMatchObject({ object: "capture", amount: 3_300 });
+    await publishOperation(capture);
+    expect(await waitForPayment(p.id, (x) => x.status === "succeeded", "captured")).toMatchObject({
+      amount_captured: 3_300,
+      amount_authorized: 3_300,
+    });
+  });
+
   it("voids only in full, and reverse voids an authorization", async () => {
     const p = await paidPayment(card(4_000), "paypal", "authorized");
     const partial = await refused(client.voidPayment(p.id, { amount: 1_000 }, key()));
@@ -418,8 +429,13 @@ describe("cancel and reverse on the settlement calendar", () => {
     await db.$client`update payment.payments set captured_at = now() - interval '2 days' where id = ${older.id}`;
     const late = await refused(client.cancelPayment(older.id, {}, key()));
     expect([late.status, late.code]).toEqual([422, "operation.cancel_window_closed"]);
+    const part = await client.refundPayment(older.id, { merchant_refund_no: refundNo(), amount: 1_000 }, key());
+    // A refunded payment cannot be canceled: a cancel returns all of it.
+    const cancelRefunded = await refused(client.cancelPayment(older.id, {}, key()));
+    expect([cancelRefunded.status, cancelRefunded.code]).toEqual([409, "payment.invalid_state"]);
     const refund = await client.reversePayment(older.id, { merchant_ref: refundNo() }, key());
-    expect(refund).toMatchObject({ object: "refund", amount: 6_000 });
+    expect(refund).toMatchObject({ object: "refund", amount: 5_000 });
+    expect((await client.listPaymentRefunds(older.id)).data.map((r) => r.id)).toEqual([part.id, refund.id]);
   });
 });
 

@@ -92,7 +92,7 @@ async function plan(sql: TransactionSql, payment: PaymentRow, ask: Ask, now: Dat
       return payment.amountAuthorized;
     case "cancel":
       if (payment.amountRefunded + payment.amountRefundPending > 0)
-        throw new AppError("operation.in_progress", "the payment has refunds: a cancel must return all of it");
+        throw new AppError("payment.invalid_state", "the payment has refunds: a cancel must return all of it");
       if (!onSettlementDay(payment, flows, now))
         throw new AppError(
           "operation.cancel_window_closed",

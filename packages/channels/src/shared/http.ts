@@ -85,9 +85,16 @@ export function fetchTransport(fetchImpl: FetchLike): HttpTransport {
   return (req, timeoutMs) => httpCall(fetchImpl, req, timeoutMs);
 }
 
+/**
+ * An idle kept-alive socket is closed by us after 4 s, before a server's own idle timeout closes it (5 s is
+ * Node's default, and common): a request written onto a socket the server is closing at that moment is
+ * reset unanswered, which we must count as unknown and resolve by query (seen in bench:refund as a refund
+ * that took two minutes to be given up). Only idle sockets are affected; a call in flight keeps its own timeout.
+ */
+const IDLE_SOCKET_MS = 4_000;
 const agents = {
-  http: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
-  https: new HttpsAgent({ keepAlive: true, maxSockets: 256 }),
+  http: new HttpAgent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS }),
+  https: new HttpsAgent({ keepAlive: true, maxSockets: 256, timeout: IDLE_SOCKET_MS }),
 };
 
 /**
