@@ -71,6 +71,8 @@ export const simCharges = simSchema.table(
     uniqueIndex("charges_channel_merchant_ref_uq").on(t.channel, t.merchantId, t.merchantRef),
     index("charges_channel_paid_at_idx").on(t.channel, t.paidAt),
     index("charges_auto_action_idx").on(t.autoActionAt).where(sql`${t.autoAction} is not null`),
+    // The authorization sweep reads only holds.
+    index("charges_authorized_expiry_idx").on(t.authExpiresAt).where(sql`${t.status} = 'authorized'`),
   ],
 );
 

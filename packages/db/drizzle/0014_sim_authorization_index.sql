@@ -1,0 +1,1 @@
+CREATE INDEX "charges_authorized_expiry_idx" ON "sim"."charges" USING btree ("auth_expires_at") WHERE "sim"."charges"."status" = 'authorized';
