@@ -10,6 +10,7 @@ import {
 } from "@pps/sdk";
 import { createTestMerchant, type TestMerchant, waitFor } from "@pps/test-support";
 import { actAsPayer } from "../support/payer.ts";
+import { paymentUntil } from "../support/until.ts";
 import { type Platform, startPlatform } from "../support/platform.ts";
 
 /**
@@ -40,21 +41,8 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
   };
 }
 
-async function until(id: string, ok: (p: PaymentDetail) => boolean, what: string, timeoutMs = 30_000) {
-  let last: PaymentDetail | undefined;
-  await waitFor(
-    async () => {
-      last = await client.getPayment(id);
-      return ok(last);
-    },
-    { what: `${id}: ${what}`, timeoutMs, intervalMs: 150 },
-  ).catch((err: Error) => {
-    throw new Error(
-      `${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, operations: last?.operations, attempts: last?.attempts })}`,
-    );
-  });
-  return last!;
-}
+const until = (id: string, ok: (p: PaymentDetail) => boolean, what: string, timeoutMs?: number) =>
+  paymentUntil(client, id, ok, what, timeoutMs);
 
 const settled = (id: string) =>
   until(id, (p) => p.operations.every((o) => o.status !== "pending"), "every operation settled", 45_000);

@@ -21,6 +21,7 @@ import {
   type TestMerchant,
 } from "@pps/test-support";
 import { actAsPayer, latestSmsCode } from "../support/payer.ts";
+import { paymentUntil } from "../support/until.ts";
 import { startPlatform, type Platform } from "../support/platform.ts";
 
 /**
@@ -56,26 +57,8 @@ function params(overrides: Partial<CreatePaymentParams> = {}): CreatePaymentPara
   };
 }
 
-async function until(
-  id: string,
-  predicate: (p: PaymentDetail) => boolean,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<PaymentDetail> {
-  let last: PaymentDetail | undefined;
-  await waitFor(
-    async () => {
-      last = await client.getPayment(id);
-      return predicate(last);
-    },
-    { what: `${id}: ${what}`, timeoutMs, intervalMs: 150 },
-  ).catch((err: Error) => {
-    throw new Error(
-      `${err.message}; last seen ${JSON.stringify({ status: last?.status, failure: last?.failure, attempts: last?.attempts, timeline: last?.timeline })}`,
-    );
-  });
-  return last!;
-}
+const until = (id: string, ok: (p: PaymentDetail) => boolean, what: string, timeoutMs?: number) =>
+  paymentUntil(client, id, ok, what, timeoutMs);
 const status = (id: string, s: string, timeoutMs?: number) =>
   until(id, (p) => p.status === s, `status ${s}`, timeoutMs);
 

@@ -3,31 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatePaymentParams } from "@pps/api-contract";
 import type { Database } from "@pps/db";
 import { attemptIdOf } from "@pps/domain";
-import { createLogger } from "@pps/logger";
 import {
   type AttemptResult,
   channelEvents,
-  createKafka,
-  EventPublisher,
+  type EventPublisher,
   makeEnvelope,
   type OperationResult,
-  type RiskDecision,
-  riskEvents,
   TOPICS,
 } from "@pps/messaging";
 import { type Operation, type PaymentDetail, PaymentsApiError, PaymentsClient } from "@pps/sdk";
-import {
-  type AppProcess,
-  createTestMerchant,
-  type IsolatedEnvironment,
-  isolatedEnvironment,
-  startApp,
-  TEST_ADMIN_TOKEN,
-  TEST_KAFKA_BROKERS,
-  type TestMerchant,
-  waitFor,
-} from "@pps/test-support";
-import { paymentParams } from "./payment-api-test-kit.ts";
+import { type AppProcess, createTestMerchant, TEST_ADMIN_TOKEN, type TestMerchant, waitFor } from "@pps/test-support";
+import { paymentParams, processApi, riskDecisionEnvelope } from "./payment-api-test-kit.ts";
 
 /**
  * The operations model in payment-api as a real process against real Postgres and Kafka: the router's
@@ -35,7 +21,6 @@ import { paymentParams } from "./payment-api-test-kit.ts";
  * channel-sim) runs in tests/e2e/operations.e2e.test.ts.
  */
 let api: AppProcess;
-let isolated: IsolatedEnvironment;
 let db: Database;
 let publisher: EventPublisher;
 let merchant: TestMerchant;
@@ -45,17 +30,7 @@ const key = () => ({ idempotencyKey: randomUUID() });
 const refundNo = () => `R${randomBytes(6).toString("hex")}`;
 
 async function publishDecision(paymentId: string, merchantId: string) {
-  const payload: RiskDecision = {
-    decisionId: randomUUID(),
-    paymentId,
-    merchantId,
-    outcome: "allow",
-    reasons: [],
-    decidedAt: new Date().toISOString(),
-  };
-  await publisher.publish(TOPICS.riskDecisions.name, [
-    makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload }),
-  ]);
+  await publisher.publish(TOPICS.riskDecisions.name, [riskDecisionEnvelope(paymentId, merchantId, "allow")]);
 }
 
 async function publishAttempt(p: { id: string; amount: number; currency: string }, over: Partial<AttemptResult>) {
@@ -165,31 +140,15 @@ const countOps = async (paymentId: string) =>
     (await db.$client`select count(*)::int as n from payment.payment_operations where payment_id = ${paymentId}`)[0]!.n,
   );
 
+let env: Awaited<ReturnType<typeof processApi>>;
+
 beforeAll(async () => {
-  isolated = await isolatedEnvironment("payops");
-  db = isolated.db;
-  api = await startApp("payment-api", {
-    ...isolated.env,
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    EXPIRY_SWEEP_INTERVAL_MS: "200",
-  });
-  publisher = new EventPublisher(
-    createKafka({
-      brokers: TEST_KAFKA_BROKERS.split(","),
-      clientId: "payment-api-ops-test",
-      logger: createLogger({ service: "t", level: "silent" }),
-    }),
-    isolated.topicPrefix,
-  );
-  await publisher.start();
-  merchant = await createTestMerchant(api.url);
-  client = new PaymentsClient({ baseUrl: api.url, credentials: merchant });
+  env = await processApi("payops");
+  ({ api, db, publisher, merchant, client } = env);
 });
 
 afterAll(async () => {
-  await publisher?.stop();
-  await api?.stop();
-  await isolated?.close();
+  await env?.stop();
 });
 
 describe("refunds", () => {

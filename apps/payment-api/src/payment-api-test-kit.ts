@@ -1,19 +1,82 @@
-// Shared by payment-api's in-process tests (not part of the app): the app built with createApp(deps) on a real
-// Postgres database of its own, with no port and no Kafka. Nothing reads Kafka in these tests, so the outbox
-// relay is a counter, and SMS codes are kept for the test instead of being sent.
+// Shared by payment-api's tests (not part of the app). inProcessApi: the app built with createApp(deps) on a real
+// Postgres database of its own, with no port and no Kafka; nothing reads Kafka in those tests, so the outbox
+// relay is a counter, and SMS codes are kept for the test instead of being sent. processApi: the app as a real
+// process with a Kafka publisher beside it, for the tests that play the other stages over Kafka.
 import { generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { channelConfigFromEnv, createChannelAdapters } from "@pps/channels";
-import { makeEnvelope, type RiskDecision, riskEvents } from "@pps/messaging";
+import { createKafka, EventPublisher, makeEnvelope, type RiskDecision, riskEvents } from "@pps/messaging";
 import { createLogger } from "@pps/logger";
 import { createMetrics, runService } from "@pps/runtime";
 import type { SignFormat } from "@pps/signing";
 import { type CreatePaymentParams, type MerchantCredentials, PaymentsClient } from "@pps/sdk";
-import { isolatedDatabase, type TestMerchant } from "@pps/test-support";
+import {
+  createTestMerchant,
+  isolatedDatabase,
+  isolatedEnvironment,
+  startApp,
+  TEST_ADMIN_TOKEN,
+  TEST_KAFKA_BROKERS,
+  type TestMerchant,
+} from "@pps/test-support";
 import { createApp } from "./app.ts";
 import { createRiskDecisionHandler } from "./consumers/risk-decisions.ts";
 import { loadAppEnv } from "./env.ts";
 import type { ApiDeps } from "./http/context.ts";
 import { FrozenPayers, MerchantDirectory } from "./payments/merchants.ts";
+
+/** A risk decision as risk-stub publishes it. */
+export function riskDecisionEnvelope(
+  paymentId: string,
+  merchantId: string,
+  outcome: RiskDecision["outcome"],
+  reasons: string[] = [],
+) {
+  const payload: RiskDecision = {
+    decisionId: randomUUID(),
+    paymentId,
+    merchantId,
+    outcome,
+    reasons,
+    decidedAt: new Date().toISOString(),
+  };
+  return makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload });
+}
+
+/**
+ * payment-api as a real process on an environment of its own (database, topic prefix), a Kafka publisher
+ * on that prefix to play risk-stub and the router, and one merchant with its SDK client.
+ */
+export async function processApi(label: string) {
+  const isolated = await isolatedEnvironment(label);
+  const api = await startApp("payment-api", {
+    ...isolated.env,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    EXPIRY_SWEEP_INTERVAL_MS: "200",
+  });
+  const publisher = new EventPublisher(
+    createKafka({
+      brokers: TEST_KAFKA_BROKERS.split(","),
+      clientId: `payment-api-${label}-test`,
+      logger: createLogger({ service: "t", level: "silent" }),
+    }),
+    isolated.topicPrefix,
+  );
+  await publisher.start();
+  const merchant = await createTestMerchant(api.url);
+  return {
+    isolated,
+    db: isolated.db,
+    api,
+    publisher,
+    merchant,
+    client: new PaymentsClient({ baseUrl: api.url, credentials: merchant }),
+    async stop() {
+      await publisher.stop();
+      await api.stop();
+      await isolated.close();
+    },
+  };
+}
 
 /** Where the in-process app believes it is reachable (pay links are built from it); nothing listens there. */
 /** A valid online-banking payment request with a fresh order number and payer, for tests to vary. */
@@ -177,16 +240,8 @@ export async function inProcessApi(label: string, opts: { env?: Record<string, s
    * moves to requires_verification and its code is texted. Returns that code.
    */
   async function challenge(paymentId: string, merchantId: string): Promise<string> {
-    const payload: RiskDecision = {
-      decisionId: randomUUID(),
-      paymentId,
-      merchantId,
-      outcome: "challenge",
-      reasons: ["test_challenge"],
-      decidedAt: new Date().toISOString(),
-    };
     const before = sent.length;
-    await riskHandler(makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload }));
+    await riskHandler(riskDecisionEnvelope(paymentId, merchantId, "challenge", ["test_challenge"]));
     const text = sent.slice(before).at(-1)?.text;
     const code = text ? /\b(\d{6})\b/.exec(text)?.[1] : undefined;
     if (!code) throw new Error(`no verification code was sent for ${paymentId}`);

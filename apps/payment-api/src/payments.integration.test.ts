@@ -3,30 +3,17 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
 import { payments } from "@pps/db/schema";
-import { createLogger } from "@pps/logger";
 import {
   channelEvents,
-  createKafka,
-  EventPublisher,
+  type EventPublisher,
   makeEnvelope,
-  riskEvents,
   TOPICS,
   type AttemptResult,
   type RiskDecision,
 } from "@pps/messaging";
-import { PaymentsClient, type Payment, type PaymentDetail } from "@pps/sdk";
-import {
-  createTestMerchant,
-  type IsolatedEnvironment,
-  isolatedEnvironment,
-  startApp,
-  TEST_ADMIN_TOKEN,
-  TEST_KAFKA_BROKERS,
-  waitFor,
-  type AppProcess,
-  type TestMerchant,
-} from "@pps/test-support";
-import { paymentParams } from "./payment-api-test-kit.ts";
+import type { PaymentsClient, Payment, PaymentDetail } from "@pps/sdk";
+import { waitFor, type TestMerchant } from "@pps/test-support";
+import { paymentParams, processApi, riskDecisionEnvelope } from "./payment-api-test-kit.ts";
 
 /**
  * payment-api as a real process against real Postgres and Kafka. Risk decisions and channel results are
@@ -34,14 +21,10 @@ import { paymentParams } from "./payment-api-test-kit.ts";
  * process (signatures, idempotency, pay links, the events feed, load shedding, hostile requests) is tested
  * in-process: merchant-api.integration.test.ts, http/hostile-requests.test.ts.
  */
-let api: AppProcess;
-let isolated: IsolatedEnvironment;
 let db: Database;
 let publisher: EventPublisher;
 let merchant: TestMerchant;
 let client: PaymentsClient;
-
-const clientFor = (m: TestMerchant) => new PaymentsClient({ baseUrl: api.url, credentials: m });
 
 const params = paymentParams;
 
@@ -51,15 +34,7 @@ async function publishDecision(
   outcome: RiskDecision["outcome"],
   reasons: string[] = [],
 ) {
-  const payload: RiskDecision = {
-    decisionId: randomUUID(),
-    paymentId,
-    merchantId,
-    outcome,
-    reasons,
-    decidedAt: new Date().toISOString(),
-  };
-  const envelope = makeEnvelope({ type: riskEvents.decided.type, version: 1, aggregateId: paymentId, payload });
+  const envelope = riskDecisionEnvelope(paymentId, merchantId, outcome, reasons);
   await publisher.publish(TOPICS.riskDecisions.name, [envelope]);
   return envelope;
 }
@@ -102,31 +77,15 @@ async function waitForStatus(c: PaymentsClient, id: string, status: string): Pro
   return last!;
 }
 
+let env: Awaited<ReturnType<typeof processApi>>;
+
 beforeAll(async () => {
-  isolated = await isolatedEnvironment("payapi");
-  db = isolated.db;
-  api = await startApp("payment-api", {
-    ...isolated.env,
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    EXPIRY_SWEEP_INTERVAL_MS: "200",
-  });
-  publisher = new EventPublisher(
-    createKafka({
-      brokers: TEST_KAFKA_BROKERS.split(","),
-      clientId: "payment-api-test",
-      logger: createLogger({ service: "t", level: "silent" }),
-    }),
-    isolated.topicPrefix,
-  );
-  await publisher.start();
-  merchant = await createTestMerchant(api.url);
-  client = clientFor(merchant);
+  env = await processApi("payapi");
+  ({ db, publisher, merchant, client } = env);
 });
 
 afterAll(async () => {
-  await publisher?.stop();
-  await api?.stop();
-  await isolated?.close();
+  await env?.stop();
 });
 
 describe("creating and following a payment", () => {
