@@ -236,6 +236,24 @@ describe("claiming and recording in batches", () => {
     expect((await rowById(busy)).status).toBe("delivering");
   });
 
+  it("counts the unrecorded attempt of an expired lease it takes over, so a redelivery shows as the retry it is", async () => {
+    const m = merchant();
+    const expired = await insertDue(m, {
+      status: "delivering",
+      attempts: 1,
+      leaseUntil: sql`now() - interval '1 second'`,
+      leaseToken: randomUUID(),
+    });
+    const pending = await insertDue(m, { attempts: 1 });
+    const claimed = await store.claim(10);
+    expect(Object.fromEntries(claimed.map((c) => [c.id, c.attempts]))).toEqual({ [expired]: 2, [pending]: 1 });
+    const [outcome] = await store.recordAttempts([
+      { claim: claimed.find((c) => c.id === expired)!, result: delivered, startedAt: new Date() },
+    ]);
+    expect(outcome).toMatchObject({ ok: true, value: { recorded: true, row: { status: "delivered", attempts: 3 } } });
+    expect((await attemptsOf(expired)).map((a) => a.attemptNo)).toEqual([3]);
+  });
+
   it("records a round's attempts together: delivered, retried on the merchant's schedule, dead with its dead letter, and nothing for a lost lease", async () => {
     const m = merchant();
     await store.putSettings(m, { scheduleSeconds: [0, 5], maxConcurrency: 10 });

@@ -188,9 +188,10 @@ export class NotificationStore {
 
   /**
    * Claims up to `limit` due notifications: pending ones whose time has come, and delivering ones whose lease
-   * expired (their dispatcher died). Each merchant gets at most the least of its ceiling (settings or default)
-   * minus its live claims on every replica, and this process's `allowances` (its adaptive window minus what
-   * it has in flight; merchants not listed get `defaultAllowance`). Merchants whose lane is paused
+   * expired (their dispatcher died, or could not record its attempt: that attempt is counted). Each merchant
+   * gets at most the least of its ceiling (settings or default) minus its live claims on every replica, and
+   * this process's `allowances` (its adaptive window minus what it has in flight; merchants not listed get
+   * `defaultAllowance`). Merchants whose lane is paused
    * (Retry-After) are skipped, and the rest are taken round-robin (every merchant's oldest due one first), so
    * one merchant's backlog cannot crowd out another's. A merchant with `ordered_delivery` gets a payment's
    * notification only when none of that payment's earlier versions is still open.
@@ -283,9 +284,13 @@ export class NotificationStore {
             where ((n.status = 'pending' and n.next_attempt_at <= now()) or (n.status = 'delivering' and n.lease_until <= now()))
             for update of n skip locked
           )
+          -- Taking over an expired lease counts the attempt it held: made (the merchant may have received it) but
+          -- never recorded, as its dispatcher died or could not reach the database. A redelivery then shows as
+          -- the second attempt it is.
           update notify.notifications n
           set status = 'delivering', lease_until = now() + make_interval(secs => ${this.defaults.leaseMs / 1000}::double precision),
-            lease_token = gen_random_uuid(), updated_at = now()
+            lease_token = gen_random_uuid(), updated_at = now(),
+            attempts = n.attempts + (case when n.status = 'delivering' then 1 else 0 end)
           from locked where n.id = locked.id
           returning ${pg.unsafe(NOTIFICATION_ROW)}, locked.ceiling as merchant_ceiling`,
         // Due work this claim could have taken but did not reach: a lane another replica held (SKIP LOCKED) or
