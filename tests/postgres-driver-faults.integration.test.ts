@@ -6,8 +6,9 @@ import { REPO_ROOT, TEST_DATABASE_URL, tcpProxy } from "@pps/test-support";
 
 /**
  * postgres.js 3.4.9 as patched in patches/postgres@3.4.9.patch (porsager/postgres#1208, #1154): a query that
- * meets a connection that just closed is rejected; it never throws from a timer, which would end the process.
- * Each scenario runs in a child process that counts uncaught exceptions, so a regression fails the test
+ * meets a connection that just closed is rejected; it never throws from a timer, which would end the process;
+ * reserved connections (sql.reserve) settle everything they were asked through a database outage and work
+ * again after it. Each scenario runs in a child process that counts uncaught exceptions, so a regression fails the test
  * instead of killing the test worker.
  */
 const CHILD =
@@ -85,9 +86,62 @@ out.stress = outcomes;
 out.proxyPoolAfter = await settle(Promise.all(Array.from({ length: 8 }, (_, n) => cut` +
   "`select ${n}::int`" +
   `)));
-await Promise.all([sql.end({ timeout: 1 }), killer.end({ timeout: 1 }), cut.end({ timeout: 1 })]);
+
+// Reserved connections (the outbox relay's round: BEGIN and a read pipelined, then COMMIT) while the database is
+// unreachable, and after it is back: every round settles (a reserve request handed to a reconnecting connection
+// was dropped, and a query sent between a socket's error and its close was never settled: both hung for ever).
+const relay = postgres(PROXY_URL, { max: 3, onnotice() {}, connect_timeout: 5 });
+const round = async () => {
+  const r = await relay.reserve();
+  let open = false;
+  try {
+    const [begun, read] = await Promise.allSettled([r` +
+  "`begin`" +
+  `, r` +
+  "`select 1`" +
+  `]);
+    if (begun.status === "rejected") throw begun.reason;
+    open = true;
+    if (read.status === "rejected") throw read.reason;
+    await r` +
+  "`commit`" +
+  `;
+    open = false;
+  } finally {
+    if (open) await r` +
+  "`rollback`" +
+  `.catch(() => {});
+    r.release();
+  }
+};
+await round();
+const rounds = {};
+const relayRounds = async (ms) => {
+  const until = Date.now() + ms;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (Date.now() < until) {
+      const o = await settle(round(), 45000);
+      rounds[o] = (rounds[o] || 0) + 1;
+      await pause(20);
+    }
+  }));
+};
+await relayRounds(500);
+console.log("OUTAGE_BEGIN");
+// The database is back after 2.5 s whatever the rounds do; those waiting then settle within postgres.js's
+// reconnect backoff (up to 20 s).
+setTimeout(() => console.log("OUTAGE_END"), 2500);
+await relayRounds(2500);
+// Back: rounds go through again once postgres.js has waited out its reconnect backoff (up to 20 s).
+out.afterOutage = await settle((async () => { for (;;) { try { return await round(); } catch { await pause(200); } } })(), 40000);
+await relayRounds(1000);
+out.outage = rounds;
+await Promise.all([sql.end({ timeout: 1 }), killer.end({ timeout: 1 }), cut.end({ timeout: 1 }), relay.end({ timeout: 1 })]);
 out.uncaught = uncaught;
 console.log("RESULT " + JSON.stringify(out));
+// A connection whose reconnect was already scheduled when its pool ended opens again all the same (postgres.js
+// 3.4.9) and keeps the process alive.
+process.exit(0);
 `;
 
 describe("postgres.js under connection faults (patched)", () => {
@@ -98,6 +152,8 @@ describe("postgres.js under connection faults (patched)", () => {
     viaProxy.host = `${proxy.host}:${proxy.port}`;
     let cutter: NodeJS.Timeout | undefined;
     let cuts = 0;
+    let outage = false;
+    let restored = false;
     try {
       const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD], {
         cwd: join(REPO_ROOT, "packages/db"), // resolves "postgres" as @pps/db does
@@ -113,6 +169,14 @@ describe("postgres.js under connection faults (patched)", () => {
             proxy.cutAll({ reset: cuts % 2 === 0 });
           }, 120);
         if (output.includes("STRESS_END") && cutter) clearInterval(cutter);
+        if (output.includes("OUTAGE_BEGIN") && !outage) {
+          outage = true;
+          proxy.pause("refuse");
+        }
+        if (output.includes("OUTAGE_END") && outage && !restored) {
+          restored = true;
+          proxy.resume();
+        }
       });
       child.stderr.on("data", (b: Buffer) => {
         output += b.toString();
@@ -128,6 +192,8 @@ describe("postgres.js under connection faults (patched)", () => {
         poolAfter: string;
         stress: Record<string, number>;
         proxyPoolAfter: string;
+        outage: Record<string, number>;
+        afterOutage: string;
         uncaught: string[];
       };
       expect(result.uncaught).toEqual([]);
@@ -140,9 +206,13 @@ describe("postgres.js under connection faults (patched)", () => {
       expect(result.stress.hung, JSON.stringify(result.stress)).toBeUndefined();
       expect(result.stress.ok ?? 0).toBeGreaterThan(100);
       expect(result.proxyPoolAfter).toBe("ok");
+      // Reserved connections through an outage: none hung, and they work again after it.
+      expect(result.outage.hung, JSON.stringify(result.outage)).toBeUndefined();
+      expect(result.outage.ok ?? 0, JSON.stringify(result.outage)).toBeGreaterThan(0);
+      expect(result.afterOutage).toBe("ok");
     } finally {
       if (cutter) clearInterval(cutter);
       await proxy.close();
     }
-  }, 60_000);
+  }, 120_000);
 });
