@@ -129,15 +129,46 @@ export function toKafkaMessage(envelope: Envelope): Message {
 export type RawEventMessage = { key: string; value: string; type: string; version: string };
 
 /**
+ * Errors after which an idempotent producer can never send again: its sequence numbers (or its id) no longer
+ * match the broker's. kafkajs keeps the producer id and sequences and fails every later send the same way; the
+ * Java client bumps the producer epoch instead. Seen in tests/e2e/faults.e2e.test.ts: after the broker was
+ * stopped and started under load, every send of payment-api's outbox relay failed with
+ * OUT_OF_ORDER_SEQUENCE_NUMBER for as long as the process ran, and nothing it wrote was published again.
+ */
+const PRODUCER_STATE_ERRORS = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "UNKNOWN_PRODUCER_ID",
+  "INVALID_PRODUCER_EPOCH",
+]);
+
+function isProducerStateError(err: unknown): boolean {
+  for (
+    let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (typeof e.type === "string" && PRODUCER_STATE_ERRORS.has(e.type)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+/**
  * Idempotent producer (the broker drops duplicates from producer retries) with acks from all in-sync replicas.
- * maxInFlightRequests 1 keeps per-partition order across retries.
+ * maxInFlightRequests 1 keeps per-partition order across retries. A send that fails because the producer's
+ * idempotence state went out of step with the broker's (PRODUCER_STATE_ERRORS) replaces the producer with a new
+ * one (a new producer id, sequences from 0) before the next send; the caller sends again, as it does after any
+ * failed send (the outbox relay republishes its batch: consumers dedupe by event id).
  */
 export class EventPublisher {
-  private readonly producer: Producer;
+  private producer: Producer;
   private connected = false;
+  /** Set when the producer must be replaced before the next send; the replacement in progress. */
+  private stale = false;
+  private renewing: Promise<void> | null = null;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly topicPrefix = "",
   ) {
     this.producer = kafka.producer(PRODUCER_CONFIG);
@@ -148,14 +179,45 @@ export class EventPublisher {
     this.connected = true;
   }
 
+  /** The producer to send with: a fresh one (connected) if the last one can no longer send. */
+  private async current(): Promise<Producer> {
+    if (this.stale && this.connected) {
+      this.renewing ??= (async () => {
+        const next = this.kafka.producer(PRODUCER_CONFIG);
+        try {
+          await next.connect();
+        } catch (err) {
+          await next.disconnect().catch(() => undefined);
+          throw err;
+        }
+        const old = this.producer;
+        this.producer = next;
+        this.stale = false;
+        void old.disconnect().catch(() => undefined);
+      })().finally(() => {
+        this.renewing = null;
+      });
+      await this.renewing;
+    }
+    return this.producer;
+  }
+
+  private async send(fn: (producer: Producer) => Promise<unknown>): Promise<void> {
+    const producer = await this.current();
+    try {
+      await fn(producer);
+    } catch (err) {
+      if (producer === this.producer && isProducerStateError(err)) this.stale = true;
+      throw err;
+    }
+  }
+
   /** Publishes envelopes to a catalogue topic (name without prefix). */
   async publish(topic: string, envelopes: Envelope[]): Promise<void> {
     if (envelopes.length === 0) return;
-    await this.producer.send({
-      topic: `${this.topicPrefix}${topic}`,
-      acks: -1,
-      messages: envelopes.map(toKafkaMessage),
-    });
+    await this.send((p) =>
+      p.send({ topic: `${this.topicPrefix}${topic}`, acks: -1, messages: envelopes.map(toKafkaMessage) }),
+    );
   }
 
   /** Publishes to several topics in one request. */
@@ -164,7 +226,7 @@ export class EventPublisher {
       .filter((b) => b.envelopes.length > 0)
       .map((b) => ({ topic: `${this.topicPrefix}${b.topic}`, messages: b.envelopes.map(toKafkaMessage) }));
     if (topicMessages.length === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages });
+    await this.send((p) => p.sendBatch({ acks: -1, topicMessages }));
   }
 
   /** Publishes serialized envelopes (the outbox relay's rows) with the same key and headers as publish. */
@@ -180,7 +242,7 @@ export class EventPublisher {
         })),
       }));
     if (topicMessages.length === 0) return;
-    await this.producer.sendBatch({ acks: -1, topicMessages });
+    await this.send((p) => p.sendBatch({ acks: -1, topicMessages }));
   }
 
   get isConnected(): boolean {
@@ -190,6 +252,7 @@ export class EventPublisher {
   async stop(): Promise<void> {
     if (!this.connected) return;
     this.connected = false;
+    await this.renewing?.catch(() => undefined);
     await this.producer.disconnect();
   }
 }
