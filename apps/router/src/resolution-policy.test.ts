@@ -56,6 +56,20 @@ describe("resolving unknown outcomes by query", () => {
     expect(r).toMatchObject({ status: "unknown", publish: true, nextQueryAt: T0 + 16_000 });
   });
 
+  it("while the channel has no record, looks again exactly when it may give up, not a backoff step later", () => {
+    // Queries at 48 s and 108 s after sending found nothing; the backoff would say 168 s, the limit is 120 s.
+    const at108 = resolveQuery({ ...unknownAttempt, queryCount: 6 }, { status: "not_found" }, T0 + 108_000);
+    expect(at108).toMatchObject({ status: "unknown", nextQueryAt: T0 + NOT_FOUND_GIVE_UP_MS, gaveUp: false });
+    const unknownAnswer = resolveQuery(
+      { ...unknownAttempt, queryCount: 6 },
+      { status: "unknown", reason: "timeout" },
+      T0 + 108_000,
+    );
+    expect(unknownAnswer.nextQueryAt).toBe(T0 + 168_000);
+    const at120 = resolveQuery({ ...unknownAttempt, queryCount: 7 }, { status: "not_found" }, at108.nextQueryAt!);
+    expect(at120).toMatchObject({ status: "failed", failure: { code: NO_RECORD_CODE } });
+  });
+
   it("no record at the channel long after sending means it never arrived: failed, not failed over", () => {
     const r = resolveQuery(unknownAttempt, { status: "not_found" }, T0 + NOT_FOUND_GIVE_UP_MS);
     expect(r).toMatchObject({ status: "failed", publish: true, nextQueryAt: null, failure: { code: NO_RECORD_CODE } });

@@ -107,7 +107,9 @@ export function finalAnswer<S extends string>(
 /**
  * No answer (unknown, or not_found) about a row the channel never acknowledged (sending / unknown): failed
  * with `noRecord` once the channel still has no record of it long after we sent it, else unknown on the
- * backoff until the query window closes.
+ * backoff until the query window closes. While the answer is not_found, the next query is due no later than
+ * NOT_FOUND_GIVE_UP_MS after sending, so a request that never arrived fails then (at 2 minutes, not at the
+ * next backoff step, which would be 168 s).
  */
 export function unansweredQuery(
   row: { status: string; queryCount: number; createdAt: number },
@@ -118,7 +120,9 @@ export function unansweredQuery(
   if (answer === "not_found" && now - row.createdAt >= NOT_FOUND_GIVE_UP_MS) {
     return { status: "failed", publish: true, nextQueryAt: null, failure: noRecord, gaveUp: false };
   }
-  const next = nextUnknownQuery(row.status === "sending" ? 0 : row.queryCount, now, row.createdAt);
+  let next = nextUnknownQuery(row.status === "sending" ? 0 : row.queryCount, now, row.createdAt);
+  // Still no record: look again no later than the moment it may be given up, not a backoff step past it.
+  if (answer === "not_found" && next !== null) next = Math.min(next, row.createdAt + NOT_FOUND_GIVE_UP_MS);
   return {
     status: "unknown",
     publish: row.status !== "unknown",
