@@ -11,6 +11,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { type CreatePaymentParams, PaymentsClient } from "@pps/sdk";
+import { rawInsertRate } from "./raw-insert.ts";
 import { cpuPerOperation, platformCpuSnapshot } from "./proc-cpu.ts";
 
 const env = process.env;
@@ -85,24 +86,6 @@ async function drain(count: () => Promise<number>, target: number): Promise<numb
     n = await count();
   }
   return n;
-}
-
-async function rawInsertRate(url: string): Promise<number> {
-  const sql = postgres(url, { max: CONCURRENCY, onnotice: () => undefined });
-  await sql`create table if not exists public.bench_raw_insert_ops (id bigserial primary key, payload text not null)`;
-  const until = Date.now() + 5_000;
-  let rows = 0;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < until) {
-        await sql`insert into public.bench_raw_insert_ops (payload) values (${randomBytes(16).toString("hex")})`;
-        rows++;
-      }
-    }),
-  );
-  await sql`drop table public.bench_raw_insert_ops`;
-  await sql.end();
-  return rows / 5;
 }
 
 type Phase = { name: string; completed: number; seconds: number; cpu: ReturnType<typeof cpuPerOperation> };
@@ -185,7 +168,7 @@ const [check] = await sql<{ over: number }[]>`
   select count(*)::int as over from payment.payments
   where merchant_id = ${merchantId} and amount_refunded + amount_refund_pending > amount_captured`;
 await sql.end();
-const raw = await rawInsertRate(DATABASE_URL);
+const raw = await rawInsertRate(DATABASE_URL, { connections: CONCURRENCY, seconds: 5 });
 
 const fmt = (p: Phase) =>
   `${p.name.padEnd(8)} ${String(p.completed).padStart(6)} completed in ${p.seconds.toFixed(1)} s = ${(p.completed / p.seconds).toFixed(1)}/s; CPU ${p.cpu.total.toFixed(2)} ms each (${Object.entries(

@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { PaymentsClient, type CreatePaymentParams } from "@pps/sdk";
 import { platformCpuSnapshot } from "./proc-cpu.ts";
+import { rawInsertRate } from "./raw-insert.ts";
 
 const env = process.env;
 const API = env.BENCH_API_URL ?? "http://127.0.0.1:7100";
@@ -271,29 +272,6 @@ function peakRss(): Record<string, string> {
   return out;
 }
 
-/** The raw single-row insert rate of the same Postgres: one autocommit INSERT per row, CONCURRENCY connections. */
-async function rawInsertRate(url: string): Promise<number> {
-  // As many connections as the apps' pools leave free (max_connections is 100 by default).
-  const connections = Math.min(CONCURRENCY, 32);
-  const sql = postgres(url, { max: connections, onnotice: () => {} });
-  await sql`create table if not exists public.bench_raw_insert (id bigserial primary key, payload text not null, created_at timestamptz not null default now())`;
-  let rows = 0;
-  const deadline = performance.now() + 10_000;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (performance.now() < deadline) {
-        await sql`insert into public.bench_raw_insert (payload) values (${randomBytes(16).toString("hex")})`;
-        rows++;
-      }
-    }),
-  );
-  const rate = rows / ((performance.now() - start) / 1000);
-  await sql`drop table public.bench_raw_insert`;
-  await sql.end();
-  return rate;
-}
-
 const receiver = await startReceiver();
 notifyUrl = receiver.url;
 const client = await onboard();
@@ -301,7 +279,7 @@ const merchantId = (client as unknown as { opts: { credentials: { merchantId: st
 const sql = postgres(DATABASE_URL, { max: 2, onnotice: () => {} });
 console.log(`benchmark against ${API}; merchant ${merchantId}; ${CONCURRENCY} connections in flight for throughput`);
 // Before any load, so the figure is the database's own and not shared with a backlog.
-const raw = await rawInsertRate(DATABASE_URL);
+const raw = await rawInsertRate(DATABASE_URL, { connections: Math.min(CONCURRENCY, 32), seconds: 10 });
 const lat = await latencyPhase(client);
 console.log(
   `accept latency at ${LATENCY_RATE}/s for ${LATENCY_SECONDS} s (sent at ${lat.achievedRate.toFixed(0)}/s; ${lat.accepted} accepted, ${lat.shed} shed with 503, ${lat.errors} errors), accepted requests: p50 ${lat.p50.toFixed(1)} ms, p95 ${lat.p95.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms`,
