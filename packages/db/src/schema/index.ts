@@ -1,4 +1,5 @@
 export * from "./common.ts";
+export * from "./ledger.ts";
 export * from "./notify.ts";
 export * from "./payment.ts";
 export * from "./recon.ts";
