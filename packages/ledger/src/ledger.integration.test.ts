@@ -350,6 +350,78 @@ describe("floors under concurrency", () => {
   });
 });
 
+describe("group commit", () => {
+  it("in one batch, a refused entry moves nothing and the others post; a repeated key answers its first entry", async () => {
+    const { createDb } = await import("@pps/db");
+    const own = createDb({ url: database.databaseUrl, max: 2, applicationName: "ledger-batch-test" });
+    try {
+      // One batch at a time: the first entry goes alone, the rest queue behind it and go as one batch.
+      const serial = new Ledger(own.$client, { maxInFlight: 1 });
+      const wallet = await fundedWallet(100);
+      const pending = await open("merchant_pending", merchant());
+      const pay = (amount: number, k = key()) =>
+        serial
+          .post({
+            cause: "payment",
+            causeId: `pay_${amount}`,
+            key: k,
+            legs: [
+              { accountId: wallet, amount: -amount },
+              { accountId: pending, amount },
+            ],
+          })
+          .then(
+            (p) => p,
+            (e: unknown) => (e instanceof LedgerError ? e.code : String(e)),
+          );
+      const repeated = key();
+      const [a, b, c, d, e] = await Promise.all([pay(60), pay(60), pay(30), pay(5, repeated), pay(5, repeated)]);
+      expect(a).toMatchObject({ duplicate: false });
+      expect(b).toBe("ledger.insufficient_funds");
+      expect(c).toMatchObject({ duplicate: false });
+      expect(d).toMatchObject({ duplicate: false });
+      expect(e).toEqual({ entryId: (d as { entryId: string }).entryId, duplicate: true });
+      expect((await ledger.balance(wallet))!.balance).toBe(5);
+      expect((await ledger.statement(wallet)).map((l) => l.balanceAfter)).toEqual([100, 40, 10, 5]);
+    } finally {
+      await own.$client.end({ timeout: 5 });
+    }
+  });
+
+  it("replicas on pools of their own racing on one wallet pay exactly what it holds", async () => {
+    const { createDb } = await import("@pps/db");
+    const pools = Array.from({ length: 4 }, (_, i) =>
+      createDb({ url: database.databaseUrl, max: 3, applicationName: `ledger-replica-${i}` }),
+    );
+    try {
+      const replicas = pools.map((p) => new Ledger(p.$client, { maxInFlight: 2 }));
+      const wallet = await fundedWallet(10_000);
+      const pending = await open("merchant_pending", merchant());
+      const outcomes = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          replicas[i % replicas.length]!.post({
+            cause: "payment",
+            causeId: `pay_replica_${i}`,
+            key: key(),
+            legs: [
+              { accountId: wallet, amount: -100 },
+              { accountId: pending, amount: 100 },
+            ],
+          }).then(
+            () => "posted",
+            (e: unknown) => (e instanceof LedgerError ? e.code : String(e)),
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o === "posted")).toHaveLength(100);
+      expect(outcomes.filter((o) => o === "ledger.insufficient_funds")).toHaveLength(100);
+      expect(await ledger.balance(wallet)).toMatchObject({ balance: 0 });
+    } finally {
+      await Promise.all(pools.map((p) => p.$client.end({ timeout: 5 })));
+    }
+  });
+});
+
 describe("holds", () => {
   async function held(amount: number, expiresInMs = 60_000) {
     const wallet = await fundedWallet(10_000);

@@ -8,7 +8,7 @@ import {
   currencyFitsKind,
   PLATFORM_OWNER,
 } from "./accounts.ts";
-import { asLedgerError, LedgerError } from "./errors.ts";
+import { asLedgerError, LedgerError, type LedgerErrorCode } from "./errors.ts";
 
 /** What caused a movement: each entry names one, with the cause's id. */
 export type EntryCause =
@@ -61,6 +61,13 @@ export type StatementLine = {
   createdAt: Date;
 };
 
+type QueuedEntry = {
+  entry: EntryRequest;
+  legs: Leg[];
+  resolve: (p: Posted) => void;
+  reject: (err: unknown) => void;
+};
+
 type AccountRow = {
   id: string;
   kind: AccountKind;
@@ -84,8 +91,20 @@ function checkMinorUnits(amount: number, what: string): void {
  */
 export class Ledger {
   private readonly ids = new Map<string, string>();
+  private queue: QueuedEntry[] = [];
+  private inFlight = 0;
+  private readonly batching: { maxInFlight: number; maxBatch: number };
 
-  constructor(private readonly sql: Sql) {}
+  /**
+   * `maxInFlight`: batches of entries posted at once (each holds a connection of the pool while it runs);
+   * `maxBatch`: entries a batch takes at most.
+   */
+  constructor(
+    private readonly sql: Sql,
+    opts: { maxInFlight?: number; maxBatch?: number } = {},
+  ) {
+    this.batching = { maxInFlight: opts.maxInFlight ?? 4, maxBatch: opts.maxBatch ?? 100 };
+  }
 
   private async call<T>(run: () => Promise<T>): Promise<T> {
     try {
@@ -176,15 +195,64 @@ export class Ledger {
     const legs = [...entry.legs].sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
     if (legs.length < 2 || legs.some((l, i) => i > 0 && l.accountId === legs[i - 1]!.accountId))
       throw new LedgerError("ledger.invalid_entry", "an entry has two or more legs, each on an account of its own");
-    const id = newId("le");
-    const [row] = await this.call(
-      () => this.sql<{ entry_id: string; duplicate: boolean }[]>`
-        select * from ledger.post_entry(${id}, ${entry.cause}, ${entry.causeId}, ${entry.key},
-          ${legs.map((l) => l.accountId)}::text[],
-          ${legs.map((l) => String(l.amount))}::bigint[],
-          ${JSON.stringify(entry.memo ?? {})}::jsonb)`,
-    );
-    return { entryId: row!.entry_id, duplicate: row!.duplicate };
+    return new Promise<Posted>((resolve, reject) => {
+      this.queue.push({ entry, legs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /**
+   * Group commit: while `maxInFlight` batches are out, later entries queue, and the next batch takes all
+   * that queued (up to `maxBatch`, distinct keys only: a repeated key waits for the batch after, where it
+   * finds its first entry). Alone, an entry goes at once; under load, one statement and one commit post many.
+   */
+  private pump(): void {
+    while (this.inFlight < this.batching.maxInFlight && this.queue.length > 0) {
+      const batch: QueuedEntry[] = [];
+      const keys = new Set<string>();
+      const rest: QueuedEntry[] = [];
+      for (const q of this.queue) {
+        if (batch.length < this.batching.maxBatch && !keys.has(q.entry.key)) {
+          keys.add(q.entry.key);
+          batch.push(q);
+        } else rest.push(q);
+      }
+      this.queue = rest;
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(batch: QueuedEntry[]): Promise<void> {
+    const ids = batch.map(() => newId("le"));
+    let rows: {
+      entry_no: number;
+      entry_id: string;
+      duplicate: boolean;
+      refusal: string | null;
+      detail: string | null;
+    }[];
+    try {
+      rows = await this.sql`
+        select * from ledger.post_entries(${ids}::text[], ${batch.map((q) => q.entry.cause)}::text[],
+          ${batch.map((q) => q.entry.causeId)}::text[], ${batch.map((q) => q.entry.key)}::text[],
+          ${batch.map((q) => JSON.stringify(q.entry.memo ?? {}))}::text[]::jsonb[],
+          ${batch.map(() => null)}::text[], ${batch.map((q) => q.legs.length)}::int[],
+          ${batch.flatMap((q) => q.legs.map((l) => l.accountId))}::text[],
+          ${batch.flatMap((q) => q.legs.map((l) => String(l.amount)))}::bigint[])`;
+    } catch (err) {
+      const e = asLedgerError(err);
+      for (const q of batch) q.reject(e);
+      return;
+    }
+    for (const row of rows) {
+      const q = batch[row.entry_no - 1]!;
+      if (row.refusal) q.reject(new LedgerError(row.refusal as LedgerErrorCode, row.detail ?? ""));
+      else q.resolve({ entryId: row.entry_id, duplicate: row.duplicate });
+    }
   }
 
   /** Reserves an amount on a one-shard account (a wallet, coins, a credit line) for a later postHold. */
