@@ -27,7 +27,7 @@ const DATABASE_URL = url.toString();
 await dropDatabase(DATABASE_URL);
 await runMigrations(DATABASE_URL);
 const db = createDb({ url: DATABASE_URL, max: CONNECTIONS, applicationName: "bench-ledger" });
-const ledger = new Ledger(db.$client);
+const ledger = new Ledger(db.$client, { maxInFlight: Number(env.BENCH_LEDGER_IN_FLIGHT ?? 4) });
 
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
@@ -155,5 +155,6 @@ console.log(
     `external ${(external / spread).toFixed(2)} x spread; invariants ${violations.length === 0 ? "hold" : `BROKEN: ${violations.slice(0, 5).join("; ")}`}`,
 );
 await db.$client.end({ timeout: 5 });
-await dropDatabase(DATABASE_URL);
+// BENCH_KEEP_DB=1 leaves the database for a look afterwards.
+if (!env.BENCH_KEEP_DB) await dropDatabase(DATABASE_URL);
 process.exit(violations.length === 0 ? 0 : 1);

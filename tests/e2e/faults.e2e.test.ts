@@ -311,8 +311,18 @@ async function pendingOperations() {
 }
 
 /** The apps' /readyz answers that are not 200, for the log while the platform drains. */
+/** Every app of the platform as it runs now (restarts replace their processes). */
+const everyApp = () => [
+  platform.api,
+  platform.router,
+  platform.risk,
+  platform.sim,
+  platform.notifier,
+  platform.reconciler,
+];
+
 async function notReady(): Promise<string> {
-  const apps = [platform.api, platform.router, platform.risk, platform.sim, platform.notifier, platform.reconciler];
+  const apps = everyApp();
   const answers = await Promise.all(
     apps.map(async (a) => {
       const res = await fetch(`${a.url}/readyz`, { signal: AbortSignal.timeout(5_000) }).catch((e: Error) => e);
@@ -338,15 +348,7 @@ beforeAll(async () => {
     // A short retry schedule and attempt limit, so a delivery a fault broke is tried again within the drain.
     notifierEnv: { NOTIFY_SCHEDULE_SECONDS: "0,1,2,4,8,15,30,60", NOTIFY_TIMEOUT_MS: "5000" },
   });
-  for (const app of [
-    platform.api,
-    platform.router,
-    platform.risk,
-    platform.sim,
-    platform.notifier,
-    platform.reconciler,
-  ])
-    watch(app);
+  for (const app of everyApp()) watch(app);
   db = createDb({ url: platform.databaseUrl, max: 4, applicationName: "faults-test" });
   merchant = await createTestMerchant(platform.api.url, { products: ["online_banking", "platform_pay"] });
   client = new PaymentsClient({ baseUrl: platform.api.url, credentials: merchant });
@@ -357,28 +359,11 @@ afterAll(async () => {
   const logDir = process.env.FAULTS_LOG_DIR;
   if (logDir && platform) {
     await mkdir(logDir, { recursive: true });
-    for (const a of [
-      platform.api,
-      platform.router,
-      platform.risk,
-      platform.sim,
-      platform.notifier,
-      platform.reconciler,
-    ])
-      await writeFile(join(logDir, `${a.name}.log`), a.output());
+    for (const a of everyApp()) await writeFile(join(logDir, `${a.name}.log`), a.output());
     if (kafka) await cp(kafka.logDir, join(logDir, "kafka"), { recursive: true }).catch(() => undefined);
   }
   await closeDb(db).catch(() => undefined);
-  if (platform)
-    for (const a of [
-      platform.api,
-      platform.router,
-      platform.risk,
-      platform.sim,
-      platform.notifier,
-      platform.reconciler,
-    ])
-      killing.add(a);
+  if (platform) for (const a of everyApp()) killing.add(a);
   await platform?.stop();
   await receiver?.close();
   await proxy?.close();
@@ -502,7 +487,7 @@ describe("the platform under faults, one at a time, under steady load", () => {
 
     // 0. Nothing died on its own: only the processes the test killed exited, and every replacement still runs.
     expect(unexpectedExits, "apps that exited on their own").toEqual([]);
-    const apps = [platform.api, platform.router, platform.risk, platform.sim, platform.notifier, platform.reconciler];
+    const apps = everyApp();
     expect(
       apps.filter((a) => a.child.exitCode !== null || a.child.signalCode !== null).map((a) => a.name),
       "apps not running",

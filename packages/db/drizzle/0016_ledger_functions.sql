@@ -64,7 +64,7 @@ DECLARE
   a_bal bigint[] := '{}';
   a_held bigint[] := '{}';
   a_floor bigint[] := '{}';
-  a_touched boolean[] := '{}';
+  a_locked bigint[];              -- the balances as locked, before this batch
   -- what is posted
   e_no int[] := '{}';
   p_entry text[] := '{}';
@@ -145,9 +145,9 @@ BEGIN
     a_bal := a_bal || r."balance";
     a_held := a_held || r."held";
     a_floor := a_floor || r."floor";
-    a_touched := a_touched || false;
   END LOOP;
 
+  a_locked := a_bal;
   -- Each entry in order, against the balances the ones before it left.
   FOR i IN 1 .. n LOOP
     CONTINUE WHEN v_dup[i] OR v_code[i] IS NOT NULL;
@@ -197,13 +197,6 @@ BEGIN
     FOR j IN v_first[i] .. v_first[i] + p_leg_counts[i] - 1 LOOP
       k := array_position(a_id, p_accounts[j]);
       a_bal[k] := a_bal[k] + p_amounts[j];
-      a_touched[k] := true;
-      p_entry := p_entry || p_ids[i];
-      p_acc := p_acc || a_id[k];
-      p_sh := p_sh || a_shard[k];
-      p_amt := p_amt || p_amounts[j];
-      p_cur := p_cur || a_cur[k];
-      p_after := p_after || a_bal[k];
     END LOOP;
   END LOOP;
 
@@ -219,7 +212,7 @@ BEGIN
     v_inserted := coalesce(v_inserted, '{}');
     IF cardinality(v_inserted) < cardinality(e_no) THEN
       -- A concurrent call committed some of these keys after the lookup above (this insert waited for it):
-      -- those are answered as that call's entries, and their legs are taken back out, in order.
+      -- those are answered as that call's entries and post nothing here.
       FOR c IN 1 .. cardinality(e_no) LOOP
         i := e_no[c];
         CONTINUE WHEN p_ids[i] = ANY (v_inserted);
@@ -233,26 +226,22 @@ BEGIN
         END IF;
       END LOOP;
       SELECT coalesce(array_agg(x ORDER BY x), '{}') INTO e_no FROM unnest(e_no) AS x WHERE p_ids[x] = ANY (v_inserted);
-      -- The running balances again, from the locked rows, for the entries that were inserted.
-      p_entry := '{}'; p_acc := '{}'; p_sh := '{}'; p_amt := '{}'; p_cur := '{}'; p_after := '{}';
-      FOR r IN SELECT a."id", a."balance" FROM "ledger"."accounts" a
-        WHERE a."id" = ANY (a_id) AND a."shard" = ANY (a_shard) AND a."shard" = a_shard[array_position(a_id, a."id")] LOOP
-        a_bal[array_position(a_id, r."id")] := r."balance";
-      END LOOP;
-      FOR c IN 1 .. coalesce(cardinality(e_no), 0) LOOP
-        i := e_no[c];
-        FOR j IN v_first[i] .. v_first[i] + p_leg_counts[i] - 1 LOOP
-          k := array_position(a_id, p_accounts[j]);
-          a_bal[k] := a_bal[k] + p_amounts[j];
-          p_entry := p_entry || p_ids[i];
-          p_acc := p_acc || a_id[k];
-          p_sh := p_sh || a_shard[k];
-          p_amt := p_amt || p_amounts[j];
-          p_cur := p_cur || a_cur[k];
-          p_after := p_after || a_bal[k];
-        END LOOP;
-      END LOOP;
     END IF;
+    -- The postings of the entries inserted, in order, with each shard's running balance from the locked row.
+    a_bal := a_locked;
+    FOR c IN 1 .. coalesce(cardinality(e_no), 0) LOOP
+      i := e_no[c];
+      FOR j IN v_first[i] .. v_first[i] + p_leg_counts[i] - 1 LOOP
+        k := array_position(a_id, p_accounts[j]);
+        a_bal[k] := a_bal[k] + p_amounts[j];
+        p_entry := p_entry || p_ids[i];
+        p_acc := p_acc || a_id[k];
+        p_sh := p_sh || a_shard[k];
+        p_amt := p_amt || p_amounts[j];
+        p_cur := p_cur || a_cur[k];
+        p_after := p_after || a_bal[k];
+      END LOOP;
+    END LOOP;
   END IF;
 
   IF cardinality(p_entry) > 0 THEN

@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "@pps/db";
-import { channelEvents, makeEnvelope, riskEvents, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
+import { channelEvents, makeEnvelope, TOPICS, type AttemptResult, type RiskDecision } from "@pps/messaging";
 import { isolatedDatabase } from "@pps/test-support";
 import { createLogger } from "@pps/logger";
 import { attemptIdOf } from "@pps/domain";
@@ -11,6 +11,7 @@ import type { CallbackResult } from "@pps/channels";
 import { acceptOne } from "./accept-batch.ts";
 import { type CallbackItem, createCallbackApplier } from "./callback-batch.ts";
 import { transitionMany } from "./transitions-batch.ts";
+import { riskDecisionEnvelope } from "../payment-api-test-kit.ts";
 
 /** Set-based transitions and the batch consumers against real Postgres. */
 /** Its own database: a payment-api started by another test file relays (and deletes) the shared one's outbox rows. */
@@ -129,19 +130,7 @@ describe("batch consumers", () => {
     const [allow, block, gone] = [await newPayment(), await newPayment(), await newPayment()];
     await db.$client`update payment.payments set status = 'expired' where id = ${gone}`;
     const decision = (paymentId: string, outcome: RiskDecision["outcome"], reasons: string[] = []) =>
-      makeEnvelope({
-        type: riskEvents.decided.type,
-        version: 1,
-        aggregateId: paymentId,
-        payload: {
-          decisionId: randomUUID(),
-          paymentId,
-          merchantId,
-          outcome,
-          reasons,
-          decidedAt: new Date().toISOString(),
-        } satisfies RiskDecision,
-      });
+      riskDecisionEnvelope(paymentId, merchantId, outcome, reasons);
     const e1 = decision(allow, "allow");
     const e2 = decision(block, "block", ["amount_over_hard_limit"]);
     const e3 = decision(gone, "allow");
