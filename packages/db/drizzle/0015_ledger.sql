@@ -1,5 +1,16 @@
 CREATE SCHEMA "ledger";
 --> statement-breakpoint
+CREATE TABLE "ledger"."account_changes" (
+	"seq" bigserial PRIMARY KEY NOT NULL,
+	"account_id" text NOT NULL,
+	"change" text NOT NULL,
+	"from_value" text,
+	"to_value" text NOT NULL,
+	"reason" text NOT NULL,
+	"operator" text NOT NULL,
+	"at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "ledger"."accounts" (
 	"id" text NOT NULL,
 	"shard" smallint DEFAULT 0 NOT NULL,
@@ -65,6 +76,7 @@ CREATE TABLE "ledger"."postings" (
 	CONSTRAINT "postings_amount_ck" CHECK ("ledger"."postings"."amount" <> 0)
 );
 --> statement-breakpoint
+CREATE INDEX "account_changes_account_id_seq_index" ON "ledger"."account_changes" USING btree ("account_id","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "accounts_owner_uq" ON "ledger"."accounts" USING btree ("kind","owner_id","currency","shard");--> statement-breakpoint
 CREATE UNIQUE INDEX "entries_idempotency_key_uq" ON "ledger"."entries" USING btree ("idempotency_key");--> statement-breakpoint
 CREATE INDEX "entries_cause_cause_id_index" ON "ledger"."entries" USING btree ("cause","cause_id");--> statement-breakpoint

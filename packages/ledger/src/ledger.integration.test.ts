@@ -31,6 +31,7 @@ afterEach(async () => {
 });
 
 const payer = () => `payer_${randomUUID()}`;
+const ops = { operator: "ops@example", reason: "test" };
 const merchant = () => `mer_${randomUUID()}`;
 const key = () => randomUUID();
 
@@ -118,7 +119,7 @@ describe("entries", () => {
   it("refuses bad entries with a code each, and moves nothing", async () => {
     const wallet = await fundedWallet(1_000);
     const frozen = await fundedWallet(1_000);
-    await ledger.setStatus(frozen, "frozen");
+    await ledger.setStatus(frozen, "frozen", ops);
     const usd = await open("merchant_pending", merchant(), "USD");
     const pending = await open("merchant_pending", merchant());
     const before = await entryCount();
@@ -181,7 +182,7 @@ describe("entries", () => {
       ],
     });
     expect(await ledger.balance(frozen)).toMatchObject({ balance: 1_001, status: "frozen" });
-    await ledger.setStatus(frozen, "active");
+    await ledger.setStatus(frozen, "active", ops);
     await ledger.post({
       cause: "payment",
       causeId: "pay_after_freeze",
@@ -487,7 +488,7 @@ describe("holds", () => {
 
   it("a frozen account takes no new hold, and its held funds wait", async () => {
     const { wallet, pending, holdId } = await held(1_000);
-    await ledger.setStatus(wallet, "frozen");
+    await ledger.setStatus(wallet, "frozen", ops);
     const hold = () =>
       ledger.hold({
         cause: "payment",
@@ -503,7 +504,7 @@ describe("holds", () => {
       "ledger.account_frozen",
     );
     expect(await ledger.balance(wallet)).toMatchObject({ held: 1_000, status: "frozen" });
-    await ledger.setStatus(wallet, "active");
+    await ledger.setStatus(wallet, "active", ops);
     await ledger.postHold({ holdId, amount: 1_000, cause: "capture", key: key() });
     expect(await ledger.balance(wallet)).toMatchObject({ balance: 9_000, held: 0 });
   });
@@ -531,6 +532,38 @@ describe("operator actions", () => {
     ).toBe("ledger.insufficient_funds");
   });
 
+  it("keeps who changed an account and why, and refuses a change without both", async () => {
+    const line = await open("payer_credit", payer(), "CNY", 1_000);
+    expect(await refusal(() => ledger.setStatus(line, "frozen", { operator: "ops", reason: "" }))).toBe(
+      "ledger.reason_required",
+    );
+    expect(await refusal(() => ledger.setCreditLimit(line, 5, { operator: " ", reason: "x" }))).toBe(
+      "ledger.reason_required",
+    );
+    await ledger.setStatus(line, "frozen", { operator: "risk@example", reason: "fraud ticket 7" });
+    await ledger.setCreditLimit(line, 2_000, { operator: "credit@example", reason: "annual review" });
+    await ledger.setStatus(line, "active", { operator: "risk@example", reason: "ticket 7 closed" });
+    expect((await ledger.changes(line)).map((c) => [c.change, c.from, c.to, c.operator, c.reason])).toEqual([
+      ["opened", null, "payer_credit CNY floor -1000", "system", "opened on first use"],
+      ["status", "active", "frozen", "risk@example", "fraud ticket 7"],
+      ["credit_limit", "1000", "2000", "credit@example", "annual review"],
+      ["status", "frozen", "active", "risk@example", "ticket 7 closed"],
+    ]);
+    // A refused limit change leaves no trace.
+    const pending = await open("merchant_pending", merchant());
+    await ledger.post({
+      cause: "payment",
+      causeId: "pay_audit",
+      key: key(),
+      legs: [
+        { accountId: line, amount: -1_500 },
+        { accountId: pending, amount: 1_500 },
+      ],
+    });
+    expect(await refusal(() => ledger.setCreditLimit(line, 1_000, ops))).toBe("ledger.limit_below_used");
+    expect(await ledger.changes(line)).toHaveLength(4);
+  });
+
   it("sets a credit limit, never below what is in use", async () => {
     const line = await open("payer_credit", payer(), "CNY", 5_000);
     const pending = await open("merchant_pending", merchant());
@@ -543,13 +576,13 @@ describe("operator actions", () => {
         { accountId: pending, amount: 3_000 },
       ],
     });
-    expect(await refusal(() => ledger.setCreditLimit(line, 2_999))).toBe("ledger.limit_below_used");
-    expect(await ledger.setCreditLimit(line, 8_000)).toMatchObject({
+    expect(await refusal(() => ledger.setCreditLimit(line, 2_999, ops))).toBe("ledger.limit_below_used");
+    expect(await ledger.setCreditLimit(line, 8_000, ops)).toMatchObject({
       creditLimit: 8_000,
       creditUsed: 3_000,
       available: 5_000,
     });
-    expect(await refusal(() => ledger.setCreditLimit(pending, 1))).toBe("ledger.invalid_entry");
-    expect(await refusal(() => ledger.setCreditLimit("acc_nope", 1))).toBe("ledger.account_unknown");
+    expect(await refusal(() => ledger.setCreditLimit(pending, 1, ops))).toBe("ledger.invalid_entry");
+    expect(await refusal(() => ledger.setCreditLimit("acc_nope", 1, ops))).toBe("ledger.account_unknown");
   });
 });

@@ -79,6 +79,15 @@ type AccountRow = {
   floor: string | number | null;
 };
 
+/** Who changes an account, and why: kept in the audit trail (or on the entry, for an adjustment). */
+export type Actor = { operator: string; reason: string };
+
+function checkActor(by: Actor): void {
+  if (!by?.reason?.trim()) throw new LedgerError("ledger.reason_required", "a change to an account states its reason");
+  if (!by.operator?.trim())
+    throw new LedgerError("ledger.reason_required", "a change to an account names its operator");
+}
+
 function checkMinorUnits(amount: number, what: string): void {
   if (!Number.isSafeInteger(amount) || amount <= 0)
     throw new LedgerError("ledger.invalid_entry", `${what} must be a positive integer of minor units, not ${amount}`);
@@ -123,6 +132,8 @@ export class Ledger {
     ownerId: string;
     currency: string;
     creditLimit?: number;
+    /** Who opens it and why (the audit trail); by default the system, on first use. */
+    by?: Actor;
   }): Promise<AccountBalance> {
     const def = ACCOUNT_KINDS[spec.kind];
     if (!def) throw new LedgerError("ledger.invalid_entry", `no account kind ${String(spec.kind)}`);
@@ -140,11 +151,18 @@ export class Ledger {
     const shards = Array.from({ length: def.shards }, (_, i) => i);
     // All shards in one statement: a concurrent open of the same account waits on the first shard's key and
     // then finds every shard taken, so an account never ends up with shards under two ids.
+    const by = spec.by ?? { operator: "system", reason: "opened on first use" };
     await this.sql`
-      insert into ledger.accounts (id, shard, shards, kind, owner_id, currency, floor)
-      select ${id}, s, ${def.shards}, ${spec.kind}, ${spec.ownerId}, ${spec.currency}, ${floor}::bigint
-      from unnest(${shards}::int[]) s
-      on conflict (kind, owner_id, currency, shard) do nothing`;
+      with opened as (
+        insert into ledger.accounts (id, shard, shards, kind, owner_id, currency, floor)
+        select ${id}, s, ${def.shards}, ${spec.kind}, ${spec.ownerId}, ${spec.currency}, ${floor}::bigint
+        from unnest(${shards}::int[]) s
+        on conflict (kind, owner_id, currency, shard) do nothing
+        returning id, shard, floor
+      )
+      insert into ledger.account_changes (account_id, change, to_value, reason, operator)
+      select id, 'opened', ${`${spec.kind} ${spec.currency}${floor === null ? "" : ` floor ${floor}`}`}, ${by.reason}, ${by.operator}
+      from opened where shard = 0`;
     const opened = await this.find(spec.kind, spec.ownerId, spec.currency);
     if (!opened) throw new Error(`account ${spec.kind}/${spec.ownerId}/${spec.currency} was not opened`);
     return opened;
@@ -314,35 +332,54 @@ export class Ledger {
       : null;
   }
 
-  /** Freezes (no debits, no holds; credits still arrive), reactivates or closes an account. */
-  async setStatus(id: string, status: AccountStatus): Promise<AccountBalance> {
+  /**
+   * Freezes (no debits, no holds; credits still arrive), reactivates or closes an account, with who asked
+   * and why in the audit trail (account_changes), written in the same statement.
+   */
+  async setStatus(id: string, status: AccountStatus, by: Actor): Promise<AccountBalance> {
+    checkActor(by);
     const rows = await this.sql`
-      update ledger.accounts set status = ${status}, version = version + 1, updated_at = now() where id = ${id}
-      returning id`;
+      with before as (select status from ledger.accounts where id = ${id} and shard = 0 for update),
+      changed as (
+        update ledger.accounts set status = ${status}, version = version + 1, updated_at = now()
+        where id = ${id} and exists (select 1 from before) returning shard
+      )
+      insert into ledger.account_changes (account_id, change, from_value, to_value, reason, operator)
+      select ${id}, 'status', (select status from before), ${status}, ${by.reason.trim()}, ${by.operator.trim()}
+      from changed where shard = 0
+      returning seq`;
     if (rows.length === 0) throw new LedgerError("ledger.account_unknown", `no account ${id}`);
     return (await this.balance(id))!;
   }
 
   /**
-   * Sets a credit line's limit. A limit below what is already in use (drawn plus held) is refused: the line
-   * would be over its limit at once.
+   * Sets a credit line's limit, audited like a status change. A limit below what is already in use (drawn
+   * plus held) is refused: the line would be over its limit at once.
    */
-  async setCreditLimit(id: string, limit: number): Promise<AccountBalance> {
+  async setCreditLimit(id: string, limit: number, by: Actor): Promise<AccountBalance> {
+    checkActor(by);
     if (!Number.isSafeInteger(limit) || limit < 0)
       throw new LedgerError("ledger.invalid_entry", `a credit limit is a non-negative integer, not ${limit}`);
     const rows = await this.sql<{ kind: string; fits: boolean }[]>`
-      with target as (select id, kind, balance - held >= ${-limit} as fits from ledger.accounts where id = ${id} and shard = 0 for update)
-      update ledger.accounts a set floor = case when t.fits then ${-limit}::bigint else a.floor end,
-        version = a.version + case when t.fits then 1 else 0 end, updated_at = now()
-      from target t where a.id = t.id and a.shard = 0 and t.kind = 'payer_credit'
-      returning t.kind, t.fits`;
-    if (rows.length === 0) {
-      const known = await this.balance(id);
-      throw known
-        ? new LedgerError("ledger.invalid_entry", `account ${id} is ${known.kind}, not a credit line`)
-        : new LedgerError("ledger.account_unknown", `no account ${id}`);
-    }
-    if (!rows[0]!.fits) {
+      with target as (
+        select id, kind, floor, balance - held >= ${-limit} as fits from ledger.accounts where id = ${id} and shard = 0 for update
+      ),
+      changed as (
+        update ledger.accounts a set floor = ${-limit}::bigint, version = a.version + 1, updated_at = now()
+        from target t where a.id = t.id and a.shard = 0 and t.kind = 'payer_credit' and t.fits
+        returning a.id
+      ),
+      audited as (
+        insert into ledger.account_changes (account_id, change, from_value, to_value, reason, operator)
+        select t.id, 'credit_limit', (-t.floor)::text, ${String(limit)}, ${by.reason.trim()}, ${by.operator.trim()}
+        from target t join changed c on c.id = t.id
+      )
+      select kind, fits from target`;
+    const target = rows[0];
+    if (!target) throw new LedgerError("ledger.account_unknown", `no account ${id}`);
+    if (target.kind !== "payer_credit")
+      throw new LedgerError("ledger.invalid_entry", `account ${id} is ${target.kind}, not a credit line`);
+    if (!target.fits) {
       const line = (await this.balance(id))!;
       throw new LedgerError(
         "ledger.limit_below_used",
@@ -350,6 +387,21 @@ export class Ledger {
       );
     }
     return (await this.balance(id))!;
+  }
+
+  /** The account's audit trail (opened, status and limit changes), oldest first. */
+  async changes(id: string) {
+    const rows = await this.sql<
+      { change: string; from_value: string | null; to_value: string; reason: string; operator: string; at: Date }[]
+    >`select change, from_value, to_value, reason, operator, at from ledger.account_changes where account_id = ${id} order by seq`;
+    return rows.map((r) => ({
+      change: r.change as "opened" | "status" | "credit_limit",
+      from: r.from_value,
+      to: r.to_value,
+      reason: r.reason,
+      operator: r.operator,
+      at: r.at,
+    }));
   }
 
   /**
@@ -363,8 +415,7 @@ export class Ledger {
     operator: string;
     key: string;
   }): Promise<Posted> {
-    if (!req.reason?.trim()) throw new LedgerError("ledger.reason_required", "an adjustment states its reason");
-    if (!req.operator?.trim()) throw new LedgerError("ledger.reason_required", "an adjustment names its operator");
+    checkActor(req);
     const account = await this.balance(req.accountId);
     if (!account) throw new LedgerError("ledger.account_unknown", `no account ${req.accountId}`);
     const other = await this.platformAccount(

@@ -131,3 +131,23 @@ export const ledgerHolds = ledgerSchema.table(
     check("holds_status_ck", sql`${t.status} in ('pending', 'posted', 'voided', 'expired')`),
   ],
 );
+
+/**
+ * The audit trail of what changes an account other than postings: opened, status (frozen, active,
+ * closed) and credit limit, each with who asked and why. Written in the same statement as the change.
+ */
+export const ledgerAccountChanges = ledgerSchema.table(
+  "account_changes",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    accountId: text("account_id").notNull(),
+    /** opened | status | credit_limit */
+    change: text("change").notNull(),
+    fromValue: text("from_value"),
+    toValue: text("to_value").notNull(),
+    reason: text("reason").notNull(),
+    operator: text("operator").notNull(),
+    at: timestamp("at", { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [index().on(t.accountId, t.seq)],
+);
