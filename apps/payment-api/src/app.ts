@@ -2,6 +2,7 @@ import { errorCatalogue, paymentApiDocumentInfo, paymentApiSecuritySchemes } fro
 import type { ChannelAdapter, ChannelId } from "@pps/channels";
 import { createServiceApp, type Metrics, type ReadinessCheck, serveApiDocs } from "@pps/runtime";
 import { registerAdmin } from "./api/admin.ts";
+import { registerLedgerAdmin } from "./api/ledger-admin.ts";
 import { registerChannelCallbacks } from "./api/channel-callback.ts";
 import { registerCreatePayment } from "./api/create-payment.ts";
 import { registerEventsFeed } from "./api/events-feed.ts";
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): PaymentApiApp {
   registerPayLink(app, deps);
   registerChannelCallbacks(app, deps);
   registerAdmin(app, deps);
+  registerLedgerAdmin(app, deps);
   registerReviews(app, deps);
   registerEventsFeed(app, deps);
   registerNotifications(app, deps);

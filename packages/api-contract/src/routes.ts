@@ -15,6 +15,18 @@ import {
 } from "./admin.ts";
 import { adminHeaders, signedMutationHeaders, signedReadHeaders } from "./headers.ts";
 import {
+  accountIdParams,
+  accountSchema,
+  accountStatusBody,
+  adjustmentBody,
+  coinGrantBody,
+  creditLimitBody,
+  openAccountBody,
+  postedEntrySchema,
+  statementQuery,
+  statementSchema,
+} from "./ledger.ts";
+import {
   notificationIdParams,
   notificationListSchema,
   notificationSchema,
@@ -405,6 +417,118 @@ export const getMerchantSigning = createRoute({
   },
 });
 
+const ACCOUNT_ERRORS = [...ADMIN_ERRORS, "account.not_found"] as const;
+
+export const openLedgerAccount = createRoute({
+  method: "post",
+  path: "/v1/admin/accounts",
+  operationId: "openLedgerAccount",
+  tags: ["Admin"],
+  summary: "Open a payer's wallet, coin balance or credit line (or answer the one already open)",
+  security: adminSecurity,
+  request: { headers: adminHeaders, query: noQuery, body: jsonBody(openAccountBody) },
+  responses: {
+    200: { description: "The account.", content: json(accountSchema) },
+    ...errorResponses([...ADMIN_ERRORS, "account.currency_mismatch"]),
+  },
+});
+
+export const getLedgerAccount = createRoute({
+  method: "get",
+  path: "/v1/admin/accounts/{id}",
+  operationId: "getLedgerAccount",
+  tags: ["Admin"],
+  summary: "An account's balance, what it holds, its limit and its audit trail",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: noQuery },
+  responses: {
+    200: { description: "The account.", content: json(accountSchema) },
+    ...errorResponses(ACCOUNT_ERRORS),
+  },
+});
+
+export const getLedgerStatement = createRoute({
+  method: "get",
+  path: "/v1/admin/accounts/{id}/statement",
+  operationId: "getLedgerStatement",
+  tags: ["Admin"],
+  summary: "An account's postings, oldest first, by cursor",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: statementQuery },
+  responses: {
+    200: { description: "A page of the statement.", content: json(statementSchema) },
+    ...errorResponses(ACCOUNT_ERRORS),
+  },
+});
+
+export const setLedgerAccountStatus = createRoute({
+  method: "put",
+  path: "/v1/admin/accounts/{id}/status",
+  operationId: "setLedgerAccountStatus",
+  tags: ["Admin"],
+  summary: "Freeze (no spending; money still comes in), reactivate or close an account",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: noQuery, body: jsonBody(accountStatusBody) },
+  responses: {
+    200: { description: "The account.", content: json(accountSchema) },
+    ...errorResponses(ACCOUNT_ERRORS),
+  },
+});
+
+export const setCreditLimit = createRoute({
+  method: "put",
+  path: "/v1/admin/accounts/{id}/credit-limit",
+  operationId: "setCreditLimit",
+  tags: ["Admin"],
+  summary: "Set a credit line's limit (never below what is in use)",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: noQuery, body: jsonBody(creditLimitBody) },
+  responses: {
+    200: { description: "The credit line.", content: json(accountSchema) },
+    ...errorResponses([...ACCOUNT_ERRORS, "account.kind_not_supported", "account.limit_below_used"]),
+  },
+});
+
+export const postAdjustment = createRoute({
+  method: "post",
+  path: "/v1/admin/accounts/{id}/adjustments",
+  operationId: "postAdjustment",
+  tags: ["Admin"],
+  summary: "Credit or debit an account against the platform's adjustment account, with a reason",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: noQuery, body: jsonBody(adjustmentBody) },
+  responses: {
+    200: { description: "The entry posted (or posted before under this id).", content: json(postedEntrySchema) },
+    ...errorResponses([
+      ...ACCOUNT_ERRORS,
+      "account.frozen",
+      "account.closed",
+      "account.insufficient_funds",
+      "account.credit_limit_exceeded",
+      "request.idempotency_key_reused",
+    ]),
+  },
+});
+
+export const grantCoins = createRoute({
+  method: "post",
+  path: "/v1/admin/accounts/{id}/coin-grants",
+  operationId: "grantCoins",
+  tags: ["Admin"],
+  summary: "Grant coins to a payer's coin account, from the platform's issuance",
+  security: adminSecurity,
+  request: { headers: adminHeaders, params: accountIdParams, query: noQuery, body: jsonBody(coinGrantBody) },
+  responses: {
+    200: { description: "The entry posted (or posted before under this id).", content: json(postedEntrySchema) },
+    ...errorResponses([
+      ...ACCOUNT_ERRORS,
+      "account.closed",
+      "account.kind_not_supported",
+      "request.idempotency_key_reused",
+    ]),
+  },
+});
+
 const OPERATION_ERRORS = [
   ...MUTATION_ERRORS,
   "payment.not_found",
@@ -575,5 +699,12 @@ export const paymentApiRoutes = {
   setPayerStatus,
   resolvePaymentReview,
   resolveOperationReview,
+  openLedgerAccount,
+  getLedgerAccount,
+  getLedgerStatement,
+  setLedgerAccountStatus,
+  setCreditLimit,
+  postAdjustment,
+  grantCoins,
   getMerchantSigning,
 } as const;

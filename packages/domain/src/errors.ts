@@ -49,6 +49,14 @@ export const ERROR_CODES = [
   "operation.authorization_expired",
   "operation.in_progress",
   "risk.blocked",
+  "account.not_found",
+  "account.frozen",
+  "account.closed",
+  "account.currency_mismatch",
+  "account.kind_not_supported",
+  "account.insufficient_funds",
+  "account.credit_limit_exceeded",
+  "account.limit_below_used",
   "channel.unknown",
   "channel.signature_invalid",
   "channel.callback_mismatch",
@@ -72,6 +80,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case "payment.amount_out_of_range":
     case "payment.currency_not_supported":
     case "payment.product_not_supported":
+    case "account.currency_mismatch":
       return 400;
     case "operation.flow_not_supported":
     case "operation.amount_exceeds_refundable":
@@ -81,6 +90,10 @@ export function httpStatusFor(code: ErrorCode): number {
     case "operation.not_settled":
     case "operation.refund_window_closed":
     case "operation.refund_limit_reached":
+    case "account.kind_not_supported":
+    case "account.insufficient_funds":
+    case "account.credit_limit_exceeded":
+    case "account.limit_below_used":
       return 422;
     case "auth.signature_missing":
     case "auth.signature_invalid":
@@ -98,6 +111,7 @@ export function httpStatusFor(code: ErrorCode): number {
     case "request.not_found":
     case "payment.not_found":
     case "operation.not_found":
+    case "account.not_found":
     case "channel.unknown":
       return 404;
     case "request.method_not_allowed":
@@ -111,6 +125,8 @@ export function httpStatusFor(code: ErrorCode): number {
     case "operation.duplicate_ref":
     case "operation.authorization_expired":
     case "operation.in_progress":
+    case "account.frozen":
+    case "account.closed":
       return 409;
     case "payment.expired":
     case "payment.pay_link_expired":

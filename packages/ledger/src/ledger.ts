@@ -318,7 +318,14 @@ export class Ledger {
   /** A hold as it stands. */
   async getHold(holdId: string) {
     const [row] = await this.sql<
-      { id: string; status: string; amount: string; posted_amount: string; entry_id: string | null; expires_at: Date }[]
+      {
+        id: string;
+        status: string;
+        amount: string;
+        posted_amount: string;
+        entry_id: string | null;
+        expires_at: Date | string;
+      }[]
     >`select id, status, amount, posted_amount, entry_id, expires_at from ledger.holds where id = ${holdId}`;
     return row
       ? {
@@ -327,7 +334,7 @@ export class Ledger {
           amount: Number(row.amount),
           postedAmount: Number(row.posted_amount),
           entryId: row.entry_id,
-          expiresAt: row.expires_at,
+          expiresAt: asDate(row.expires_at),
         }
       : null;
   }
@@ -392,7 +399,14 @@ export class Ledger {
   /** The account's audit trail (opened, status and limit changes), oldest first. */
   async changes(id: string) {
     const rows = await this.sql<
-      { change: string; from_value: string | null; to_value: string; reason: string; operator: string; at: Date }[]
+      {
+        change: string;
+        from_value: string | null;
+        to_value: string;
+        reason: string;
+        operator: string;
+        at: Date | string;
+      }[]
     >`select change, from_value, to_value, reason, operator, at from ledger.account_changes where account_id = ${id} order by seq`;
     return rows.map((r) => ({
       change: r.change as "opened" | "status" | "credit_limit",
@@ -400,7 +414,7 @@ export class Ledger {
       to: r.to_value,
       reason: r.reason,
       operator: r.operator,
-      at: r.at,
+      at: asDate(r.at),
     }));
   }
 
@@ -434,6 +448,36 @@ export class Ledger {
     });
   }
 
+  /**
+   * Grants coins to a payer's coin account from the platform's issuance account in that coin (whose balance
+   * is then minus the coins in circulation), once per `grantId`, with who granted them and why on the entry.
+   */
+  async grantCoins(req: {
+    accountId: string;
+    amount: number;
+    grantId: string;
+    operator: string;
+    reason: string;
+  }): Promise<Posted> {
+    checkActor(req);
+    checkMinorUnits(req.amount, "a grant");
+    const account = await this.balance(req.accountId);
+    if (!account) throw new LedgerError("ledger.account_unknown", `no account ${req.accountId}`);
+    if (account.kind !== "payer_coins")
+      throw new LedgerError("ledger.invalid_entry", `account ${req.accountId} is ${account.kind}, not a coin account`);
+    const issuance = await this.platformAccount("coin_issuance", account.currency);
+    return this.post({
+      cause: "coin_grant",
+      causeId: req.grantId,
+      key: `coin_grant:${req.grantId}`,
+      legs: [
+        { accountId: issuance, amount: -req.amount },
+        { accountId: req.accountId, amount: req.amount },
+      ],
+      memo: { reason: req.reason.trim(), operator: req.operator.trim() },
+    });
+  }
+
   /** An account's postings, oldest first, after the `after` sequence number (a cursor). */
   async statement(id: string, opts: { after?: number; limit?: number } = {}): Promise<StatementLine[]> {
     const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
@@ -447,7 +491,7 @@ export class Ledger {
         currency: string;
         balance_after: string;
         memo: Record<string, unknown>;
-        created_at: Date;
+        created_at: Date | string;
       }[]
     >`
       select p.seq, p.entry_id, e.cause, e.cause_id, p.amount, p.currency, p.balance_after, e.memo, p.created_at
@@ -463,10 +507,13 @@ export class Ledger {
       currency: r.currency,
       balanceAfter: Number(r.balance_after),
       memo: r.memo,
-      createdAt: r.created_at,
+      createdAt: asDate(r.created_at),
     }));
   }
 }
+
+/** Timestamps come back as Date or, on a pool drizzle set up (it parses them itself), as text. */
+const asDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
 
 function toBalance(row: AccountRow): AccountBalance {
   const balance = Number(row.balance);
