@@ -94,9 +94,10 @@ function checkMinorUnits(amount: number, what: string): void {
 }
 
 /**
- * The double-entry ledger over its Postgres schema. Every write is one call of a SQL function (migration
- * 0016) that locks what it touches in a fixed order and checks floors, currencies and the zero sum before it
- * changes anything; this class only shapes requests and maps refusals to LedgerError.
+ * The double-entry ledger over its Postgres schema. Every posting and hold is one call of a SQL function
+ * (migration 0016) that locks what it touches in a fixed order and checks floors, currencies and the zero
+ * sum before it changes anything; account changes (open, status, limit) are one statement each, with their
+ * audit row. This class shapes requests, batches postings (group commit) and maps refusals to LedgerError.
  */
 export class Ledger {
   private readonly ids = new Map<string, string>();
@@ -206,6 +207,8 @@ export class Ledger {
 
   /** Posts one entry. Refusals (floors, frozen or unknown accounts, currencies, zero sum) throw LedgerError. */
   async post(entry: EntryRequest): Promise<Posted> {
+    if (!entry.key || !entry.causeId)
+      throw new LedgerError("ledger.invalid_entry", "an entry names its cause's id and its idempotency key");
     for (const leg of entry.legs)
       if (!Number.isSafeInteger(leg.amount) || leg.amount === 0)
         throw new LedgerError("ledger.invalid_entry", `a leg's amount is a non-zero integer, not ${leg.amount}`);
