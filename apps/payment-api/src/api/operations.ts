@@ -10,6 +10,8 @@ import {
 } from "@pps/api-contract";
 import { AppError, newId, OPERATION_ID_PREFIX, type OperationKind } from "@pps/domain";
 import { validationHook } from "@pps/runtime";
+import type { Database } from "@pps/db";
+import { sql as drizzleSql } from "drizzle-orm";
 import type { TransactionSql } from "postgres";
 import { type ApiDeps, type Ctx, type PaymentApiApp, signedCall } from "../http/context.ts";
 import { requestHash, runIdempotent } from "../http/idempotency.ts";
@@ -166,15 +168,22 @@ async function findRefund(deps: ApiDeps, merchantId: string, by: { id: string } 
   return toApiOperation(operationFromRaw(raw), raw.merchant_order_no as string);
 }
 
-/** A payment's operations, oldest first (all kinds, or one). */
-export async function operationsOf(deps: ApiDeps, paymentId: string, kind?: OperationKind): Promise<OperationRow[]> {
-  const sql = deps.db.$client;
-  const rows = kind
-    ? await sql<Record<string, unknown>[]>`select * from payment.payment_operations
-        where payment_id = ${paymentId} and kind = ${kind} order by created_at, id`
-    : await sql<Record<string, unknown>[]>`select * from payment.payment_operations
-        where payment_id = ${paymentId} order by created_at, id`;
-  return rows.map(operationFromRaw);
+/**
+ * A payment's operations, oldest first (all kinds, or one). `reader`: a transaction to read them in (the
+ * payment detail reads the payment and its operations in one snapshot).
+ */
+export async function operationsOf(
+  deps: ApiDeps,
+  paymentId: string,
+  kind?: OperationKind,
+  reader: Pick<Database, "execute"> = deps.db,
+): Promise<OperationRow[]> {
+  const rows = await reader.execute<Record<string, unknown>>(
+    kind
+      ? drizzleSql`select * from payment.payment_operations where payment_id = ${paymentId} and kind = ${kind} order by created_at, id`
+      : drizzleSql`select * from payment.payment_operations where payment_id = ${paymentId} order by created_at, id`,
+  );
+  return [...rows].map(operationFromRaw);
 }
 
 /**
