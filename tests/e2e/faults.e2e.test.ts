@@ -444,12 +444,12 @@ describe("the platform under faults, one at a time, under steady load", () => {
     // Per-fault figures for the notes: payments created in each fault's window (until the next fault), the
     // longest time from creation to a final state.
     const ends = await db.$client<
-      { id: string; created: number; done: number | null; status: string; failure: string | null }[]
+      { id: string; created: number; done: number | null; status: string; failure: string | null; why: string | null }[]
     >`
-      select p.id, p.status, p.failure_code as failure, (extract(epoch from p.created_at) * 1000)::float8 as created,
+      select p.id, p.status, p.failure_code as failure, p.failure_message as why, (extract(epoch from p.created_at) * 1000)::float8 as created,
         (extract(epoch from min(t.at)) * 1000)::float8 as done from payment.payments p
       left join payment.payment_transitions t on t.payment_id = p.id and t.operation_id is null and t.to_status = any(${TERMINAL})
-      where p.merchant_id = ${merchant.merchantId} group by p.id, p.created_at, p.status, p.failure_code`;
+      where p.merchant_id = ${merchant.merchantId} group by p.id, p.created_at, p.status, p.failure_code, p.failure_message`;
     windows.forEach((w, i) => {
       // The last window takes in the payments whose create was answered (and written) after the load stopped.
       const until = windows[i + 1]?.start ?? Number.POSITIVE_INFINITY;
@@ -459,7 +459,12 @@ describe("the platform under faults, one at a time, under steady load", () => {
       // Failures by code: the load's payments succeed at the channel unless something went wrong, so every
       // failure in a window is the fault's (or the baseline's, which is the floor to compare with).
       const failures = new Map<string, number>();
-      for (const e of inWindow) if (e.status === "failed") tally(failures, e.failure ?? "none");
+      const why = new Set<string>();
+      for (const e of inWindow)
+        if (e.status === "failed") {
+          tally(failures, e.failure ?? "none");
+          if (why.size < 3 && e.why) why.add(`${e.failure}: ${e.why}`);
+        }
       const failed = [...failures.values()].reduce((a, b) => a + b, 0);
       const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
       // The longest stall: the longest time in the window in which no payment at all (of any window) reached
@@ -481,7 +486,8 @@ describe("the platform under faults, one at a time, under steady load", () => {
           `longest creation-to-final ${seconds(longest)}, longest stall ${seconds(stall)}` +
           (w.injectedMs !== undefined ? `, fault over after ${seconds(w.injectedMs)}` : "") +
           (w.readyMs !== undefined ? `, every app ready after ${seconds(w.readyMs)}` : "") +
-          (open ? `, ${open} not final` : ""),
+          (open ? `, ${open} not final` : "") +
+          (why.size ? `; why: ${[...why].join(" | ")}` : ""),
       );
     });
 
