@@ -23,8 +23,13 @@ export const envSchema = baseEnvSchema(7101)
     CIRCUIT_COOLDOWN_MS: envVars.durationMs(5_000),
     /** Share (0..1) of the traffic a half-open circuit lets through beside its one probe. */
     ROUTER_HALF_OPEN_SHARE: z.coerce.number().min(0).max(1).default(0.1),
-    /** How long a payment that no channel can take waits for one to recover (never past its expiry); 0: no wait. */
-    ROUTE_WAIT_MAX_MS: z.coerce.number().int().min(0).default(30_000),
+    /**
+     * How long a payment that no channel can take waits for one to recover (never past its expiry); 0: no wait.
+     * Two minutes: a channel host that dies and restarts on a busy node comes back in 10 to 20 s, and its
+     * breaker then needs a cooldown and a probe (each up to CHANNEL_TIMEOUT_MS), perhaps more than once. With
+     * 30 s, payments in the fault suite reached their deadline with the breakers still open or probing.
+     */
+    ROUTE_WAIT_MAX_MS: z.coerce.number().int().min(0).default(120_000),
     /** A waiting payment is tried again this often. */
     ROUTE_WAIT_RETRY_MS: envVars.durationMs(500),
     /** Bearer token for everything under /v1 (operator API). */
