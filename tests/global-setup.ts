@@ -5,6 +5,9 @@ import { createKafka, ensureTopics, TOPICS } from "@pps/messaging";
 import { createLogger } from "@pps/logger";
 
 export default async function setup() {
+  // Each vitest project (vitest.config.ts) runs the global setup; the first one does the work for the run.
+  if (process.env.PPS_TEST_GLOBAL_SETUP === "done") return async () => undefined;
+  process.env.PPS_TEST_GLOBAL_SETUP = "done";
   const databaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/pps_test";
   const brokers = (process.env.TEST_KAFKA_BROKERS ?? process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
   const prefix = `test.${Date.now().toString(36)}.`;
