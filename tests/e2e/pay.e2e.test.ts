@@ -71,7 +71,7 @@ async function book(channel: string, ref: string): Promise<{ status: string }[]>
 }
 
 beforeAll(async () => {
-  // A payment every channel refuses waits ROUTE_WAIT_MAX_MS for one to recover (30 s by default); this file
+  // A payment every channel refuses waits ROUTE_WAIT_MAX_MS for one to recover (2 minutes by default); this file
   // waits 2 s so its refusal test ends in time.
   platform = await startPlatform({ routerEnv: { ROUTE_WAIT_MAX_MS: "2000" } });
   db = createDb({ url: platform.databaseUrl, max: 4 });
