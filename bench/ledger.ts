@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
 import { createDb, dropDatabase, runMigrations } from "@pps/db";
-import { Ledger } from "@pps/ledger";
+import { Ledger, ledgerViolations } from "@pps/ledger";
 import { cpuSeconds, pidsOf } from "./proc-cpu.ts";
 import { rawInsert } from "./raw-insert.ts";
 
@@ -148,7 +148,6 @@ const external = await phase("external payments, hot merchant (all shared accoun
   externalPayment(hotMerchant),
 );
 
-const { ledgerViolations } = await import("@pps/ledger");
 const violations = await ledgerViolations(db.$client);
 console.log(
   `summary: spread ${(spread / raw).toFixed(2)} x raw (target >= 0.5), hot merchant ${(hot / spread).toFixed(2)} x spread (target >= 0.5), ` +

@@ -9,6 +9,7 @@ export const LEDGER_ERROR_CODES = [
   "ledger.account_frozen",
   "ledger.account_closed",
   "ledger.currency_mismatch",
+  "ledger.kind_not_supported",
   "ledger.insufficient_funds",
   "ledger.credit_limit_exceeded",
   "ledger.limit_below_used",

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { createDb } from "@pps/db";
 import { isolatedDatabase } from "@pps/test-support";
 import type { Sql } from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,6 @@ let ledger: Ledger;
 beforeAll(async () => {
   database = await isolatedDatabase("ledger");
   // A pool wide enough for the concurrency tests (200 calls queue on it).
-  const { createDb } = await import("@pps/db");
   const db = createDb({ url: database.databaseUrl, max: 20, applicationName: "ledger-test" });
   sql = db.$client;
   ledger = new Ledger(sql);
@@ -353,7 +353,6 @@ describe("floors under concurrency", () => {
 
 describe("group commit", () => {
   it("in one batch, a refused entry moves nothing and the others post; a repeated key answers its first entry", async () => {
-    const { createDb } = await import("@pps/db");
     const own = createDb({ url: database.databaseUrl, max: 2, applicationName: "ledger-batch-test" });
     try {
       // One batch at a time: the first entry goes alone, the rest queue behind it and go as one batch.
@@ -390,7 +389,6 @@ describe("group commit", () => {
   });
 
   it("replicas on pools of their own racing on one wallet pay exactly what it holds", async () => {
-    const { createDb } = await import("@pps/db");
     const pools = Array.from({ length: 4 }, (_, i) =>
       createDb({ url: database.databaseUrl, max: 3, applicationName: `ledger-replica-${i}` }),
     );
@@ -582,7 +580,7 @@ describe("operator actions", () => {
       creditUsed: 3_000,
       available: 5_000,
     });
-    expect(await refusal(() => ledger.setCreditLimit(pending, 1, ops))).toBe("ledger.invalid_entry");
+    expect(await refusal(() => ledger.setCreditLimit(pending, 1, ops))).toBe("ledger.kind_not_supported");
     expect(await refusal(() => ledger.setCreditLimit("acc_nope", 1, ops))).toBe("ledger.account_unknown");
   });
 });

@@ -388,7 +388,7 @@ export class Ledger {
     const target = rows[0];
     if (!target) throw new LedgerError("ledger.account_unknown", `no account ${id}`);
     if (target.kind !== "payer_credit")
-      throw new LedgerError("ledger.invalid_entry", `account ${id} is ${target.kind}, not a credit line`);
+      throw new LedgerError("ledger.kind_not_supported", `account ${id} is ${target.kind}, not a credit line`);
     if (!target.fits) {
       const line = (await this.balance(id))!;
       throw new LedgerError(
@@ -439,16 +439,7 @@ export class Ledger {
       ACCOUNT_KINDS[account.kind].unit === "coins" ? "coin_adjustments" : "platform_adjustments",
       account.currency,
     );
-    return this.post({
-      cause: "adjustment",
-      causeId: req.key,
-      key: `adjustment:${req.key}`,
-      legs: [
-        { accountId: req.accountId, amount: req.amount },
-        { accountId: other, amount: -req.amount },
-      ],
-      memo: { reason: req.reason.trim(), operator: req.operator.trim() },
-    });
+    return this.operatorEntry("adjustment", req.key, req.accountId, other, req.amount, req);
   }
 
   /**
@@ -467,17 +458,32 @@ export class Ledger {
     const account = await this.balance(req.accountId);
     if (!account) throw new LedgerError("ledger.account_unknown", `no account ${req.accountId}`);
     if (account.kind !== "payer_coins")
-      throw new LedgerError("ledger.invalid_entry", `account ${req.accountId} is ${account.kind}, not a coin account`);
+      throw new LedgerError(
+        "ledger.kind_not_supported",
+        `account ${req.accountId} is ${account.kind}, not a coin account`,
+      );
     const issuance = await this.platformAccount("coin_issuance", account.currency);
+    return this.operatorEntry("coin_grant", req.grantId, req.accountId, issuance, req.amount, req);
+  }
+
+  /** An operator's entry: `amount` to the account from `counterAccountId`, once per id, with who and why. */
+  private operatorEntry(
+    cause: "adjustment" | "coin_grant",
+    id: string,
+    accountId: string,
+    counterAccountId: string,
+    amount: number,
+    by: Actor,
+  ): Promise<Posted> {
     return this.post({
-      cause: "coin_grant",
-      causeId: req.grantId,
-      key: `coin_grant:${req.grantId}`,
+      cause,
+      causeId: id,
+      key: `${cause}:${id}`,
       legs: [
-        { accountId: issuance, amount: -req.amount },
-        { accountId: req.accountId, amount: req.amount },
+        { accountId, amount },
+        { accountId: counterAccountId, amount: -amount },
       ],
-      memo: { reason: req.reason.trim(), operator: req.operator.trim() },
+      memo: { reason: by.reason.trim(), operator: by.operator.trim() },
     });
   }
 

@@ -20,6 +20,7 @@ const PUBLIC_CODES: Partial<Record<LedgerErrorCode, ErrorCode>> = {
   "ledger.account_frozen": "account.frozen",
   "ledger.account_closed": "account.closed",
   "ledger.currency_mismatch": "account.currency_mismatch",
+  "ledger.kind_not_supported": "account.kind_not_supported",
   "ledger.insufficient_funds": "account.insufficient_funds",
   "ledger.credit_limit_exceeded": "account.credit_limit_exceeded",
   "ledger.limit_below_used": "account.limit_below_used",
@@ -46,18 +47,13 @@ export function registerLedgerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
   const ledger = new Ledger(deps.db.$client);
   const middleware = boundedJson(deps.env.MAX_BODY_BYTES, { object: true }) as MiddlewareHandler<PaymentApiEnv>;
 
-  async function view(id: string) {
+  async function existing(id: string): Promise<AccountBalance> {
     const account = await ledger.balance(id);
     if (!account) throw new AppError("account.not_found", "no such account");
-    return accountView(account, await ledger.changes(id));
+    return account;
   }
 
-  async function requireKind(id: string, kind: AccountBalance["kind"], what: string) {
-    const account = await ledger.balance(id);
-    if (!account) throw new AppError("account.not_found", "no such account");
-    if (account.kind !== kind)
-      throw new AppError("account.kind_not_supported", `${what}: this account is ${account.kind}`);
-  }
+  const view = async (id: string) => accountView(await existing(id), await ledger.changes(id));
 
   app.openapi({ ...openLedgerAccount, middleware }, async (c) => {
     const req = c.req.valid("json");
@@ -79,7 +75,7 @@ export function registerLedgerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
   app.openapi(getLedgerStatement, async (c) => {
     const { id } = c.req.valid("param");
     const q = c.req.valid("query");
-    if (!(await ledger.balance(id))) throw new AppError("account.not_found", "no such account");
+    await existing(id);
     const limit = q.limit ?? 50;
     const lines = await ledger.statement(id, { after: q.after, limit });
     return c.json(
@@ -112,7 +108,6 @@ export function registerLedgerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
   app.openapi({ ...setCreditLimit, middleware }, async (c) => {
     const { id } = c.req.valid("param");
     const req = c.req.valid("json");
-    await requireKind(id, "payer_credit", "only a credit line has a limit");
     await publicErrors(() => ledger.setCreditLimit(id, req.credit_limit, req));
     deps.logger.info({ accountId: id, limit: req.credit_limit, operator: req.operator }, "credit limit set");
     return c.json(await view(id), 200);
@@ -137,7 +132,6 @@ export function registerLedgerAdmin(app: PaymentApiApp, deps: ApiDeps): void {
   app.openapi({ ...grantCoins, middleware }, async (c) => {
     const { id } = c.req.valid("param");
     const req = c.req.valid("json");
-    await requireKind(id, "payer_coins", "coins are granted to coin accounts");
     const posted = await publicErrors(() =>
       ledger.grantCoins({
         accountId: id,
